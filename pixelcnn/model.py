@@ -1,0 +1,167 @@
+"""The conditional Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328).
+
+p(x | h) = prod over sub-pixels in raster order (row, column, then colour R, G, B) of a
+`levels`-way softmax. The constructor's keyword arguments are the whole config:
+`save_pretrained` writes them to config.json beside model.safetensors.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from .convs import MaskedConv1x1, channel_groups
+from .gated import GatedLayer
+
+
+class GatedPixelCNN(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="pixelcnn",
+    tags=["pixelcnn", "autoregressive", "image-generation"],
+    license="mit",
+):
+    def __init__(
+        self,
+        image_channels: int = 1,
+        image_size: list | None = None,
+        levels: int = 256,
+        hidden_channels: int = 32,
+        num_layers: int = 8,
+        kernel_size: int = 5,
+        num_classes: int = 0,
+        class_names: list | None = None,
+        cond_dim: int = 0,
+        cond_name: str = "",
+        cond_map_channels: int = 0,
+        dataset: str = "",
+    ):
+        """
+        image_channels: 1 (grey) or 3 (RGB); image_size: [H, W] the model was trained at (a
+        hint for samplers; any size works); levels: intensity levels per sub-pixel, 2..256;
+        num_classes: 0 for no class conditioning; class_names: one name per class, in label
+        order; cond_dim: width of a conditioning vector (0 = none, 512 for a face embedding);
+        cond_name: what produced that vector (checked when it is used); cond_map_channels:
+        channels of an optional spatial conditioning map (0 = none).
+        """
+        super().__init__()
+        if image_channels not in (1, 3):
+            raise ValueError(f"image_channels must be 1 or 3, got {image_channels}.")
+        if not 2 <= levels <= 256:
+            raise ValueError(f"levels must be between 2 and 256, got {levels}.")
+        if kernel_size < 3 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and at least 3, got {kernel_size}.")
+        if hidden_channels % image_channels:
+            raise ValueError("hidden_channels must be a multiple of image_channels (one group per colour).")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        class_names = list(class_names) if class_names else [str(k) for k in range(num_classes)]
+        if len(class_names) != num_classes:
+            raise ValueError(f"class_names has {len(class_names)} names for {num_classes} classes.")
+        self.image_channels = image_channels
+        self.image_size = list(image_size) if image_size else None
+        self.levels = levels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.kernel_size = kernel_size
+        self.num_classes = num_classes
+        self.class_names = class_names
+        self.cond_dim = cond_dim
+        self.cond_name = cond_name
+        self.cond_map_channels = cond_map_channels
+        self.dataset = dataset
+        # Store the names themselves, so label order survives any reload.
+        self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
+
+        cond_features = num_classes + cond_dim
+        self.layers = nn.ModuleList(
+            GatedLayer(hidden_channels, image_channels, kernel_size, cond_features, cond_map_channels, first=k == 0)
+            for k in range(num_layers)
+        )
+        hidden_groups = channel_groups(hidden_channels, image_channels)
+        # Output channel k predicts colour k // levels.
+        out_groups = torch.arange(image_channels * levels) // levels
+        self.head_hidden = MaskedConv1x1(hidden_channels, hidden_channels, hidden_groups, hidden_groups)
+        self.head_out = MaskedConv1x1(hidden_channels, image_channels * levels, hidden_groups, out_groups)
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer intensities in [0, levels) -> floats in [-1, 1]; float input is taken as scaled."""
+        if x.is_floating_point():
+            return x.to(self.head_out.weight.dtype)
+        return x.to(self.head_out.weight.dtype) * (2.0 / (self.levels - 1)) - 1.0
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.image_channels:
+            raise ValueError(f"x must be (B, {self.image_channels}, H, W), got shape {tuple(x.shape)}.")
+        if not x.is_floating_point() and x.numel() and (x.min() < 0 or x.max() >= self.levels):
+            raise ValueError(f"integer intensities must lie in [0, {self.levels}).")
+
+    def conditioning_vector(self, batch: int, labels=None, cond=None) -> torch.Tensor | None:
+        """Validate labels/cond and return the (B, num_classes + cond_dim) vector, or None."""
+        parts = []
+        if self.num_classes:
+            if labels is None:
+                raise ValueError(f"this model is class-conditional: pass labels, {batch} ints in [0, {self.num_classes}).")
+            labels = torch.as_tensor(labels, device=self.head_out.weight.device)
+            if labels.shape != (batch,) or labels.is_floating_point():
+                raise ValueError(f"labels must be {batch} integers, got shape {tuple(labels.shape)}.")
+            if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
+                raise ValueError(f"labels must lie in [0, {self.num_classes}): classes {self.class_names}.")
+            parts.append(F.one_hot(labels.long(), self.num_classes).to(self.head_out.weight.dtype))
+        elif labels is not None:
+            raise ValueError("this model is not class-conditional: pass labels=None.")
+        if self.cond_dim:
+            if cond is None:
+                raise ValueError(f"this model is conditioned on a vector: pass cond of shape ({batch}, {self.cond_dim}).")
+            if tuple(cond.shape) != (batch, self.cond_dim):
+                raise ValueError(f"cond must have shape ({batch}, {self.cond_dim}), got {tuple(cond.shape)}.")
+            parts.append(cond.to(self.head_out.weight.dtype))
+        elif cond is not None:
+            raise ValueError("this model takes no conditioning vector: pass cond=None.")
+        return torch.cat(parts, dim=1) if parts else None
+
+    def check_cond_map(self, x, cond_map):
+        if not self.cond_map_channels:
+            if cond_map is not None:
+                raise ValueError("this model takes no spatial conditioning: pass cond_map=None.")
+            return None
+        expected = (x.shape[0], self.cond_map_channels, x.shape[2], x.shape[3])
+        if cond_map is None or tuple(cond_map.shape) != expected:
+            raise ValueError(f"cond_map must have shape {expected}.")
+        return cond_map.to(self.head_out.weight.dtype)
+
+    # -- the network --------------------------------------------------------------------------
+
+    def head(self, skips: torch.Tensor) -> torch.Tensor:
+        """(B, hidden, H, W) summed skips -> (B, levels, C, H, W) logits."""
+        out = self.head_out(F.relu(self.head_hidden(F.relu(skips))))
+        b, _, h, w = out.shape
+        return out.view(b, self.image_channels, self.levels, h, w).transpose(1, 2)
+
+    def forward(self, x, labels=None, cond=None, cond_map=None) -> torch.Tensor:
+        """x: (B, C, H, W) ints in [0, levels) or floats in [-1, 1] -> logits (B, levels, C, H, W)."""
+        self.check_input(x)
+        cond_vec = self.conditioning_vector(x.shape[0], labels, cond)
+        cond_map = self.check_cond_map(x, cond_map)
+        v = h = self.scale(x)
+        skips = 0
+        for layer in self.layers:
+            v, h, skip = layer(v, h, cond_vec, cond_map)
+            skips = skips + skip
+        return self.head(skips)
+
+    def bits_per_dim(self, x, labels=None, cond=None, cond_map=None) -> torch.Tensor:
+        """x: (B, C, H, W) ints in [0, levels) -> (B,) bits per sub-pixel: NLL / (C*H*W*ln 2)."""
+        if x.is_floating_point():
+            raise ValueError("bits_per_dim needs integer intensities in [0, levels).")
+        logits = self(x, labels, cond, cond_map)
+        nll = F.cross_entropy(logits, x.long(), reduction="none")  # (B, C, H, W) nats
+        return nll.flatten(1).sum(1) / (x[0].numel() * math.log(2))
+
+    def describe(self) -> dict:
+        """The config as saved in config.json (the constructor's keyword arguments)."""
+        return dict(self._hub_mixin_config)
