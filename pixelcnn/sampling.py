@@ -44,7 +44,7 @@ def check_args(model: GatedPixelCNN, n, size, temperature, method):
 def pick(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
     """Inverse-CDF draw: logits (B, levels), u (B,) uniform in [0, 1) -> (B,) ints in [0, levels)."""
     cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(-1)
-    return torch.searchsorted(cdf, u.double().reshape(-1, 1), right=True).squeeze(1).clamp_(max=logits.shape[-1] - 1)
+    return torch.searchsorted(cdf, u.double().reshape(-1, 1).contiguous(), right=True).squeeze(1).clamp_(max=logits.shape[-1] - 1)
 
 
 def sample_stream(

@@ -1,0 +1,44 @@
+# Two commands for a new machine: `make demo` and `make test`. Each sets up what it needs
+# (a .venv here, Python packages, Debian packages, datasets and weights in ~/.cache/pixelcnn)
+# and skips what is already done.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := chromium dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system data demo test bench clean
+
+# Python packages: reinstalled only when a requirements file changes.
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	touch $@
+
+# Debian packages: a headless browser for the UI tests, Fashion-MNIST for offline training.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+# Datasets and face-encoder weights, cached under $${PIXELCNN_CACHE:-~/.cache/pixelcnn}.
+data: $(STAMP) system
+	$(PY) -m pixelcnn.data fetch mnist fashion-mnist
+
+setup: $(STAMP) system data
+
+demo: setup
+	$(PY) app.py
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) bench/sampling.py
+
+clean:
+	rm -rf $(VENV)

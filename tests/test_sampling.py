@@ -1,0 +1,126 @@
+"""The cached sampler against the naive reference, streaming, completion and argument checks."""
+
+import math
+
+import pytest
+import torch
+
+from pixelcnn.model import GatedPixelCNN
+from pixelcnn.sampling import sample, sample_stream
+
+
+def random_model(channels=1, classes=0, cond_dim=0, levels=16, layers=3, kernel=3, hidden=None, cond_map=0):
+    torch.manual_seed(0)
+    model = GatedPixelCNN(
+        image_channels=channels,
+        levels=levels,
+        hidden_channels=hidden or 6 * channels,
+        num_layers=layers,
+        kernel_size=kernel,
+        num_classes=classes,
+        cond_dim=cond_dim,
+        cond_map_channels=cond_map,
+        image_size=[5, 6],
+    )
+    for p in model.parameters():  # large enough that the logits are far from uniform
+        torch.nn.init.normal_(p, std=0.4)
+    return model.eval()
+
+
+CASES = {
+    "grey, unconditional, square": (dict(channels=1), dict(size=(5, 5))),
+    "grey, class, non-square": (dict(channels=1, classes=3), dict(labels=torch.tensor([0, 2, 1]), size=(4, 7))),
+    "rgb, class, non-square": (dict(channels=3, classes=2, kernel=5), dict(labels=torch.tensor([1, 0, 1]), size=(5, 3))),
+    "rgb, vector": (dict(channels=3, cond_dim=4), dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(5)), size=(4, 4))),
+    "grey, spatial map": (dict(channels=1, cond_map=2), dict(cond_map=torch.randn(3, 2, 4, 5, generator=torch.Generator().manual_seed(6)), size=(4, 5))),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_cached_equals_naive(case, seed):
+    model_kwargs, kwargs = CASES[case]
+    model = random_model(**model_kwargs)
+    naive = sample(model, 3, seed=seed, method="naive", **kwargs)
+    cached = sample(model, 3, seed=seed, method="cached", **kwargs)
+    assert torch.equal(naive, cached)
+    # Not a degenerate draw: the samples vary.
+    assert len(torch.unique(cached)) > 3
+
+
+@pytest.mark.parametrize("case", ["grey, class, non-square", "rgb, vector", "grey, spatial map"])
+def test_cached_logits_match_naive_at_every_step(case):
+    model_kwargs, kwargs = CASES[case]
+    model = random_model(**model_kwargs)
+    logged = {"naive": [], "cached": []}
+    for method in logged:
+        sample(model, 3, seed=4, method=method, on_logits=lambda c, i, j, lg, m=method: logged[m].append((c, i, j, lg)), **kwargs)
+    assert len(logged["naive"]) == len(logged["cached"]) == model.image_channels * math.prod(kwargs["size"])
+    for (c1, i1, j1, a), (c2, i2, j2, b) in zip(logged["naive"], logged["cached"]):
+        assert (c1, i1, j1) == (c2, i2, j2)
+        assert (a - b).abs().max().item() < 1e-4
+
+
+def test_seeded_runs_repeat_and_seeds_differ():
+    model = random_model(classes=2)
+    a = sample(model, 4, labels=1, seed=11)
+    assert torch.equal(a, sample(model, 4, labels=1, seed=11))
+    assert not torch.equal(a, sample(model, 4, labels=1, seed=12))
+
+
+def test_temperature_sharpens():
+    model = random_model(levels=32)
+    hot = sample(model, 16, seed=0, temperature=3.0, size=(4, 4))
+    cold = sample(model, 16, seed=0, temperature=1e-3, size=(4, 4))
+    # Near-greedy sampling picks the most likely value; hot sampling spreads out.
+    first = model(torch.zeros(1, 1, 4, 4, dtype=torch.long))[0, :, 0, 0, 0]
+    assert cold[:, 0, 0, 0].tolist() == [first.argmax().item()] * 16
+    assert len(torch.unique(hot)) > len(torch.unique(cold))
+
+
+def test_completion_keeps_known_pixels():
+    model = random_model(channels=3, classes=2)
+    gen = torch.Generator().manual_seed(3)
+    known = torch.randint(0, 16, (2, 3, 5, 6), generator=gen)
+    mask = torch.zeros_like(known, dtype=torch.bool)
+    mask[:, :, :2] = True  # the top two rows are given
+    mask[1, :, 4, 5] = True  # and one late pixel of the second image
+    for method in ("cached", "naive"):
+        out = sample(model, 2, labels=torch.tensor([0, 1]), seed=0, known=known, known_mask=mask, method=method)
+        assert torch.equal(out[mask], known[mask])
+    assert not torch.equal(out[~mask], known[~mask])
+    assert torch.equal(out, sample(model, 2, labels=torch.tensor([0, 1]), seed=0, known=known, known_mask=mask))
+
+
+def test_stream_ends_with_what_sample_returns():
+    model = random_model(classes=3)
+    frames = list(sample_stream(model, 2, labels=torch.tensor([0, 2]), seed=9, every=4))
+    final = sample(model, 2, labels=torch.tensor([0, 2]), seed=9)
+    total = 5 * 6
+    assert [done for _, done, _ in frames] == [4, 8, 12, 16, 20, 24, 28, 30]
+    assert all(t == total for _, _, t in frames)
+    assert torch.equal(frames[-1][0], final)
+    # Frames grow: pixels drawn in one frame stay in the next.
+    assert torch.equal(frames[2][0][:, :, :2], final[:, :, :2])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n=0), "n must be a positive integer"),
+        (dict(n=2, temperature=0), "temperature"),
+        (dict(n=2, temperature=float("nan")), "temperature"),
+        (dict(n=2, temperature=float("inf")), "temperature"),
+        (dict(n=2, size=(0, 5)), "size must be between"),
+        (dict(n=2, size=(10000, 5)), "size must be between"),
+        (dict(n=2, method="fast"), "method must be one of"),
+        (dict(n=2, labels=torch.tensor([0, 5])), "labels must lie in"),
+        (dict(n=2, known=torch.zeros(2, 1, 5, 6, dtype=torch.long)), "known and known_mask"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, message):
+    model = random_model(classes=3)
+    kwargs.setdefault("labels", 0)
+    n = kwargs.pop("n")
+    with pytest.raises(ValueError, match=message):
+        sample(model, n, **kwargs)
