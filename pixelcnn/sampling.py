@@ -1,7 +1,7 @@
 """Sampling from a GatedPixelCNN: a naive reference and a cached incremental sampler.
 
-Both draw one uniform number per sub-pixel up front from the seeded generator and pick each
-intensity by inverting the softmax's CDF, so for the same seed they return the same images.
+Both draw each intensity by the Gumbel-max trick with noise from one seeded generator, consumed
+in raster order, so for the same seed they return the same images.
 
 The cached sampler exploits the two-stack design: the vertical stack depends only on complete
 rows above, so it runs once per finished row; the horizontal stack at a pixel needs, per layer,
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from .convs import channel_groups
 from .gated import gate
 from .model import GatedPixelCNN
 
@@ -41,10 +42,37 @@ def check_args(model: GatedPixelCNN, n, size, temperature, method):
     return h, w
 
 
-def pick(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Inverse-CDF draw: logits (B, levels), u (B,) uniform in [0, 1) -> (B,) ints in [0, levels)."""
-    cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(-1)
-    return torch.searchsorted(cdf, u.double().reshape(-1, 1).contiguous(), right=True).squeeze(1).clamp_(max=logits.shape[-1] - 1)
+class Drawer:
+    """Draws each sub-pixel by the Gumbel-max trick, argmax(logits / T + g), with the Gumbel noise g
+    made one image row at a time from the seeded generator: any sampler that visits the
+    sub-pixels in raster order gets the same numbers, hence the same images."""
+
+    def __init__(self, canvas, seed, temperature, known=None, known_mask=None, on_logits=None, levels=256):
+        self.canvas, self.temperature = canvas, temperature
+        self.known, self.known_mask, self.on_logits = known, known_mask, on_logits
+        self.levels = levels
+        self.generator = torch.Generator().manual_seed(seed)
+        self.row, self.noise = -1, None
+
+    def row_noise(self, row):
+        if row != self.row:
+            n, c, _, w = self.canvas.shape
+            u = torch.rand((n, c, w, self.levels), generator=self.generator).clamp_(min=1e-12)
+            self.noise, self.row = (-torch.log(-torch.log(u))).to(self.canvas.device), row  # (n, C, W, levels)
+        return self.noise
+
+    def __call__(self, channel, row, col, logits):
+        """logits (n, levels) for sub-pixel (channel, row, col) -> (n,) drawn (or given) ints."""
+        if self.on_logits is not None:
+            self.on_logits(channel, row, col, logits)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        value = torch.argmax(logits + self.row_noise(row)[:, channel, col], dim=-1)
+        if self.known is not None:
+            keep = self.known_mask[:, channel, row, col]
+            value = torch.where(keep, self.known[:, channel, row, col], value)
+        self.canvas[:, channel, row, col] = value
+        return value
 
 
 def sample_stream(
@@ -74,8 +102,6 @@ def sample_stream(
         raise ValueError(f"every must be a positive integer, got {every!r}.")
     device = next(model.parameters()).device
     c = model.image_channels
-    generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
-    noise = torch.rand((n, c, h, w), generator=generator, dtype=torch.float64).to(device)  # (n, C, H, W)
     canvas = torch.zeros((n, c, h, w), dtype=torch.long, device=device)
     if known is not None or known_mask is not None:
         if known is None or known_mask is None or tuple(known.shape) != (n, c, h, w) or known.shape != known_mask.shape:
@@ -94,15 +120,8 @@ def sample_stream(
     cond_vec = model.conditioning_vector(n, labels, cond)
     model.check_cond_map(canvas, cond_map)
 
-    def draw(channel, row, col, logits):
-        if on_logits is not None:
-            on_logits(channel, row, col, logits)
-        value = pick(logits, noise[:, channel, row, col], temperature)
-        if known is not None:
-            keep = known_mask[:, channel, row, col]
-            value = torch.where(keep, known[:, channel, row, col], value)
-        canvas[:, channel, row, col] = value
-        return value
+    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    draw = Drawer(canvas, seed, temperature, known, known_mask, on_logits, model.levels)
 
     steps = _naive(model, canvas, labels, cond, cond_map, draw) if method == "naive" else _cached(model, canvas, cond_vec, cond_map, draw)
     total = c * h * w
@@ -141,24 +160,44 @@ def _naive(model, canvas, labels, cond, cond_map, draw):
             yield row * w + col
 
 
-class _LayerState:
-    """One gated layer's weights as matrices, and its small caches."""
+def group_bounds(channels: int, colours: int) -> list[tuple[int, int]]:
+    """[lo, hi) channel range of each colour group (groups are contiguous blocks)."""
+    groups = channel_groups(channels, colours).tolist()
+    return [(groups.index(c), len(groups) - groups[::-1].index(c)) for c in range(colours)]
 
-    def __init__(self, layer, bias, n, w, pad, device, dtype):
+
+def with_bias(conv, lo, hi):
+    """A masked 1x1's rows for input channels [0, hi) and outputs [lo, hi), its bias on top."""
+    weight = conv.masked_weight().t()  # (in, out); rows of later groups are masked to 0
+    return torch.cat([conv.bias[None, lo:hi], weight[:hi, lo:hi]]).contiguous()
+
+
+class _LayerState:
+    """One gated layer's weights as per-colour-group matrices, and its small caches.
+
+    At colour step c only group c's features can have changed (group g sees the current pixel's
+    colours before g), so each step computes that group alone from the cached earlier groups.
+    """
+
+    def __init__(self, layer, bias, n, w, pad, colours, device, dtype):
         hidden = layer.residual.weight.shape[0]
         in_channels = layer.horizontal.weight.shape[1]
         self.first = layer.first
         self.n, self.w = n, w
-        self.hidden = hidden
+        self.bounds = group_bounds(hidden, colours)
+        # Gate columns of each group, f then g: [f_lo:f_hi, h+lo:h+hi].
+        self.gate_cols = [torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]).to(device) for lo, hi in self.bounds]
         self.vertical_weight = layer.vertical.conv.weight
         self.vertical_bias = layer.vertical.conv.bias
         # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
-        self.horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)
+        horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)
+        self.horizontal = [horizontal[:, cols].contiguous() for cols in self.gate_cols]
         self.link_weight = layer.link.weight[:, :, 0, 0]
         self.link_bias = layer.link.bias + layer.horizontal.bias
-        # Residual and skip 1x1s fused into one (h, 2h) product.
-        self.out = torch.cat([layer.residual.masked_weight(), layer.skip.masked_weight()]).t()
-        self.out_bias = torch.cat([layer.residual.bias, layer.skip.bias])
+        # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
+        # the bias as its first row does product and bias in one call: (1 + hi, group).
+        self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds]
+        self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
         if torch.is_tensor(bias):
             bias = bias.expand(n, -1, *bias.shape[2:])
             self.bias_v, self.bias_h = bias.chunk(2, dim=1)  # (n, 2h, H or 1, W or 1)
@@ -168,7 +207,9 @@ class _LayerState:
         self.vertical_rows = torch.zeros((n, in_channels, pad + 1, w + 2 * pad), device=device, dtype=dtype)
         # Inputs of the horizontal conv for the current row, zero-padded on the left.
         self.row = torch.zeros((n, w + pad, in_channels), device=device, dtype=dtype)
-        self.row_bias = None  # (n, W, 2h): link from the row above + conditioning + conv bias
+        # Per group (n, W, 2*group): link from the row above + conditioning + conv bias. Filled in
+        # place each row, so views taken of it once stay valid.
+        self.row_bias = [torch.zeros((n, w, len(cols)), device=device, dtype=dtype) for cols in self.gate_cols]
 
     def set_row_bias(self, v_pre_above, row):
         """v_pre_above: (n, 2h, W) vertical pre-activations of the row above, or None for row 0."""
@@ -178,45 +219,79 @@ class _LayerState:
             bias = torch.einsum("oi,niw->now", self.link_weight, v_pre_above) + self.link_bias[None, :, None]
         if self.bias_h is not None:
             bias = bias + self.bias_h[:, :, min(row, self.bias_h.shape[2] - 1)]
-        self.row_bias = bias.expand(self.n, -1, self.w).transpose(1, 2).contiguous()
+        bias = bias.expand(self.n, -1, self.w).transpose(1, 2)  # (n, W, 2h)
+        for target, cols in zip(self.row_bias, self.gate_cols):
+            target.copy_(bias[:, :, cols])
 
 
 def _cached(model, canvas, cond_vec, cond_map, draw):
     """Incremental sampler. Yields the index of each finished pixel."""
     n, c, h, w = canvas.shape
-    pad = model.kernel_size // 2
+    pad, hidden, levels = model.kernel_size // 2, model.hidden_channels, model.levels
     weight = model.head_out.weight
     device, dtype = weight.device, weight.dtype
     layers = [
-        _LayerState(layer, layer.conditioning(cond_vec, cond_map), n, w, pad, device, dtype) for layer in model.layers
+        _LayerState(layer, layer.conditioning(cond_vec, cond_map), n, w, pad, c, device, dtype) for layer in model.layers
     ]
+    last = len(layers) - 1
+    bounds = group_bounds(hidden, c)
+    # Skip 1x1s of all layers as one product over the stacked gated outputs, per group.
+    skip = [torch.cat([state.skip[k] for state in layers]) for k in range(c)]
     head_hidden_w = model.head_hidden.masked_weight().t()
-    head_hidden_b = model.head_hidden.bias
-    head_out_w = model.head_out.masked_weight().view(c, model.levels, -1).transpose(1, 2)  # (C, h, levels)
-    head_out_b = model.head_out.bias.view(c, model.levels)
-    scale = 2.0 / (model.levels - 1)
+    head_hidden = [head_hidden_w[:hi, lo:hi].contiguous() for lo, hi in bounds]
+    head_hidden_b = [model.head_hidden.bias[lo:hi] for lo, hi in bounds]
+    head_out_w = model.head_out.masked_weight().t()  # (h, C*levels)
+    head_out = [head_out_w[:hi, k * levels : (k + 1) * levels].contiguous() for k, (lo, hi) in enumerate(bounds)]
+    head_out_b = model.head_out.bias.view(c, levels)
+    # This pixel's gated outputs, every layer, after a constant 1 that carries the biases.
+    gated = torch.zeros((n, len(layers), 1 + hidden), device=device, dtype=dtype)
+    gated[:, :, 0] = 1.0
+    skips = torch.zeros((n, hidden), device=device, dtype=dtype)
+    head = torch.zeros((n, hidden), device=device, dtype=dtype)
+    scale = 2.0 / (levels - 1)
+    intensity = torch.arange(levels, device=device, dtype=dtype) * scale - 1.0  # level -> model input
     for state in layers:
         state.set_row_bias(None, 0)
+
+    # Every slice the loop touches is a view of a persistent buffer: take them once, up front.
+    def layer_steps(col, channel):
+        lo, hi = bounds[channel]
+        steps = []
+        for k, state in enumerate(layers):
+            steps.append((
+                state.row[:, col : col + pad + 1].reshape(n, -1),  # (n, (pad+1)*in) window
+                state.row_bias[channel][:, col],
+                state.horizontal[channel],
+                gated[:, k, 1 + lo : 1 + hi],
+                gated[:, k, : 1 + hi],
+                state.residual[channel],
+                None if state.first else state.row[:, pad + col, lo:hi],  # residual input
+                layers[k + 1].row[:, pad + col, lo:hi] if k < last else None,  # next layer's input
+            ))
+        return steps
+
+    plan = [[layer_steps(col, channel) for channel in range(c)] for col in range(w)]
+    image_row = [[layers[0].row[:, pad + col, channel] for channel in range(c)] for col in range(w)]
+    head_views = [(gated[:, :, : 1 + hi], skips[:, lo:hi], skips[:, :hi], head[:, lo:hi], head[:, :hi], hi - lo) for lo, hi in bounds]
 
     for row in range(h):
         for col in range(w):
             for channel in range(c):
-                skips = 0
-                for k, state in enumerate(layers):
-                    window = state.row[:, col : col + pad + 1].reshape(n, -1)  # (n, (pad+1)*in)
-                    pre = torch.addmm(state.row_bias[:, col], window, state.horizontal)  # (n, 2h)
-                    gated = gate(pre)
-                    res_skip = torch.addmm(state.out_bias, gated, state.out)  # (n, 2h)
-                    h_out = res_skip[:, : state.hidden]
-                    if not state.first:
-                        h_out = h_out + state.row[:, pad + col]
-                    skips = skips + res_skip[:, state.hidden :]
-                    if k + 1 < len(layers):
-                        layers[k + 1].row[:, pad + col] = h_out
-                hidden = torch.addmm(head_hidden_b, F.relu(skips), head_hidden_w).relu_()
-                logits = torch.addmm(head_out_b[channel], hidden, head_out_w[channel])  # (n, levels)
-                value = draw(channel, row, col, logits)
-                layers[0].row[:, pad + col, channel] = value.to(dtype) * scale - 1.0
+                stacked, skip_out, skip_in, head_out_view, head_in, size = head_views[channel]
+                for window, bias, horizontal, gated_out, gated_in, residual, residual_in, layer_out in plan[col][channel]:
+                    pre = torch.addmm(bias, window, horizontal)  # (n, 2*size)
+                    pre[:, :size].tanh_()
+                    torch._C._nn.glu(pre, -1, out=gated_out)  # tanh(f) * sigmoid(g)
+                    if layer_out is not None:
+                        if residual_in is None:  # the first layer has no residual: its input is the image
+                            torch.mm(gated_in, residual, out=layer_out)
+                        else:
+                            torch.addmm(residual_in, gated_in, residual, out=layer_out)
+                torch.mm(stacked.reshape(n, -1), skip[channel], out=skip_out)
+                torch.addmm(head_hidden_b[channel], skip_in.relu(), head_hidden[channel], out=head_out_view)
+                head_out_view.relu_()
+                logits = torch.addmm(head_out_b[channel], head_in, head_out[channel])  # (n, levels)
+                torch.index_select(intensity, 0, draw(channel, row, col, logits), out=image_row[col][channel])
             yield row * w + col
         if row + 1 < h:
             _advance_vertical(layers, canvas, row, pad, scale, dtype)
