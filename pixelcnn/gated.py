@@ -3,7 +3,8 @@
     vertical:   v_pre = Vconv(v) + V_v h            v_out = tanh(v_f) * sigmoid(v_g)
     horizontal: h_pre = Hconv(h) + 1x1(down(v_pre)) + V_h h
                 gated = tanh(h_f) * sigmoid(h_g)
-                h_out = h + 1x1(gated)   (no residual in the first layer: its input is the image)
+                h_out = h + 1x1(gated)   (no residual in the first layer: its input is the image;
+                                   none in the last: only its skip is used)
                 skip  = 1x1(gated)
 
 The vertical-to-horizontal link enters before the gate, and the horizontal stack never feeds
@@ -23,7 +24,7 @@ def gate(pre: torch.Tensor) -> torch.Tensor:
 
 
 class GatedLayer(nn.Module):
-    def __init__(self, hidden, colours, kernel_size, cond_features, cond_map_channels, first):
+    def __init__(self, hidden, colours, kernel_size, cond_features, cond_map_channels, first, last=False):
         super().__init__()
         in_channels = colours if first else hidden
         in_groups = channel_groups(in_channels, colours)
@@ -35,7 +36,8 @@ class GatedLayer(nn.Module):
         )
         # The link carries complete rows above: no colour mask.
         self.link = nn.Conv2d(2 * hidden, 2 * hidden, 1)
-        self.residual = MaskedConv1x1(hidden, hidden, hidden_groups, hidden_groups)
+        # The last layer's horizontal output feeds nothing but its skip: no residual 1x1 there.
+        self.residual = None if last else MaskedConv1x1(hidden, hidden, hidden_groups, hidden_groups)
         self.skip = MaskedConv1x1(hidden, hidden, hidden_groups, hidden_groups)
         # One projection gives both stacks' conditioning: (B, 4h) = [vertical 2h | horizontal 2h].
         self.cond = nn.Linear(cond_features, 4 * hidden) if cond_features else None
@@ -57,5 +59,8 @@ class GatedLayer(nn.Module):
         v_pre = self.vertical(v) + bias_v  # (B, 2h, H, W)
         h_pre = self.horizontal(h) + self.link(down_shift(v_pre)) + bias_h
         gated = gate(h_pre)  # (B, h, H, W)
-        h_out = self.residual(gated) if self.first else h + self.residual(gated)
+        if self.residual is None:
+            h_out = h
+        else:
+            h_out = self.residual(gated) if self.first else h + self.residual(gated)
         return gate(v_pre), h_out, self.skip(gated)

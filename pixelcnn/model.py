@@ -77,7 +77,9 @@ class GatedPixelCNN(
 
         cond_features = num_classes + cond_dim
         self.layers = nn.ModuleList(
-            GatedLayer(hidden_channels, image_channels, kernel_size, cond_features, cond_map_channels, first=k == 0)
+            GatedLayer(
+                hidden_channels, image_channels, kernel_size, cond_features, cond_map_channels, first=k == 0, last=k == num_layers - 1
+            )
             for k in range(num_layers)
         )
         hidden_groups = channel_groups(hidden_channels, image_channels)

@@ -180,7 +180,7 @@ class _LayerState:
     """
 
     def __init__(self, layer, bias, n, w, pad, colours, device, dtype):
-        hidden = layer.residual.weight.shape[0]
+        hidden = layer.skip.weight.shape[0]
         in_channels = layer.horizontal.weight.shape[1]
         self.first = layer.first
         self.n, self.w = n, w
@@ -196,7 +196,7 @@ class _LayerState:
         self.link_bias = layer.link.bias + layer.horizontal.bias
         # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
         # the bias as its first row does product and bias in one call: (1 + hi, group).
-        self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds]
+        self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
         self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
         if torch.is_tensor(bias):
             bias = bias.expand(n, -1, *bias.shape[2:])
@@ -264,7 +264,7 @@ def _cached(model, canvas, cond_vec, cond_map, draw):
                 state.horizontal[channel],
                 gated[:, k, 1 + lo : 1 + hi],
                 gated[:, k, : 1 + hi],
-                state.residual[channel],
+                state.residual[channel] if k < last else None,
                 None if state.first else state.row[:, pad + col, lo:hi],  # residual input
                 layers[k + 1].row[:, pad + col, lo:hi] if k < last else None,  # next layer's input
             ))

@@ -156,13 +156,16 @@ def build_model(opts: Options, d: datasets.ImageDataset) -> GatedPixelCNN:
     )
 
 
-def lr_factor(step: int, total: int, opts: Options) -> float:
+def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> float:
+    """Linear warm-up, then cosine to zero over the steps or, if sooner, over the time budget."""
     if step < opts.warmup_steps:
         return (step + 1) / opts.warmup_steps
     if opts.schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - opts.warmup_steps) / max(1, total - opts.warmup_steps))
-    return 0.5 * (1 + math.cos(math.pi * progress))
+    progress = (step - opts.warmup_steps) / max(1, total - opts.warmup_steps)
+    if opts.time_budget:
+        progress = max(progress, minutes / opts.time_budget)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 @torch.no_grad()
@@ -211,6 +214,15 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def trim_logs(out: Path, step: int, metrics: list[dict]) -> None:
+    """After a resume, drop log lines written past the checkpoint (they will be written again)."""
+    steps_log = out / "steps.jsonl"
+    if steps_log.exists():
+        kept = [line for line in steps_log.read_text().splitlines() if json.loads(line)["step"] <= step]
+        steps_log.write_text("".join(line + "\n" for line in kept))
+    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
 
 
 def hardware(world: World) -> str:
@@ -280,9 +292,9 @@ def train(opts: Options) -> Path:
     sampler = DistributedSampler(range(len(d.train_y)), world.size, world.rank, shuffle=True, seed=opts.seed, drop_last=True)
     steps_per_epoch = len(sampler) // local_batch
     total_steps = steps_per_epoch * opts.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, opts))
-
     step, elapsed, metrics = 0, 0.0, []
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, opts, elapsed / 60))
+
     checkpoint_path = out / "checkpoint.pt"
     if opts.resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=world.device, weights_only=True)
@@ -297,6 +309,7 @@ def train(opts: Options) -> Path:
         print(f"no checkpoint at {checkpoint_path}: starting fresh", file=sys.stderr)
     if world.main:
         out.mkdir(parents=True, exist_ok=True)
+        trim_logs(out, step, metrics)
 
     net = model
     if world.device.type == "cuda" and opts.compile:
@@ -363,7 +376,8 @@ def train(opts: Options) -> Path:
                 stop = True
             if step >= max_steps or stop:
                 break
-            if time.time() - last_checkpoint > opts.checkpoint_minutes * 60:
+            # The epoch's last step is checkpointed after its evaluation, below.
+            if batch_index + 1 < steps_per_epoch and time.time() - last_checkpoint > opts.checkpoint_minutes * 60:
                 save_checkpoint()
                 last_checkpoint = time.time()
         if world.main and (batch_index + 1 == steps_per_epoch):
