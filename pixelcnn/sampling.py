@@ -128,10 +128,15 @@ def sample_stream(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            for pixel in steps:
-                if (pixel + 1) % every == 0 and pixel + 1 < h * w:
-                    yield canvas.clone(), (pixel + 1) * c, total
+        while True:
+            # Grad mode is per thread, and a consumer (a web server) may resume this generator
+            # from another thread each time: switch it off around every step, not once.
+            with torch.no_grad():
+                pixel = next(steps, None)
+            if pixel is None:
+                break
+            if (pixel + 1) % every == 0 and pixel + 1 < h * w:
+                yield canvas.clone(), (pixel + 1) * c, total
     finally:
         model.train(was_training)
     yield canvas.clone(), total, total

@@ -1,0 +1,204 @@
+"""What the web page does, without the page: load models, check a request, stream frames.
+
+Every function here raises `ValueError` with one sentence a person can act on when a request is
+bad; the page turns that into a message and keeps serving.
+"""
+
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from .data import dequantize, quantize
+from .model import GatedPixelCNN
+from .sampling import sample_stream
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+MAX_IMAGES = 16
+MAX_TEMPERATURE = 3.0
+MIN_TEMPERATURE = 0.05
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+FRAME_SECONDS = 0.08  # at least 12 frames a second while a grid grows
+UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
+CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # the sub-pixel being drawn
+DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}
+
+
+@dataclass
+class Frame:
+    image: Image.Image
+    status: str
+    done: bool
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def parse_count(count) -> int:
+    try:
+        value = float(count)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value != int(value) or not 1 <= value <= MAX_IMAGES:
+        raise ValueError(f"The number of images must be a whole number from 1 to {MAX_IMAGES}.")
+    return int(value)
+
+
+def parse_temperature(temperature) -> float:
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+        raise ValueError(f"Temperature must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}; 1.0 samples the model as trained.")
+    return value
+
+
+def parse_seed(seed) -> int | None:
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return None
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value != int(value) or not 0 <= value < 2**63:
+        raise ValueError("The seed must be a whole number of 0 or more, or blank for a random one.")
+    return int(value)
+
+
+def class_index(model: GatedPixelCNN, name, dataset: str) -> int:
+    if name in model.class_names:
+        return model.class_names.index(name)
+    raise ValueError(f"{dataset} has no class {name!r}; choose one of: {', '.join(model.class_names)}.")
+
+
+def open_upload(path) -> Image.Image:
+    """A user's uploaded file -> a still PIL image, or a ValueError that says what to do."""
+    if path is None:
+        raise ValueError("Upload an image first.")
+    path = Path(path)
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        raise ValueError("The uploaded file is empty; upload a PNG or JPEG image.")
+    if size > MAX_UPLOAD_BYTES:
+        raise ValueError(f"The upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB; upload a smaller image.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.width * image.height > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"The image is {image.width}x{image.height} pixels; upload one under {MAX_UPLOAD_PIXELS // 10**6} megapixels.")
+            if getattr(image, "n_frames", 1) > 1:
+                raise ValueError("Animated images are not supported; upload a still PNG or JPEG.")
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"The image is too large to open safely; upload one under {MAX_UPLOAD_PIXELS // 10**6} megapixels.") from None
+    except UnidentifiedImageError:
+        raise ValueError("The file is not an image we can read; upload a PNG or JPEG.") from None
+    except OSError:
+        raise ValueError("The image file is damaged or cut short; upload it again or try another file.") from None
+    return image
+
+
+# -- frames -------------------------------------------------------------------------------------
+
+
+def render(canvas: torch.Tensor, levels: int, done: int, columns: int, scale: int) -> Image.Image:
+    """(N, C, H, W) intensities, of which the first `done` sub-pixels (raster order) are drawn ->
+    an RGB grid, undrawn pixels tinted and the next pixel marked, upscaled by nearest neighbour."""
+    n, c, h, w = canvas.shape
+    tiles = dequantize(canvas.cpu().numpy(), levels).transpose(0, 2, 3, 1)  # (N, H, W, C)
+    if c == 1:
+        tiles = np.repeat(tiles, 3, axis=3)
+    pixels_done = done // c
+    flat = tiles.reshape(n, h * w, 3)
+    flat[:, pixels_done:] = UNDRAWN
+    if pixels_done < h * w:
+        flat[:, pixels_done] = CURSOR
+    rows = -(-n // columns)
+    gap = 1
+    sheet = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
+    for k in range(n):
+        top, left = gap + (k // columns) * (h + gap), gap + (k % columns) * (w + gap)
+        sheet[top : top + h, left : left + w] = flat[k].reshape(h, w, 3)
+    return Image.fromarray(sheet.repeat(scale, axis=0).repeat(scale, axis=1))
+
+
+def grid_shape(n: int) -> int:
+    return math.ceil(math.sqrt(n))
+
+
+def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, width_px=560) -> Iterator[Frame]:
+    """Frames of a growing grid, at most one every FRAME_SECONDS, the last one with bits/dim."""
+    h, w = model.image_size
+    columns = grid_shape(n)
+    scale = max(2, width_px // (columns * (w + 1)))
+    start = last = time.perf_counter()
+    canvas = None
+    for canvas, done, total in sample_stream(model, n, labels=labels, cond=cond, temperature=temperature, seed=seed, known=known, known_mask=known_mask):
+        now = time.perf_counter()
+        if done < total and now - last < FRAME_SECONDS:
+            continue
+        last = now
+        if done < total:
+            yield Frame(render(canvas, model.levels, done, columns, scale), f"Drawing… {100 * done / total:.0f}% ({done:,} of {total:,} sub-pixels), {now - start:.1f} s", False)
+    with torch.no_grad():
+        bpd = model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item()
+    elapsed = time.perf_counter() - start
+    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale), f"Done: {n} image{'s' * (n > 1)} in {elapsed:.2f} s; the model gives them {bpd:.3f} bits/dim.", True)
+
+
+def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed) -> Iterator[Frame]:
+    n = parse_count(count)
+    label = class_index(model, class_name, dataset)
+    yield from stream(model, n, labels=torch.full((n,), label), temperature=parse_temperature(temperature), seed=parse_seed(seed))
+
+
+def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
+    """Any picture -> (1, C, H, W) model intensities at the model's size; a dark-on-light picture
+    (a drawing on white) is inverted to match MNIST's light-on-dark."""
+    h, w = model.image_size
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    grey = np.asarray(image.convert("L" if model.image_channels == 1 else "RGB").resize((w, h), Image.LANCZOS))
+    if model.image_channels == 1 and grey.mean() > 127:
+        grey = 255 - grey
+    array = grey[None, None] if model.image_channels == 1 else grey.transpose(2, 0, 1)[None]
+    return torch.from_numpy(quantize(array, model.levels))
+
+
+def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed) -> Iterator[Frame]:
+    """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest."""
+    n = parse_count(count)
+    label = class_index(model, class_name, dataset)
+    h, _ = model.image_size
+    try:
+        rows = int(keep_rows)
+    except (TypeError, ValueError):
+        rows = -1
+    if not 0 <= rows <= h:
+        raise ValueError(f"Rows to keep must be a whole number from 0 to {h}.")
+    digit = digit_from_upload(model, open_upload(image_path))
+    known = digit.repeat(n, 1, 1, 1)
+    known_mask = torch.zeros_like(known, dtype=torch.bool)
+    known_mask[:, :, :rows] = True
+    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature), seed=parse_seed(seed))
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+def bundled(name: str) -> GatedPixelCNN | None:
+    folder = ASSETS / name
+    if not (folder / "model.safetensors").exists():
+        return None
+    return GatedPixelCNN.from_pretrained(folder).eval()

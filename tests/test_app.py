@@ -1,0 +1,202 @@
+"""The web app through a real Gradio server on 127.0.0.1, driven by gradio_client; the Hub path
+through huggingface_hub's real HTTP code against a stand-in."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app as studio
+from pixelcnn import demo
+
+from .hub_stub import HubStub
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    models, notes = studio.load_models(None)
+    assert set(models) == {"MNIST", "Fashion-MNIST"}, notes
+    page = studio.build(models, notes)
+    page.queue(max_size=32, default_concurrency_limit=2)
+    port = free_port()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, max_file_size=demo.MAX_UPLOAD_BYTES, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+def generate(client, *args):
+    job = client.submit(*args, api_name="/generate")
+    frames = list(job)
+    return job, frames
+
+
+def test_a_class_request_streams_and_ends_with_the_grid(client):
+    job, frames = generate(client, "MNIST", "7", 16, 1.0, "3")
+    assert job.status().success
+    statuses = [status for _, status in frames]
+    assert len(frames) >= 10 and statuses[0].startswith("Drawing")
+    assert statuses[-1].startswith("Done: 16 images") and "bits/dim" in statuses[-1]
+    image = Image.open(frames[-1][0])
+    scale = max(2, 560 // (4 * 29))
+    assert image.size == ((4 * 29 + 1) * scale,) * 2
+    # Mid-stream frames show undrawn (blue) pixels; the last frame has none left.
+    middle = np.asarray(Image.open(frames[len(frames) // 2][0]).convert("RGB")).reshape(-1, 3)
+    last = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert (middle == demo.UNDRAWN).all(1).any() and not (last == demo.UNDRAWN).all(1).any()
+
+
+def test_same_seed_same_images(client):
+    _, a = generate(client, "Fashion-MNIST", "Trouser", 2, 0.8, "11")
+    _, b = generate(client, "Fashion-MNIST", "Trouser", 2, 0.8, "11")
+    assert np.array_equal(np.asarray(Image.open(a[-1][0])), np.asarray(Image.open(b[-1][0])))
+
+
+BAD_REQUESTS = [
+    (("MNIST", "banana", 4, 1.0, ""), "MNIST has no class 'banana'"),
+    (("Fashion-MNIST", "7", 4, 1.0, ""), "Fashion-MNIST has no class '7'"),
+    # The dataset list is fixed, so Gradio's own check answers, naming the choices.
+    (("CIFAR", "cat", 4, 1.0, ""), r"CIFAR is not in the list of choices: \['MNIST', 'Fashion-MNIST'\]"),
+    # Sliders range-check in Gradio first; what passes them meets the package's own checks.
+    (("MNIST", "3", 1_000_000, 1.0, ""), "Value 1000000 is greater than maximum value 16"),
+    (("MNIST", "3", 0, 1.0, ""), "Value 0 is less than minimum value 1"),
+    (("MNIST", "3", 2.5, 1.0, ""), "whole number from 1 to 16"),
+    (("MNIST", "3", 4, 0, ""), "Value 0 is less than minimum value 0.05"),
+    (("MNIST", "3", 4, 1.0, "soon"), "The seed must be a whole number"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_REQUESTS)
+def test_bad_class_requests_get_one_sentence(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/generate")
+
+
+@pytest.mark.parametrize(
+    "parse, value, message",
+    [
+        (demo.parse_temperature, float("nan"), "Temperature must be a number from"),
+        (demo.parse_temperature, "hot", "Temperature must be a number from"),
+        (demo.parse_temperature, 0.0, "Temperature must be a number from"),
+        (demo.parse_count, float("inf"), "whole number from 1 to 16"),
+        (demo.parse_count, 10**6, "whole number from 1 to 16"),
+        (demo.parse_seed, -1, "The seed must be a whole number"),
+        (demo.parse_seed, float("nan"), "The seed must be a whole number"),
+    ],
+)
+def test_request_checks_behind_the_page(parse, value, message):
+    # JSON cannot carry NaN or infinity, so these reach the package only from Python callers.
+    with pytest.raises(ValueError, match=message):
+        parse(value)
+
+
+def test_request_checks_accept_good_values():
+    assert (demo.parse_count("16"), demo.parse_temperature("0.7"), demo.parse_seed(" "), demo.parse_seed("42")) == (16, 0.7, None, 42)
+
+
+def make_bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
+    folder.mkdir(exist_ok=True)
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    text = folder / "notes.jpg"
+    text.write_text("this is not a picture\n" * 20)
+    whole = folder / "whole.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(whole)
+    truncated = folder / "truncated.png"
+    truncated.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    huge = folder / "huge.png"
+    Image.new("1", (20000, 20000)).save(huge)
+    animated = folder / "animated.gif"
+    frames = [Image.new("L", (28, 28), v) for v in (0, 128, 255)]
+    frames[0].save(animated, save_all=True, append_images=frames[1:])
+    return {
+        "empty": (empty, "The uploaded file is empty"),
+        "text": (text, "not an image we can read"),
+        "truncated": (truncated, "damaged or cut short"),
+        "huge": (huge, "too large to open safely|megapixels"),
+        "animated": (animated, "Animated images are not supported"),
+    }
+
+
+def complete(client, path, keep=14, count=2, seed="5"):
+    upload = handle_file(str(path)) if path else None
+    job = client.submit("MNIST", upload, None, "3", keep, count, 1.0, seed, api_name="/complete")
+    return job, list(job)
+
+
+def test_bad_uploads_get_one_sentence_and_the_app_keeps_serving(client, tmp_path):
+    for name, (path, message) in make_bad_files(tmp_path).items():
+        with pytest.raises(Exception, match=message):
+            client.predict("MNIST", handle_file(str(path)), None, "3", 14, 2, 1.0, "", api_name="/complete")
+    with pytest.raises(Exception, match="Upload an image first"):
+        client.predict("MNIST", None, None, "3", 14, 2, 1.0, "", api_name="/complete")
+    job, frames = generate(client, "MNIST", "1", 1, 1.0, "0")
+    assert job.status().success and frames[-1][1].startswith("Done")
+
+
+def test_completion_keeps_the_top_of_the_upload(client, tmp_path):
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[4:14, 12:16] = 255  # the top half of a "1", light on dark
+    path = tmp_path / "one.png"
+    Image.fromarray(digit).save(path)
+    job, frames = complete(client, path, keep=14, count=4)
+    assert job.status().success and frames[-1][1].startswith("Done: 4 images")
+    grid = np.asarray(Image.open(frames[-1][0]).convert("L"))
+    scale = max(2, 560 // (2 * 29))
+    tile = grid[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale]  # first image, one value per pixel
+    assert np.array_equal(tile[:14] > 127, digit[:14] > 127)
+
+
+def test_app_falls_back_fast_when_the_hub_is_unreachable(tmp_path):
+    code = "import app, json; m, n = app.load_models('someone/pixelcnn'); print(json.dumps([sorted(m), n]))"
+    env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "hub")}
+    start = time.time()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    names, notes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert names == ["Fashion-MNIST", "MNIST"]
+    assert all("cannot be reached" in note and "Using the bundled weights" in note for note in notes)
+    assert time.time() - start < 60  # import and load; no 20-second wait per file
+
+
+def test_app_loads_every_model_through_the_hub(tmp_path):
+    repo = tmp_path / "hub" / "someone" / "pixelcnn"
+    for name in ("mnist", "fashion-mnist"):
+        shutil.copytree(ROOT / "assets" / name, repo / name)
+    code = (
+        "import app, json, torch; m, n = app.load_models('someone/pixelcnn');"
+        "print(json.dumps([n, {k: v.class_names for k, v in m.items()}]))"
+    )
+    with HubStub(tmp_path / "hub") as hub:
+        env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(tmp_path / "cache")}
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        notes, classes = json.loads(out.stdout.strip().splitlines()[-1])
+        assert notes == ["MNIST: loaded from the Hub (someone/pixelcnn/mnist).", "Fashion-MNIST: loaded from the Hub (someone/pixelcnn/fashion-mnist)."]
+        assert classes["Fashion-MNIST"][9] == "Ankle boot"
+        assert ("GET", "someone/pixelcnn/resolve/main/mnist/model.safetensors") in hub.requests
+        # A second start with the Hub gone uses the Hub cache, not the bundled copy.
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    notes, _ = json.loads(out.stdout.strip().splitlines()[-1])
+    assert notes[0] == "MNIST: loaded from the Hub (someone/pixelcnn/mnist)."
