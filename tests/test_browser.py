@@ -1,0 +1,95 @@
+"""A real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) uses the page as a
+person would: clicks Generate, sees the grid grow mid-stream and finish, uploads a digit to
+complete. Screenshots land in tests/artifacts/."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .test_app import server  # noqa: F401  (the module-scoped live server)
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#generate")
+    yield page
+    page.close()
+
+
+def canvas_src(page) -> str | None:
+    return page.eval_on_selector("#canvas img", "img => img.src") if page.query_selector("#canvas img") else None
+
+
+def test_generate_grows_then_finishes(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.click("#generate")
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=60_000)
+    first = canvas_src(page)
+    page.wait_for_function(
+        "(src) => { const img = document.querySelector('#canvas img'); return img && img.src !== src && "
+        "document.querySelector('#status').innerText.includes('Drawing'); }",
+        arg=first,
+        timeout=60_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "generate-mid-stream.png"))
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')", timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "generate-done.png"))
+    assert "bits/dim" in page.inner_text("#status")
+    assert canvas_src(page) != first
+
+
+def test_stop_cancels_a_generation(page):
+    page.click("#generate")
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=60_000)
+    page.click("#stop")
+    page.wait_for_timeout(3000)
+    text = page.inner_text("#status")
+    assert "Done" not in text
+    page.wait_for_timeout(3000)
+    assert page.inner_text("#status") == text  # nothing more arrives
+
+
+def test_upload_a_digit_and_complete_it(page, tmp_path):
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[4:14, 12:16] = 255
+    path = tmp_path / "one.png"
+    Image.fromarray(digit).save(path)
+    page.get_by_role("tab", name="Complete").click()
+    page.set_input_files("input[type=file] >> nth=-1", str(path))
+    page.wait_for_timeout(1000)
+    page.click("#complete")
+    page.wait_for_function("() => [...document.querySelectorAll('.prose, .md')].some(e => e.innerText.includes('Done: 8 images'))", timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "complete-done.png"))
+
+
+def test_a_bad_upload_shows_its_message(page, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not a picture")
+    page.get_by_role("tab", name="Complete").click()
+    page.set_input_files("input[type=file] >> nth=-1", str(path))
+    page.wait_for_timeout(1000)
+    page.click("#complete")
+    page.wait_for_selector("text=not an image we can read", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "complete-bad-upload.png"))
