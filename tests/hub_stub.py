@@ -2,10 +2,14 @@
 
 It answers HEAD and GET on /{org}/{repo}/resolve/{revision}/{path} from a folder laid out as
 root/{org}/{repo}/{path}, with the headers the client reads (Content-Length, ETag,
-X-Repo-Commit), and counts the requests it served.
+X-Repo-Commit); and the three calls `HfApi.upload_folder` makes for small files (create the
+repo, pre-upload, commit as NDJSON), writing what is committed into that folder. It records
+the requests it served.
 """
 
+import base64
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,6 +52,38 @@ class HubStub:
                     self.end_headers()
                     return
                 self._headers(path.read_bytes())
+
+            def _json(self, payload, status=200):
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                parts = unquote(urlparse(self.path).path).strip("/").split("/")
+                stub.requests.append(("POST", "/".join(parts)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if parts[:3] == ["api", "repos", "create"]:
+                    name = json.loads(body)
+                    repo = f"{name.get('organization') or ''}/{name['name']}".lstrip("/") if "/" not in name["name"] else name["name"]
+                    return self._json({"url": f"{stub.url}/{repo}", "name": repo})
+                if parts[:2] == ["api", "validate-yaml"]:
+                    return self._json({"errors": [], "warnings": []})
+                if parts[:2] == ["api", "models"] and parts[4] == "preupload":
+                    files = json.loads(body)["files"]
+                    return self._json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+                if parts[:2] == ["api", "models"] and parts[4] == "commit":
+                    repo_dir = stub.root / parts[2] / parts[3]
+                    for line in body.decode().splitlines():
+                        item = json.loads(line)
+                        if item["key"] == "file":
+                            target = repo_dir / item["value"]["path"]
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            target.write_bytes(base64.b64decode(item["value"]["content"]))
+                    return self._json({"commitUrl": f"{stub.url}/{parts[2]}/{parts[3]}/commit/{COMMIT}", "commitOid": COMMIT})
+                return self._json({"error": "not in the stand-in"}, 404)
 
             def do_GET(self):
                 path = self._file()
