@@ -13,7 +13,6 @@ import math
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 
 from .convs import channel_groups
 from .gated import gate
@@ -192,8 +191,10 @@ class _LayerState:
         self.bounds = group_bounds(hidden, colours)
         # Gate columns of each group, f then g: [f_lo:f_hi, h+lo:h+hi].
         self.gate_cols = [torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]).to(device) for lo, hi in self.bounds]
-        self.vertical_weight = layer.vertical.conv.weight
+        # The vertical conv as one product over im2col windows ordered (row, tap, channel).
+        self.vertical = layer.vertical.conv.weight.permute(2, 3, 1, 0).reshape(-1, 2 * hidden)
         self.vertical_bias = layer.vertical.conv.bias
+        self.kernel = layer.vertical.conv.weight.shape[3]
         # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
         horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)
         self.horizontal = [horizontal[:, cols].contiguous() for cols in self.gate_cols]
@@ -204,12 +205,12 @@ class _LayerState:
         self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
         self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
         if torch.is_tensor(bias):
-            bias = bias.expand(n, -1, *bias.shape[2:])
-            self.bias_v, self.bias_h = bias.chunk(2, dim=1)  # (n, 2h, H or 1, W or 1)
+            bias = bias.expand(n, -1, *bias.shape[2:]).permute(0, 2, 3, 1)  # (n, H or 1, W or 1, 4h)
+            self.bias_v, self.bias_h = bias.chunk(2, dim=3)
         else:
             self.bias_v = self.bias_h = None
         # Inputs of the vertical conv for the last pad+1 rows, zero-padded left and right.
-        self.vertical_rows = torch.zeros((n, in_channels, pad + 1, w + 2 * pad), device=device, dtype=dtype)
+        self.vertical_rows = torch.zeros((n, pad + 1, w + 2 * pad, in_channels), device=device, dtype=dtype)
         # Inputs of the horizontal conv for the current row, zero-padded on the left.
         self.row = torch.zeros((n, w + pad, in_channels), device=device, dtype=dtype)
         # Per group (n, W, 2*group): link from the row above + conditioning + conv bias. Filled in
@@ -217,16 +218,26 @@ class _LayerState:
         self.row_bias = [torch.zeros((n, w, len(cols)), device=device, dtype=dtype) for cols in self.gate_cols]
 
     def set_row_bias(self, v_pre_above, row):
-        """v_pre_above: (n, 2h, W) vertical pre-activations of the row above, or None for row 0."""
+        """v_pre_above: (n, W, 2h) vertical pre-activations of the row above, or None for row 0."""
         if v_pre_above is None:
-            bias = self.link_bias[None, :, None]
+            bias = self.link_bias.expand(self.n, self.w, -1)
         else:
-            bias = torch.einsum("oi,niw->now", self.link_weight, v_pre_above) + self.link_bias[None, :, None]
+            bias = torch.addmm(self.link_bias, v_pre_above.reshape(self.n * self.w, -1), self.link_weight.t()).view(self.n, self.w, -1)
         if self.bias_h is not None:
-            bias = bias + self.bias_h[:, :, min(row, self.bias_h.shape[2] - 1)]
-        bias = bias.expand(self.n, -1, self.w).transpose(1, 2)  # (n, W, 2h)
+            bias = bias + self.bias_h[:, min(row, self.bias_h.shape[1] - 1)]
         for target, cols in zip(self.row_bias, self.gate_cols):
             target.copy_(bias[:, :, cols])
+
+    def advance(self, new_row):
+        """Feed the vertical stack one finished row of its input, new_row (n, W, in), and return
+        that row's pre-activations (n, W, 2h)."""
+        rows = self.vertical_rows
+        pad = rows.shape[1] - 1
+        rows[:, :-1] = rows[:, 1:].clone()
+        rows[:, -1, pad : pad + self.w] = new_row
+        windows = rows.unfold(2, self.kernel, 1).permute(0, 2, 1, 4, 3)  # (n, W, pad+1, kernel, in)
+        v_pre = torch.addmm(self.vertical_bias, windows.reshape(self.n * self.w, -1), self.vertical).view(self.n, self.w, -1)
+        return v_pre
 
 
 def _cached(model, canvas, cond_vec, cond_map, draw):
@@ -299,20 +310,17 @@ def _cached(model, canvas, cond_vec, cond_map, draw):
                 torch.index_select(intensity, 0, draw(channel, row, col, logits), out=image_row[col][channel])
             yield row * w + col
         if row + 1 < h:
-            _advance_vertical(layers, canvas, row, pad, scale, dtype)
+            _advance_vertical(layers, row, pad)
 
 
-def _advance_vertical(layers, canvas, row, pad, scale, dtype):
+def _advance_vertical(layers, row, pad):
     """Run the vertical stack on the finished `row`, and set up the next row's horizontal state."""
-    w = canvas.shape[3]
-    new_input = canvas[:, :, row, :].to(dtype) * scale - 1.0  # (n, C, W)
-    for k, state in enumerate(layers):
-        rows = state.vertical_rows
-        rows[:, :, :-1] = rows[:, :, 1:].clone()
-        rows[:, :, -1, pad : pad + w] = new_input
-        v_pre = F.conv2d(rows, state.vertical_weight, state.vertical_bias)[:, :, 0]  # (n, 2h, W)
+    new_input = layers[0].row[:, pad:]  # (n, W, C): the finished image row, already scaled
+    for state in layers:
+        v_pre = state.advance(new_input)  # (n, W, 2h)
         if state.bias_v is not None:
-            v_pre = v_pre + state.bias_v[:, :, min(row, state.bias_v.shape[2] - 1)]
+            v_pre = v_pre + state.bias_v[:, min(row, state.bias_v.shape[1] - 1)]
         state.set_row_bias(v_pre, row + 1)
+        new_input = gate(v_pre.transpose(1, 2)).transpose(1, 2)  # (n, W, h): the next layer's vertical input
+    for state in layers:
         state.row.zero_()
-        new_input = gate(v_pre)  # (n, h, W): the next layer's vertical input
