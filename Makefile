@@ -27,7 +27,8 @@ system:
 
 # Datasets and face-encoder weights, cached under $${PIXELCNN_CACHE:-~/.cache/pixelcnn}.
 data: $(STAMP) system
-	$(PY) -m pixelcnn.data fetch mnist fashion-mnist
+	$(PY) -m pixelcnn.data fetch mnist fashion-mnist orl-faces
+	$(PY) -m pixelcnn.faces fetch
 
 setup: $(STAMP) system data
 
