@@ -45,6 +45,8 @@ class ImageDataset:
     test_y: np.ndarray
     class_names: list
     source: str
+    train_cond: np.ndarray | None = None  # (N, D) float32 conditioning vectors, e.g. face embeddings
+    test_cond: np.ndarray | None = None
 
     @property
     def image_shape(self) -> tuple:
@@ -299,7 +301,9 @@ def resize_dataset(d: ImageDataset, size: int) -> ImageDataset:
             out.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
         return np.stack(out)
 
-    return ImageDataset(d.name, resize(d.train_x), d.train_y, resize(d.test_x), d.test_y, d.class_names, d.source)
+    return ImageDataset(
+        d.name, resize(d.train_x), d.train_y, resize(d.test_x), d.test_y, d.class_names, d.source, d.train_cond, d.test_cond
+    )
 
 
 def load_folder(folder: str | Path, size: tuple[int, int], channels: int, test_every: int = 10, seed: int = 0) -> ImageDataset:

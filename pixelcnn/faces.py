@@ -224,6 +224,26 @@ class FaceEncoder:
         return self.embed_crops(crops), crops
 
 
+def with_embeddings(d):
+    """The dataset with each image's own face embedding as its conditioning vector (cached)."""
+    from dataclasses import replace
+
+    path = cache_dir() / "faces" / f"{d.name}-{len(d.train_y)}-{len(d.test_y)}-{EMBEDDING}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return replace(d, train_cond=z["train"], test_cond=z["test"])
+    encoder = FaceEncoder()
+
+    def embed(images):
+        pictures = [Image.fromarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)) for img in images]
+        return np.concatenate([encoder(pictures[k : k + 32])[0].numpy() for k in range(0, len(pictures), 32)]).astype(np.float32)
+
+    train, test = embed(d.train_x), embed(d.test_x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, train=train, test=test)
+    return replace(d, train_cond=train, test_cond=test)
+
+
 def crop_to_image(crop: torch.Tensor) -> Image.Image:
     """A standardised (3, 160, 160) crop -> a PIL image to show."""
     array = (crop.permute(1, 2, 0).cpu().numpy() * 128 + 127.5).clip(0, 255).astype(np.uint8)

@@ -30,6 +30,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from . import data as datasets
+from .faces import EMBEDDING
 from .images import save_grid
 from .model import GatedPixelCNN
 from .sampling import sample
@@ -45,7 +46,7 @@ class Options:
     hidden_channels: int = 32
     num_layers: int = 8
     kernel_size: int = 5
-    conditioning: str = "class"  # class | none
+    conditioning: str = "class"  # class | none | face (each image's own face embedding)
     batch_size: int = 64  # global, over all processes
     lr: float = 2e-3
     schedule: str = "cosine"  # cosine | constant, after a linear warm-up
@@ -135,6 +136,10 @@ def load_data(opts: Options) -> datasets.ImageDataset:
         size = opts.image_size or 28
         return datasets.load_folder(opts.folder, (size, size), opts.channels)
     d = datasets.load_dataset(opts.dataset)
+    if opts.conditioning == "face":
+        from .faces import with_embeddings  # computed on the full-size photos, before any resize
+
+        d = with_embeddings(d)
     if opts.image_size and opts.image_size != d.image_shape[-1]:
         d = datasets.resize_dataset(d, opts.image_size)
     return d
@@ -143,6 +148,7 @@ def load_data(opts: Options) -> datasets.ImageDataset:
 def build_model(opts: Options, d: datasets.ImageDataset) -> GatedPixelCNN:
     channels, h, w = d.image_shape
     class_cond = opts.conditioning == "class"
+    face_cond = opts.conditioning == "face"
     return GatedPixelCNN(
         image_channels=channels,
         image_size=[h, w],
@@ -152,6 +158,8 @@ def build_model(opts: Options, d: datasets.ImageDataset) -> GatedPixelCNN:
         kernel_size=opts.kernel_size,
         num_classes=len(d.class_names) if class_cond else 0,
         class_names=d.class_names if class_cond else None,
+        cond_dim=d.train_cond.shape[1] if face_cond else 0,
+        cond_name=EMBEDDING if face_cond else "",
         dataset=d.name,
     )
 
@@ -169,14 +177,17 @@ def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> flo
 
 
 @torch.no_grad()
-def evaluate_bpd(model: GatedPixelCNN, x: np.ndarray, y: np.ndarray, levels: int, device, batch: int = 250) -> float:
-    """Mean bits/dim of a model over uint8 images (N, C, H, W) with labels (N,)."""
+def evaluate_bpd(model: GatedPixelCNN, x: np.ndarray, y: np.ndarray, levels: int, device, cond=None, batch: int = 250) -> float:
+    """Mean bits/dim of a model over uint8 images (N, C, H, W) with labels (N,) and, for a
+    vector-conditioned model, conditioning vectors cond (N, D)."""
     model.eval()
     total = 0.0
     for start in range(0, len(x), batch):
-        xb = torch.from_numpy(datasets.quantize(x[start : start + batch], levels)).to(device)
-        labels = torch.from_numpy(y[start : start + batch]).to(device) if model.num_classes else None
-        total += model.bits_per_dim(xb, labels).sum().item()
+        part = slice(start, start + batch)
+        xb = torch.from_numpy(datasets.quantize(x[part], levels)).to(device)
+        labels = torch.from_numpy(y[part]).to(device) if model.num_classes else None
+        cond_b = torch.from_numpy(cond[part]).to(device) if model.cond_dim else None
+        total += model.bits_per_dim(xb, labels, cond_b).sum().item()
     return total / len(x)
 
 
@@ -189,11 +200,12 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def sample_grid(model: GatedPixelCNN, per_class: int, seed: int, path: Path) -> None:
-    """A PNG with a row per class (or a single block when unconditional)."""
-    rows = model.num_classes or 1
+def sample_grid(model: GatedPixelCNN, per_class: int, seed: int, path: Path, conds=None) -> None:
+    """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block."""
+    rows = model.num_classes or (min(8, len(conds)) if model.cond_dim else 1)
     labels = torch.arange(rows).repeat_interleave(per_class) if model.num_classes else None
-    images = sample(model, rows * per_class, labels=labels, seed=seed)
+    cond = torch.from_numpy(conds[:rows]).repeat_interleave(per_class, dim=0) if model.cond_dim else None
+    images = sample(model, rows * per_class, labels=labels, cond=cond, seed=seed)
     save_grid(images, model.levels, path, columns=per_class)
 
 
@@ -334,6 +346,7 @@ def train(opts: Options) -> Path:
 
     train_x = torch.from_numpy(datasets.quantize(d.train_x, opts.levels))
     train_y = torch.from_numpy(d.train_y)
+    train_cond = torch.from_numpy(d.train_cond) if model.cond_dim else None
     eval_model = ema.module if ema is not None else model
     started, last_checkpoint = time.time() - elapsed, time.time()
     stop = False
@@ -350,8 +363,9 @@ def train(opts: Options) -> Path:
             idx = order[batch_index * local_batch : (batch_index + 1) * local_batch]
             x = train_x[idx].to(world.device)
             labels = train_y[idx].to(world.device) if model.num_classes else None
+            cond = train_cond[idx].to(world.device) if train_cond is not None else None
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=world.device.type == "cuda"):
-                logits = net(x, labels)
+                logits = net(x, labels, cond)
             # Mean NLL per sub-pixel in bits: the batch's bits/dim.
             loss = F.cross_entropy(logits.float(), x) / math.log(2)
             optimizer.zero_grad(set_to_none=True)
@@ -382,12 +396,13 @@ def train(opts: Options) -> Path:
                 last_checkpoint = time.time()
         if world.main and (batch_index + 1 == steps_per_epoch):
             limit = opts.test_limit or len(d.test_y)
-            test_bpd = evaluate_bpd(eval_model, d.test_x[:limit], d.test_y[:limit], opts.levels, world.device)
+            test_cond = d.test_cond[:limit] if d.test_cond is not None else None
+            test_bpd = evaluate_bpd(eval_model, d.test_x[:limit], d.test_y[:limit], opts.levels, world.device, test_cond)
             metrics.append({"epoch": epoch + 1, "step": step, "train_bpd": float(np.mean(epoch_losses)), "test_bpd": test_bpd, "minutes": elapsed / 60})
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(metrics[-1]) + "\n")
             bar.write(f"epoch {epoch + 1}: train {metrics[-1]['train_bpd']:.4f} bits/dim, test {test_bpd:.4f} (first {limit})")
-            sample_grid(eval_model, opts.samples_per_class, opts.seed, out / "samples.png")
+            sample_grid(eval_model, opts.samples_per_class, opts.seed, out / "samples.png", d.test_cond)
             plot_curves(metrics, out / "curves.png")
         save_checkpoint()
         last_checkpoint = time.time()
@@ -403,9 +418,9 @@ def train(opts: Options) -> Path:
 def finish(model, d, opts, world, step, elapsed, out: Path) -> None:
     """Full test evaluation, save_pretrained, model card, and the optional Hub upload."""
     folder = out / "model"
-    test_bpd = evaluate_bpd(model, d.test_x, d.test_y, opts.levels, world.device)
+    test_bpd = evaluate_bpd(model, d.test_x, d.test_y, opts.levels, world.device, d.test_cond)
     model.save_pretrained(folder)
-    sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png")
+    sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png", d.test_cond)
     command = " ".join(["torchrun", f"--nproc_per_node {world.size}"] if world.size > 1 else ["python"]) + " -m pixelcnn.train " + " ".join(sys.argv[1:])
     summary = {"command": command, "steps": step, "minutes": elapsed / 60, "hardware": hardware(world), "test_bpd": test_bpd}
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
