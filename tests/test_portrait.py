@@ -1,0 +1,54 @@
+"""Interpolation between identities, the embedding check, and the portrait CLI end to end."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pixelcnn import data, faces
+from pixelcnn.model import GatedPixelCNN
+from pixelcnn.portrait import check_embedding, interpolate
+
+
+def test_interpolation_stays_on_the_sphere_and_ends_at_both():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(512, generator=gen), torch.randn(512, generator=gen)
+    path = interpolate(a, b, 7)
+    assert path.shape == (7, 512)
+    assert torch.allclose(path.norm(dim=1), torch.ones(7), atol=1e-6)
+    assert torch.allclose(path[0], a / a.norm(), atol=1e-6) and torch.allclose(path[-1], b / b.norm(), atol=1e-6)
+    # Even steps along the arc: equal angles between neighbours.
+    angles = torch.arccos((path[:-1] * path[1:]).sum(1).clamp(-1, 1))
+    assert torch.allclose(angles, angles.mean().expand(6), atol=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        interpolate(a, b, 1)
+
+
+def test_a_model_refuses_another_encoders_embeddings():
+    model = GatedPixelCNN(hidden_channels=4, num_layers=1, kernel_size=3, cond_dim=512, cond_name="some-other-encoder")
+    with pytest.raises(ValueError, match="trained on 'some-other-encoder' embeddings"):
+        check_embedding(model, faces.EMBEDDING)
+    with pytest.raises(ValueError, match="not conditioned on a face"):
+        check_embedding(GatedPixelCNN(hidden_channels=4, num_layers=1, kernel_size=3), faces.EMBEDDING)
+
+
+def test_cli_from_a_photo_to_a_grid(tmp_path):
+    torch.manual_seed(0)
+    model = GatedPixelCNN(image_size=[12, 10], hidden_channels=8, num_layers=2, kernel_size=3, cond_dim=512, cond_name=faces.EMBEDDING)
+    model.save_pretrained(tmp_path / "model")
+    photo = tmp_path / "person.png"
+    Image.fromarray(data.load_dataset("orl-faces").test_x[0, 0]).save(photo)
+    out = tmp_path / "grid.png"
+    cmd = [sys.executable, "-m", "pixelcnn.portrait", str(photo), "-n", "3", "-o", str(out), "--model", str(tmp_path / "model"), "--seed", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == ((12 + 2) * 3, (3 * 11 + 1) * 3)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (120, 120), (200, 200, 200)).save(blank)
+    cmd[3] = str(blank)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "No face was found" in result.stderr
