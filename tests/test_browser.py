@@ -71,15 +71,19 @@ def test_stop_cancels_a_generation(page):
     assert page.inner_text("#status") == text  # nothing more arrives
 
 
+def upload_and_complete(page, path):
+    page.get_by_role("tab", name="Complete").click()
+    page.set_input_files("input[type=file] >> nth=-1", str(path))
+    page.wait_for_timeout(1000)
+    page.click("#complete")
+
+
 def test_upload_a_digit_and_complete_it(page, tmp_path):
     digit = np.zeros((28, 28), dtype=np.uint8)
     digit[4:14, 12:16] = 255
     path = tmp_path / "one.png"
     Image.fromarray(digit).save(path)
-    page.get_by_role("tab", name="Complete").click()
-    page.set_input_files("input[type=file] >> nth=-1", str(path))
-    page.wait_for_timeout(1000)
-    page.click("#complete")
+    upload_and_complete(page, path)
     page.wait_for_function("() => [...document.querySelectorAll('.prose, .md')].some(e => e.innerText.includes('Done: 8 images'))", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "complete-done.png"))
 
@@ -87,9 +91,6 @@ def test_upload_a_digit_and_complete_it(page, tmp_path):
 def test_a_bad_upload_shows_its_message(page, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not a picture")
-    page.get_by_role("tab", name="Complete").click()
-    page.set_input_files("input[type=file] >> nth=-1", str(path))
-    page.wait_for_timeout(1000)
-    page.click("#complete")
+    upload_and_complete(page, path)
     page.wait_for_selector("text=not an image we can read", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "complete-bad-upload.png"))
