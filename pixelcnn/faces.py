@@ -250,12 +250,33 @@ def crop_to_image(crop: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
+def leave_one_out_accuracy(embeddings: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of embeddings (N, D) whose nearest other embedding has the same label (N,)."""
+    distances = torch.cdist(embeddings, embeddings)
+    distances.fill_diagonal_(float("inf"))
+    return (labels[distances.argmin(1)] == labels).float().mean().item()
+
+
+def embed_orl(encoder: "FaceEncoder") -> tuple[torch.Tensor, torch.Tensor]:
+    """All 400 ORL photos -> embeddings (400, 512) and identities (400,)."""
+    from .data import load_dataset
+
+    d = load_dataset("orl-faces")
+    images, labels = np.concatenate([d.train_x, d.test_x])[:, 0], np.concatenate([d.train_y, d.test_y])
+    crops = torch.stack([encoder.crop(Image.fromarray(img)) for img in images])
+    return torch.cat([encoder.embed_crops(chunk) for chunk in crops.split(50)]), torch.as_tensor(labels)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pixelcnn.faces", description="The face encoder's weights.")
-    parser.add_argument("command", choices=["fetch"])
-    parser.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m pixelcnn.faces", description="The face encoder's weights and a check of them.")
+    parser.add_argument("command", choices=["fetch", "check"], help="fetch: cache the weights; check: identity accuracy on ORL")
+    args = parser.parse_args(argv)
     path = fetch_weights()
     print(f"face encoder weights: {path} (sha256 {path.with_suffix('.sha256').read_text().split()[0][:16]}…)")
+    if args.command == "check":
+        embeddings, labels = embed_orl(FaceEncoder())
+        accuracy = leave_one_out_accuracy(embeddings, labels)
+        print(f"leave-one-out nearest-neighbour identity accuracy on the 400 ORL faces: {100 * accuracy:.1f}%")
 
 
 if __name__ == "__main__":
