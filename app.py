@@ -11,6 +11,7 @@ import os
 import sys
 
 import gradio as gr
+import torch
 
 from pixelcnn import demo
 from pixelcnn.hub import HubUnavailable, fetch
@@ -133,7 +134,9 @@ def build(models: dict[str, GatedPixelCNN], notes: list[str]) -> gr.Blocks:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--hub", default=os.environ.get("PIXELCNN_HUB_REPO"), help="Hub location org/repo holding mnist/, fashion-mnist/ (default: env PIXELCNN_HUB_REPO)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1, so two requests at a time share a 2-vCPU machine without contention)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     models, notes = load_models(args.hub)
     for note in notes:
         print(note, file=sys.stderr)
