@@ -16,6 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .data import dequantize, quantize
+from .images import tile
 from .model import GatedPixelCNN
 from .sampling import sample_stream
 
@@ -122,13 +123,7 @@ def render(canvas: torch.Tensor, levels: int, done: int, columns: int, scale: in
     flat[:, pixels_done:] = UNDRAWN
     if pixels_done < h * w:
         flat[:, pixels_done] = CURSOR
-    rows = -(-n // columns)
-    gap = 1
-    sheet = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
-    for k in range(n):
-        top, left = gap + (k // columns) * (h + gap), gap + (k % columns) * (w + gap)
-        sheet[top : top + h, left : left + w] = flat[k].reshape(h, w, 3)
-    return Image.fromarray(sheet.repeat(scale, axis=0).repeat(scale, axis=1))
+    return Image.fromarray(tile(flat.reshape(n, h, w, 3), columns, scale, background=235))
 
 
 def grid_shape(n: int) -> int:

@@ -15,20 +15,24 @@ def to_uint8(images, levels: int) -> np.ndarray:
     return dequantize(values, levels).transpose(0, 2, 3, 1)
 
 
-def grid(images, levels: int, columns: int, scale: int = 1, gap: int = 1) -> Image.Image:
-    """Tile (N, C, H, W) intensities into one picture, `columns` wide, each pixel scale x scale
-    (nearest neighbour, so pixels stay crisp), with a `gap`-pixel border."""
-    tiles = to_uint8(images, levels)  # (N, H, W, C)
+def tile(tiles: np.ndarray, columns: int, scale: int = 1, gap: int = 1, background: int = 40) -> np.ndarray:
+    """(N, H, W, C) uint8 tiles -> one (rows*(H+gap)+gap, columns*(W+gap)+gap, C) sheet, each
+    pixel then scale x scale (nearest neighbour, so pixels stay crisp)."""
     n, h, w, c = tiles.shape
-    columns = max(1, min(columns, n))
     rows = -(-n // columns)
-    canvas = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, c), 40, dtype=np.uint8)
-    for k, tile in enumerate(tiles):
+    sheet = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, c), background, dtype=np.uint8)
+    for k, one in enumerate(tiles):
         top, left = gap + (k // columns) * (h + gap), gap + (k % columns) * (w + gap)
-        canvas[top : top + h, left : left + w] = tile
-    if scale > 1:
-        canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
-    return Image.fromarray(canvas[:, :, 0] if c == 1 else canvas)
+        sheet[top : top + h, left : left + w] = one
+    return sheet.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else sheet
+
+
+def grid(images, levels: int, columns: int, scale: int = 1, gap: int = 1) -> Image.Image:
+    """Tile (N, C, H, W) intensities into one picture, `columns` wide, each pixel scale x scale,
+    with a `gap`-pixel border."""
+    tiles = to_uint8(images, levels)  # (N, H, W, C)
+    sheet = tile(tiles, max(1, min(columns, len(tiles))), scale, gap)
+    return Image.fromarray(sheet[:, :, 0] if sheet.shape[2] == 1 else sheet)
 
 
 def save_grid(images, levels: int, path: Path, columns: int, scale: int = 2) -> None:

@@ -183,12 +183,12 @@ class _LayerState:
     colours before g), so each step computes that group alone from the cached earlier groups.
     """
 
-    def __init__(self, layer, bias, n, w, pad, colours, device, dtype):
+    def __init__(self, layer, bias, n, w, pad, bounds, device, dtype):
         hidden = layer.skip.weight.shape[0]
         in_channels = layer.horizontal.weight.shape[1]
         self.first = layer.first
         self.n, self.w = n, w
-        self.bounds = group_bounds(hidden, colours)
+        self.bounds = bounds  # [lo, hi) hidden channels of each colour group
         # Gate columns of each group, f then g: [f_lo:f_hi, h+lo:h+hi].
         self.gate_cols = [torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]).to(device) for lo, hi in self.bounds]
         # The vertical conv as one product over im2col windows ordered (row, tap, channel).
@@ -236,8 +236,7 @@ class _LayerState:
         rows[:, :-1] = rows[:, 1:].clone()
         rows[:, -1, pad : pad + self.w] = new_row
         windows = rows.unfold(2, self.kernel, 1).permute(0, 2, 1, 4, 3)  # (n, W, pad+1, kernel, in)
-        v_pre = torch.addmm(self.vertical_bias, windows.reshape(self.n * self.w, -1), self.vertical).view(self.n, self.w, -1)
-        return v_pre
+        return torch.addmm(self.vertical_bias, windows.reshape(self.n * self.w, -1), self.vertical).view(self.n, self.w, -1)
 
 
 def _cached(model, canvas, cond_vec, cond_map, draw):
@@ -246,11 +245,11 @@ def _cached(model, canvas, cond_vec, cond_map, draw):
     pad, hidden, levels = model.kernel_size // 2, model.hidden_channels, model.levels
     weight = model.head_out.weight
     device, dtype = weight.device, weight.dtype
+    bounds = group_bounds(hidden, c)
     layers = [
-        _LayerState(layer, layer.conditioning(cond_vec, cond_map), n, w, pad, c, device, dtype) for layer in model.layers
+        _LayerState(layer, layer.conditioning(cond_vec, cond_map), n, w, pad, bounds, device, dtype) for layer in model.layers
     ]
     last = len(layers) - 1
-    bounds = group_bounds(hidden, c)
     # Skip 1x1s of all layers as one product over the stacked gated outputs, per group.
     skip = [torch.cat([state.skip[k] for state in layers]) for k in range(c)]
     head_hidden_w = model.head_hidden.masked_weight().t()
