@@ -13,9 +13,16 @@ import sys
 import gradio as gr
 import torch
 
-from pixelcnn import demo
+from pixelcnn import autoencoder, demo, portrait
 from pixelcnn.hub import HubUnavailable, fetch
 from pixelcnn.model import GatedPixelCNN
+
+# Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
+MODELS = {
+    **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
+    "Portraits": (demo.PORTRAITS, portrait.load),
+    **{f"Auto-encoder ({kind})": (name, autoencoder.load) for kind, name in demo.AUTOENCODERS.items()},
+}
 
 ABOUT = """
 **What you are watching.** A PixelCNN writes an image the way you read one: pixel by pixel, row
@@ -25,23 +32,28 @@ a neural network computes from every pixel above and to the left. The *Gated* Pi
 stacks of masked convolutions so no pixel above is ever hidden, and a label (a digit, a garment)
 steers every layer. Orange marks the pixel being drawn; blue ones are not drawn yet.
 
+**Portrait** conditions the PixelCNN on a 512-number face embedding (facenet-pytorch's MTCNN finds
+and aligns the face, InceptionResnetV1 embeds it), so it draws new 32x32 pictures of that person.
+**Auto-encoder** squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a
+plain MSE decoder that gives the blurry average.
+
 Model cards: {cards}. Code and training commands: the repository's README.
 """
 
 
-def load_models(hub: str | None) -> tuple[dict[str, GatedPixelCNN], list[str]]:
-    """Each model from the Hub location if one is given, else (or on failure) from assets/."""
+def load_models(hub: str | None) -> tuple[dict, list[str]]:
+    """Each model of MODELS from the Hub location if one is given, else (or on failure) from assets/."""
     models, notes = {}, []
-    for label, name in demo.DATASETS.items():
+    for label, (name, loader) in MODELS.items():
         model = None
         if hub:
             try:
-                model = GatedPixelCNN.from_pretrained(fetch(f"{hub.rstrip('/')}/{name}")).eval()
+                model = loader(fetch(f"{hub.rstrip('/')}/{name}")).eval()
                 notes.append(f"{label}: loaded from the Hub ({hub}/{name}).")
             except (HubUnavailable, ValueError) as err:
                 notes.append(f"{label}: {err} Using the bundled weights.")
         if model is None:
-            model = demo.bundled(name)
+            model = demo.bundled(name, loader)
         if model is not None:
             models[label] = model
         else:
@@ -49,18 +61,37 @@ def load_models(hub: str | None) -> tuple[dict[str, GatedPixelCNN], list[str]]:
     return models, notes
 
 
-def friendly(generator):
-    """Run a frame generator for the page: bad requests become one message, frames become outputs."""
+def friendly(start, *args):
+    """Run a request for the page: start(*args) gives frames, or (a still image, frames); bad
+    requests become one message, frames become outputs."""
     try:
-        for frame in generator:
-            yield frame.image, frame.status
+        result = start(*args)
+        still, frames = result if isinstance(result, tuple) else (None, result)
+        for frame in frames:
+            yield (frame.image, frame.status) if still is None else (still, frame.image, frame.status)
     except ValueError as err:
         raise gr.Error(str(err), print_exception=False) from None
 
 
-def build(models: dict[str, GatedPixelCNN], notes: list[str]) -> gr.Blocks:
-    names = list(models)
+def load_encoder(notes: list[str]):
+    """The face encoder for the Portrait tab, or None with a note saying how to get its weights."""
+    from pixelcnn.faces import FaceEncoder
+
+    try:
+        encoder = FaceEncoder()
+    except RuntimeError as err:
+        notes.append(f"Portrait: the face encoder is unavailable ({err}); run `python -m pixelcnn.faces fetch`.")
+        return None
+    return encoder
+
+
+def build(models: dict, notes: list[str]) -> gr.Blocks:
+    names = [label for label, model in models.items() if getattr(model, "num_classes", 0)]
     first = models[names[0]] if names else None
+    portrait_model = models.get("Portraits")
+    encoder = load_encoder(notes) if portrait_model is not None else None
+    pixelcnn_ae, mse_ae = models.get("Auto-encoder (PixelCNN)"), models.get("Auto-encoder (MSE)")
+    examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
 
     def model_for(dataset):
         if dataset not in models:
@@ -73,13 +104,25 @@ def build(models: dict[str, GatedPixelCNN], notes: list[str]) -> gr.Blocks:
         return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
 
     def generate(dataset, class_name, count, temperature, seed):
-        yield from friendly(demo.by_class(model_for(dataset), dataset, class_name, count, temperature, seed))
+        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed)
 
     def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed):
         path = upload or (drawing or {}).get("composite")
-        yield from friendly(demo.complete(model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed))
+        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed)
 
-    cards = ", ".join(f"[{label}](https://huggingface.co/models?other=pixelcnn) (`assets/{demo.DATASETS[label]}/README.md`)" for label in names)
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed):
+        if portrait_model is None or encoder is None:
+            raise gr.Error("The portrait model or the face encoder is not loaded on this server; see the notes at the top.", print_exception=False)
+        photo = upload if upload is not None else camera
+        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed)
+
+    def decode(upload, drawing, count, temperature, seed):
+        if pixelcnn_ae is None or mse_ae is None:
+            raise gr.Error("The auto-encoders are not loaded on this server; see the notes at the top.", print_exception=False)
+        path = upload or (drawing or {}).get("composite")
+        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed)
+
+    cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
     with gr.Blocks(title="PixelCNN studio") as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
@@ -108,7 +151,7 @@ def build(models: dict[str, GatedPixelCNN], notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset")
                     drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(280, 280))
-                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath")
+                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
                     c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
                     keep = gr.Slider(0, 28, value=14, step=1, label="Rows to keep")
                     c_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="Completions")
@@ -125,6 +168,56 @@ def build(models: dict[str, GatedPixelCNN], notes: list[str]) -> gr.Blocks:
                 complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed], [c_canvas, c_status], api_name="complete", concurrency_limit=2
             )
             c_stop.click(None, None, None, cancels=[c_event], api_name=False)
+
+        with gr.Tab("Portrait"):
+            gr.Markdown("Upload a portrait (or use the webcam or paste one); the face encoder finds the face and the PixelCNN, "
+                        "conditioned on its embedding, draws new 32x32 pictures of that person. Add a second portrait to mix two people.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload")
+                    p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
+                    if examples:
+                        gr.Examples(examples, inputs=p_upload, label="Example portraits (assets/examples, MIT)")
+                    p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
+                    p_mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
+                    p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
+                    p_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="Portraits")
+                    p_temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+                    p_seed = gr.Textbox(label="Seed (blank = random)", value="")
+                    with gr.Row():
+                        p_go = gr.Button("Draw portraits", variant="primary", elem_id="portraits")
+                        p_stop = gr.Button("Stop")
+                with gr.Column(scale=2):
+                    p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops")
+                    p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
+                    p_status = gr.Markdown(elem_id="portrait-status")
+            p_event = p_go.click(make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed],
+                                 [p_crops, p_canvas, p_status], api_name="portraits", concurrency_limit=2)
+            p_stop.click(None, None, None, cancels=[p_event], api_name=False)
+
+        with gr.Tab("Auto-encoder"):
+            gr.Markdown("An encoder squeezes a digit into 10 numbers. The MSE decoder gives back one blurry average; the PixelCNN decoder "
+                        "samples: each decoding keeps what the digit is and invents the details anew.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(280, 280))
+                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
+                    digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
+                    if digits:
+                        gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
+                    a_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="PixelCNN decodings")
+                    a_temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+                    a_seed = gr.Textbox(label="Seed (blank = random)", value="")
+                    with gr.Row():
+                        a_go = gr.Button("Encode and decode", variant="primary", elem_id="autoencode")
+                        a_stop = gr.Button("Stop")
+                with gr.Column(scale=2):
+                    a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
+                    a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
+                    a_status = gr.Markdown(elem_id="autoencoder-status")
+            a_event = a_go.click(decode, [a_upload, a_drawing, a_count, a_temperature, a_seed], [a_pair, a_canvas, a_status],
+                                 api_name="autoencode", concurrency_limit=2)
+            a_stop.click(None, None, None, cancels=[a_event], api_name=False)
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))

@@ -30,6 +30,8 @@ FRAME_SECONDS = 0.08  # at least 12 frames a second while a grid grows
 UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
 CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # the sub-pixel being drawn
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}
+PORTRAITS = "portraits"  # the folder (in assets/ or the Hub repo) of the face-conditioned model
+AUTOENCODERS = {"PixelCNN": "autoencoder/pixelcnn-m10", "MSE": "autoencoder/mse-m10"}
 
 
 @dataclass
@@ -189,11 +191,70 @@ def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_ro
     yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature), seed=parse_seed(seed))
 
 
+def parse_mix(mix) -> float:
+    try:
+        value = float(mix)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise ValueError("The mix between the two people must be a number from 0 (the first) to 1 (the second).")
+    return value
+
+
+def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray]:
+    """An uploaded file's path, or a PIL image from the webcam or clipboard -> its face's (512,)
+    embedding and (160, 160, 3) uint8 crop, or a ValueError that says what to do."""
+    from .faces import crop_to_image
+
+    image = photo if isinstance(photo, Image.Image) else open_upload(photo)
+    embedding, crop = encoder(image)
+    return embedding[0], np.asarray(crop_to_image(crop[0]))
+
+
+def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:
+    """New portraits of the person in `photo` (or, with a `second` photo, of a mix of the two
+    people: all at `mix`, or with `walk` one image per step from the first to the second)
+    -> (the face crops the encoder used, the frames of the growing grid)."""
+    from .portrait import slerp
+
+    n, temperature, seed, mix = parse_count(count), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
+    if photo is None:
+        raise ValueError("Upload a portrait, take one with the webcam, or pick an example first.")
+    if walk and second is None:
+        raise ValueError("Add a second portrait to walk from one person to the other.")
+    if walk and n < 2:
+        raise ValueError("A walk between two people needs at least 2 images.")
+    embedding, crop = face_of(encoder, photo)
+    crops = [crop]
+    cond = embedding[None].expand(n, -1)
+    if second is not None:
+        other, other_crop = face_of(encoder, second)
+        crops.append(other_crop)
+        cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
+    shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
+    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed)
+
+
+def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:
+    """An uploaded or drawn image -> (the image as the encoders see it beside the MSE auto-encoder's
+    reconstruction, the frames of `count` PixelCNN decodings of its code, growing)."""
+    n, temperature, seed = parse_count(count), parse_temperature(temperature), parse_seed(seed)
+    image = digit_from_upload(pixelcnn, open_upload(image_path))  # (1, C, H, W) ints
+    with torch.no_grad():
+        code = pixelcnn.encode(image)  # (1, code_dim)
+        pair = torch.cat([image, mse.reconstruct(image)])
+    scale = max(2, 240 // pixelcnn.image_size[1])
+    shown = Image.fromarray(tile(np.repeat(dequantize(pair.numpy(), pixelcnn.levels).transpose(0, 2, 3, 1), 3 // pixelcnn.image_channels, axis=3),
+                                 columns=2, scale=scale, background=235))
+    return shown, stream(pixelcnn.decoder, n, cond=code.expand(n, -1).contiguous(), temperature=temperature, seed=seed)
+
+
 # -- models -------------------------------------------------------------------------------------
 
 
-def bundled(name: str) -> GatedPixelCNN | None:
+def bundled(name: str, loader=None):
+    """The model saved in assets/<name>, loaded by `loader` (default: a GatedPixelCNN), or None."""
     folder = ASSETS / name
     if not (folder / "model.safetensors").exists():
         return None
-    return GatedPixelCNN.from_pretrained(folder).eval()
+    return (loader or GatedPixelCNN.from_pretrained)(folder).eval()

@@ -16,20 +16,26 @@ from .sampling import sample
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "portraits"
 
 
-def interpolate(cond_a: torch.Tensor, cond_b: torch.Tensor, steps: int) -> torch.Tensor:
-    """Embeddings along the great circle from a to b, both ends included: (steps, D) unit vectors.
+def slerp(cond_a: torch.Tensor, cond_b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Points on the great circle from a (t = 0) to b (t = 1): (S, D) unit vectors.
 
-    cond_a, cond_b: (D,) vectors (normalised here); steps >= 2.
+    cond_a, cond_b: (D,) vectors (normalised here); t: (S,) fractions of the way.
     """
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}.")
     a, b = cond_a / cond_a.norm(), cond_b / cond_b.norm()
     angle = torch.arccos((a @ b).clamp(-1.0, 1.0))
-    t = torch.linspace(0, 1, steps, dtype=a.dtype)[:, None]
+    t = torch.as_tensor(t, dtype=a.dtype).reshape(-1, 1)
     if angle < 1e-6:
-        return a.expand(steps, -1).clone()
+        return a.expand(len(t), -1).clone()
     path = (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
     return path / path.norm(dim=1, keepdim=True)
+
+
+def interpolate(cond_a: torch.Tensor, cond_b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Embeddings evenly spaced along the great circle from a to b, both ends included:
+    (steps, D) unit vectors. cond_a, cond_b: (D,) vectors (normalised here); steps >= 2."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}.")
+    return slerp(cond_a, cond_b, torch.linspace(0, 1, steps))
 
 
 def check_embedding(model: GatedPixelCNN, name: str) -> None:
@@ -40,14 +46,21 @@ def check_embedding(model: GatedPixelCNN, name: str) -> None:
         raise ValueError(f"this model was trained on {model.cond_name!r} embeddings, not {name!r}.")
 
 
+def load(location) -> GatedPixelCNN:
+    """A portrait model from a folder or Hub location, checked against our face encoder."""
+    from .faces import EMBEDDING
+
+    model = GatedPixelCNN.from_pretrained(location).eval()
+    check_embedding(model, EMBEDDING)
+    return model
+
+
 def portraits(model: GatedPixelCNN, embedding: torch.Tensor, n: int, seed=None, temperature: float = 1.0) -> torch.Tensor:
     """(D,) embedding -> (n, C, H, W) new images of that person."""
     return sample(model, n, cond=embedding[None].expand(n, -1).contiguous(), seed=seed, temperature=temperature)
 
 
 def main(argv=None):
-    from .faces import EMBEDDING
-
     parser = argparse.ArgumentParser(prog="python -m pixelcnn.portrait", description=__doc__.strip().splitlines()[0])
     parser.add_argument("photo")
     parser.add_argument("-n", type=int, default=8, help="how many portraits (default: 8)")
@@ -56,8 +69,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--temperature", type=float, default=1.0)
     args = parser.parse_args(argv)
-    model = GatedPixelCNN.from_pretrained(args.model).eval()
-    check_embedding(model, EMBEDDING)
+    try:
+        model = load(args.model)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     try:
         embedding, _ = FaceEncoder()(args.photo)
     except ValueError as err:

@@ -31,7 +31,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     models, notes = studio.load_models(None)
-    assert set(models) == {"MNIST", "Fashion-MNIST"}, notes
+    assert set(models) == set(studio.MODELS), notes
     page = studio.build(models, notes)
     page.queue(max_size=32, default_concurrency_limit=2)
     port = free_port()
@@ -174,29 +174,110 @@ def test_app_falls_back_fast_when_the_hub_is_unreachable(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     names, notes = json.loads(out.stdout.strip().splitlines()[-1])
-    assert names == ["Fashion-MNIST", "MNIST"]
+    assert names == sorted(studio.MODELS)
+    assert len(notes) == len(studio.MODELS)
     assert all("cannot be reached" in note and "Using the bundled weights" in note for note in notes)
     assert time.time() - start < 60  # import and load; no 20-second wait per file
 
 
 def test_app_loads_every_model_through_the_hub(tmp_path):
     repo = tmp_path / "hub" / "someone" / "pixelcnn"
-    for name in ("mnist", "fashion-mnist"):
+    for name, _ in studio.MODELS.values():
         shutil.copytree(ROOT / "assets" / name, repo / name)
     code = (
         "import app, json, torch; m, n = app.load_models('someone/pixelcnn');"
-        "print(json.dumps([n, {k: v.class_names for k, v in m.items()}]))"
+        "print(json.dumps([n, {k: getattr(v, 'class_names', type(v).__name__) for k, v in m.items()}]))"
     )
     with HubStub(tmp_path / "hub") as hub:
         env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(tmp_path / "cache")}
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         notes, classes = json.loads(out.stdout.strip().splitlines()[-1])
-        assert notes == ["MNIST: loaded from the Hub (someone/pixelcnn/mnist).", "Fashion-MNIST: loaded from the Hub (someone/pixelcnn/fashion-mnist)."]
+        assert notes == [f"{label}: loaded from the Hub (someone/pixelcnn/{name})." for label, (name, _) in studio.MODELS.items()]
         assert classes["Fashion-MNIST"][9] == "Ankle boot"
+        assert classes["Auto-encoder (PixelCNN)"] == "PixelCNNAutoEncoder" and classes["Auto-encoder (MSE)"] == "MSEAutoEncoder"
+        assert ("GET", "someone/pixelcnn/resolve/main/portraits/model.safetensors") in hub.requests
         assert ("GET", "someone/pixelcnn/resolve/main/mnist/model.safetensors") in hub.requests
         # A second start with the Hub gone uses the Hub cache, not the bundled copy.
     env["HF_ENDPOINT"] = "http://127.0.0.1:9"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     notes, _ = json.loads(out.stdout.strip().splitlines()[-1])
     assert notes[0] == "MNIST: loaded from the Hub (someone/pixelcnn/mnist)."
+
+
+# -- the Portrait tab --------------------------------------------------------------------------
+
+EXAMPLES = ROOT / "assets" / "examples"
+
+
+def portraits(client, photo, second=None, mix=0.5, walk=False, count=4, seed="2"):
+    upload = handle_file(str(photo)) if photo else None
+    other = handle_file(str(second)) if second else None
+    job = client.submit(upload, None, other, mix, walk, count, 1.0, seed, api_name="/portraits")
+    return job, list(job)
+
+
+def test_a_portrait_request_streams_new_portraits_of_the_person(client):
+    job, frames = portraits(client, EXAMPLES / "obama.jpg", count=4)
+    assert job.status().success
+    crops, grid, status = frames[-1]
+    assert len(frames) >= 10 and frames[0][2].startswith("Drawing") and status.startswith("Done: 4 images")
+    assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
+    scale = max(2, 560 // (2 * 33))
+    assert Image.open(grid).size == ((2 * 33 + 1) * scale,) * 2
+    middle = np.asarray(Image.open(frames[len(frames) // 2][1]).convert("RGB")).reshape(-1, 3)
+    assert (middle == demo.UNDRAWN).all(1).any()
+
+
+def test_two_portraits_mix_and_walk(client):
+    job, frames = portraits(client, EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", walk=True, count=3, seed="4")
+    assert job.status().success and frames[-1][2].startswith("Done: 3 images")
+    assert Image.open(frames[-1][0]).size == (2 * 160 + 12, 160 + 8)  # both faces shown
+    # The same seed with a different mix gives different portraits: the identity steers them.
+    _, at_first = portraits(client, EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", mix=0.0, count=2, seed="9")
+    _, at_second = portraits(client, EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", mix=1.0, count=2, seed="9")
+    assert not np.array_equal(np.asarray(Image.open(at_first[-1][1])), np.asarray(Image.open(at_second[-1][1])))
+
+
+def test_bad_portraits_get_one_sentence_and_the_app_keeps_serving(client, tmp_path):
+    for name, (path, message) in make_bad_files(tmp_path).items():
+        with pytest.raises(Exception, match=message):
+            portraits(client, path)
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (300, 300), (180, 170, 160)).save(blank)
+    with pytest.raises(Exception, match="No face was found in that photo"):
+        portraits(client, blank)
+    with pytest.raises(Exception, match="Upload a portrait"):
+        portraits(client, None)
+    with pytest.raises(Exception, match="Add a second portrait"):
+        portraits(client, EXAMPLES / "obama.jpg", walk=True)
+    with pytest.raises(Exception, match="No face was found"):
+        portraits(client, EXAMPLES / "obama.jpg", second=blank)
+    job, frames = portraits(client, EXAMPLES / "biden.jpg", count=1)
+    assert job.status().success and frames[-1][2].startswith("Done: 1 image")
+
+
+def test_portrait_checks_behind_the_page():
+    for value in (float("nan"), -0.1, 1.5, "half"):
+        with pytest.raises(ValueError, match="from 0 \\(the first\\) to 1"):
+            demo.parse_mix(value)
+
+
+# -- the Auto-encoder tab ------------------------------------------------------------------------
+
+
+def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodings(client, tmp_path):
+    job = client.submit(handle_file(str(EXAMPLES / "mnist-test-7.png")), None, 4, 1.0, "3", api_name="/autoencode")
+    frames = list(job)
+    assert job.status().success
+    pair, grid, status = frames[-1]
+    assert len(frames) >= 5 and status.startswith("Done: 4 images")
+    scale = max(2, 240 // 28)
+    pair = np.asarray(Image.open(pair).convert("L"))
+    assert pair.shape == ((28 + 2) * scale, (2 * 29 + 1) * scale)
+    # The left half is the digit itself.
+    digit = np.asarray(Image.open(EXAMPLES / "mnist-test-7.png"))
+    assert np.array_equal(pair[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale], digit)
+    assert Image.open(grid).size == ((2 * 29 + 1) * max(2, 560 // (2 * 29)),) * 2
+    with pytest.raises(Exception, match="The uploaded file is empty"):
+        client.predict(handle_file(str(make_bad_files(tmp_path)["empty"][0])), None, 2, 1.0, "", api_name="/autoencode")

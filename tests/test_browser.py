@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) uses the page as a
 person would: clicks Generate, sees the grid grow mid-stream and finish, uploads a digit to
-complete. Screenshots land in tests/artifacts/."""
+complete, a portrait to draw new ones of, a digit to auto-encode. Screenshots land in
+tests/artifacts/."""
 
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_app import server  # noqa: F401  (the module-scoped live server)
+from .test_app import EXAMPLES, server  # noqa: F401  (the module-scoped live server)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -73,7 +74,7 @@ def test_stop_cancels_a_generation(page):
 
 def upload_and_complete(page, path):
     page.get_by_role("tab", name="Complete").click()
-    page.set_input_files("input[type=file] >> nth=-1", str(path))
+    page.set_input_files("#complete-upload input[type=file]", str(path))
     page.wait_for_timeout(1000)
     page.click("#complete")
 
@@ -94,3 +95,28 @@ def test_a_bad_upload_shows_its_message(page, tmp_path):
     upload_and_complete(page, path)
     page.wait_for_selector("text=not an image we can read", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "complete-bad-upload.png"))
+
+
+def status_has(page, selector: str, text: str, timeout: int = 120_000) -> None:
+    page.wait_for_function("([sel, text]) => document.querySelector(sel)?.innerText.includes(text)", arg=[selector, text], timeout=timeout)
+
+
+def test_upload_a_portrait_and_get_new_portraits(page):
+    page.get_by_role("tab", name="Portrait").click()
+    page.set_input_files("#portrait-upload input[type=file]", str(EXAMPLES / "obama.jpg"))
+    page.wait_for_timeout(1000)
+    page.click("#portraits")
+    status_has(page, "#portrait-status", "Drawing", 60_000)
+    page.screenshot(path=str(ARTIFACTS / "portrait-mid-stream.png"))
+    status_has(page, "#portrait-status", "Done: 8 images")
+    page.screenshot(path=str(ARTIFACTS / "portrait-done.png"))
+    assert page.query_selector("#crops img") is not None and page.query_selector("#portrait-canvas img") is not None
+
+
+def test_auto_encode_a_digit(page):
+    page.get_by_role("tab", name="Auto-encoder").click()
+    page.set_input_files("#autoencoder-upload input[type=file]", str(EXAMPLES / "mnist-test-3.png"))
+    page.wait_for_timeout(1000)
+    page.click("#autoencode")
+    status_has(page, "#autoencoder-status", "Done: 8 images")
+    page.screenshot(path=str(ARTIFACTS / "autoencoder-done.png"))
