@@ -236,7 +236,9 @@ def with_embeddings(d):
     """The dataset with each image's own face embedding as its conditioning vector (cached)."""
     from dataclasses import replace
 
-    path = cache_dir() / "faces" / f"{d.name}-{len(d.train_y)}-{len(d.test_y)}-{EMBEDDING}.npz"
+    # Keyed by the pixels too, so two folders of the same name and size never share embeddings.
+    digest = hashlib.sha256(d.train_x.tobytes() + d.test_x.tobytes()).hexdigest()[:12]
+    path = cache_dir() / "faces" / f"{d.name}-{len(d.train_y)}-{len(d.test_y)}-{EMBEDDING}-{digest}.npz"
     if path.exists():
         with np.load(path) as z:
             return replace(d, train_cond=z["train"], test_cond=z["test"])

@@ -52,6 +52,7 @@ class Options:
     kernel_size: int = 5
     conditioning: str = "class"  # class | none | face (each image's own face embedding)
     flip: bool = False  # mirror a random half of each batch left-right (faces, photos; not digits)
+    cond_noise: float = 0.0  # std of Gaussian noise on each face embedding while training (then back to unit length)
     batch_size: int = 64  # global, over all processes
     lr: float = 2e-3
     schedule: str = "cosine"  # cosine | constant, after a linear warm-up
@@ -84,6 +85,8 @@ HELP = {
     "threads": "torch threads per process (0 = cores / processes)",
     "test_limit": "test images evaluated after each epoch (the final evaluation uses all)",
     "flip": "mirror a random half of each batch left-right (for faces and photos, not digits)",
+    "cond_noise": "std of Gaussian noise added to each face embedding while training, so the model learns the person, "
+    "not the photo (the embedding is put back on the unit sphere)",
 }
 
 
@@ -137,13 +140,20 @@ def mean_over_ranks(value: torch.Tensor, world: World) -> torch.Tensor:
 # -- data and model -----------------------------------------------------------------------------
 
 
+FACE_READ_SIDE = 160  # a folder of portraits is read at this size for the face encoder
+
+
 def load_data(opts: Options) -> datasets.ImageDataset:
     if opts.dataset == "folder":
         if not opts.folder:
             raise SystemExit("--dataset folder needs --folder PATH (one subfolder of images per class).")
         size = opts.image_size or 28
-        return datasets.load_folder(opts.folder, (size, size), opts.channels)
-    d = datasets.load_dataset(opts.dataset)
+        if opts.conditioning != "face":
+            return datasets.load_folder(opts.folder, (size, size), opts.channels)
+        # Portraits, one subfolder per person: read large enough for the face detector, embed, shrink.
+        d = datasets.load_folder(opts.folder, (FACE_READ_SIDE, FACE_READ_SIDE), opts.channels)
+    else:
+        d = datasets.load_dataset(opts.dataset)
     if opts.conditioning == "face":
         from .faces import with_embeddings  # computed on the full-size photos, before any resize
 
@@ -302,8 +312,11 @@ def describe_model(model) -> tuple[str, str, str]:
                 "trained on mean squared error, from the `pixelcnn` package.",
                 f"{encoder}; decoder: a linear layer and 2 transposed convolutions; {params}.")
     what = "class-conditional" if model.num_classes else f"conditioned on {model.cond_name} face embeddings" if model.cond_dim else "unconditional"
-    return ("Gated PixelCNN", f"A {what} Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package.",
-            f"{layers(cfg)}; {params}.")
+    sentence = f"A {what} Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
+    if model.cond_dim and model.cond_name == EMBEDDING:
+        sentence += (" The embeddings come from facenet-pytorch's MTCNN and InceptionResnetV1 with FaceNet 20180408-102900 weights, "
+                     "trained on CASIA-WebFace, a data set licensed for research only: use this model for research and demonstration.")
+    return "Gated PixelCNN", sentence, f"{layers(cfg)}; {params}."
 
 
 def write_model_card(folder: Path, model, d, opts: Options, summary: dict) -> None:
@@ -413,7 +426,7 @@ def train(opts: Options) -> Path:
     train_cond = torch.from_numpy(d.train_cond) if vector_cond else None
     key, words = measure(model)
     eval_model = ema.module if ema is not None else model
-    flips = torch.Generator().manual_seed(opts.seed + 1000 * step + world.rank)
+    augment = torch.Generator().manual_seed(opts.seed + 1000 * step + world.rank)
     started, last_checkpoint = time.time() - elapsed, time.time()
     stop = False
     max_steps = min(total_steps, opts.max_steps) if opts.max_steps else total_steps
@@ -429,10 +442,12 @@ def train(opts: Options) -> Path:
             idx = order[batch_index * local_batch : (batch_index + 1) * local_batch]
             x = train_x[idx].to(world.device)
             if opts.flip:
-                mirrored = torch.rand(len(x), generator=flips) < 0.5
+                mirrored = torch.rand(len(x), generator=augment) < 0.5
                 x[mirrored] = x[mirrored].flip(-1)
             labels = train_y[idx].to(world.device) if class_cond else None
             cond = train_cond[idx].to(world.device) if train_cond is not None else None
+            if cond is not None and opts.cond_noise:
+                cond = F.normalize(cond + opts.cond_noise * torch.randn(cond.shape, generator=augment).to(cond.device), dim=1)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=world.device.type == "cuda"):
                 prediction = net(x) if opts.model != "pixelcnn" else net(x, labels, cond)
             if opts.model == "mse-autoencoder":
