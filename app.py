@@ -201,7 +201,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(280, 280))
-                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
+                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload")
                     digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
                     if digits:
                         gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")

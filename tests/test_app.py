@@ -214,7 +214,9 @@ def portraits(client, photo, second=None, mix=0.5, walk=False, count=4, seed="2"
     upload = handle_file(str(photo)) if photo else None
     other = handle_file(str(second)) if second else None
     job = client.submit(upload, None, other, mix, walk, count, 1.0, seed, api_name="/portraits")
-    return job, list(job)
+    frames = list(job)
+    job.result()  # raises the page's message when the request was refused
+    return job, frames
 
 
 def test_a_portrait_request_streams_new_portraits_of_the_person(client):
