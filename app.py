@@ -85,6 +85,23 @@ def load_encoder(notes: list[str]):
     return encoder
 
 
+def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None):
+    """The controls every tab shares -> (count, temperature, seed, go, stop) components."""
+    count = gr.Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
+    temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+    seed = gr.Textbox(label="Seed (blank = random)", value="")
+    with gr.Row():
+        go = gr.Button(button, variant="primary", elem_id=button_id)
+        stop = gr.Button("Stop", elem_id=stop_id)
+    return count, temperature, seed, go, stop
+
+
+def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
+    """Go streams fn's frames (two requests at a time); Stop cancels them."""
+    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2)
+    stop.click(None, None, None, cancels=[event], api_name=False)
+
+
 def build(models: dict, notes: list[str]) -> gr.Blocks:
     names = [label for label, model in models.items() if getattr(model, "num_classes", 0)]
     first = models[names[0]] if names else None
@@ -132,18 +149,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset")
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    count = gr.Slider(1, demo.MAX_IMAGES, value=16, step=1, label="Images")
-                    temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-                    seed = gr.Textbox(label="Seed (blank = random)", value="")
-                    with gr.Row():
-                        go = gr.Button("Generate", variant="primary", elem_id="generate")
-                        stop = gr.Button("Stop", elem_id="stop")
+                    count, temperature, seed, go, stop = sampling_controls("Images", 16, "Generate", "generate", "stop")
                 with gr.Column(scale=2):
                     canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
                     status = gr.Markdown(elem_id="status")
             dataset.change(classes, dataset, class_name, api_name=False)
-            event = go.click(generate, [dataset, class_name, count, temperature, seed], [canvas, status], api_name="generate", concurrency_limit=2)
-            stop.click(None, None, None, cancels=[event], api_name=False)
+            wire(go, stop, generate, [dataset, class_name, count, temperature, seed], [canvas, status], "generate")
 
         with gr.Tab("Complete"):
             gr.Markdown("Draw a digit (light on dark or dark on light) or upload one; the model keeps its top rows and draws the rest.")
@@ -154,20 +165,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
                     c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
                     keep = gr.Slider(0, 28, value=14, step=1, label="Rows to keep")
-                    c_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="Completions")
-                    c_temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-                    c_seed = gr.Textbox(label="Seed (blank = random)", value="")
-                    with gr.Row():
-                        c_go = gr.Button("Complete", variant="primary", elem_id="complete")
-                        c_stop = gr.Button("Stop")
+                    c_count, c_temperature, c_seed, c_go, c_stop = sampling_controls("Completions", 8, "Complete", "complete")
                 with gr.Column(scale=2):
                     c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
                     c_status = gr.Markdown()
             c_dataset.change(classes, c_dataset, c_class, api_name=False)
-            c_event = c_go.click(
-                complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed], [c_canvas, c_status], api_name="complete", concurrency_limit=2
-            )
-            c_stop.click(None, None, None, cancels=[c_event], api_name=False)
+            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed], [c_canvas, c_status], "complete")
 
         with gr.Tab("Portrait"):
             gr.Markdown("Upload a portrait (or use the webcam or paste one); the face encoder finds the face and the PixelCNN, "
@@ -181,19 +184,13 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
                     p_mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
                     p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
-                    p_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="Portraits")
-                    p_temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-                    p_seed = gr.Textbox(label="Seed (blank = random)", value="")
-                    with gr.Row():
-                        p_go = gr.Button("Draw portraits", variant="primary", elem_id="portraits")
-                        p_stop = gr.Button("Stop")
+                    p_count, p_temperature, p_seed, p_go, p_stop = sampling_controls("Portraits", 8, "Draw portraits", "portraits")
                 with gr.Column(scale=2):
                     p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops")
                     p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
                     p_status = gr.Markdown(elem_id="portrait-status")
-            p_event = p_go.click(make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed],
-                                 [p_crops, p_canvas, p_status], api_name="portraits", concurrency_limit=2)
-            p_stop.click(None, None, None, cancels=[p_event], api_name=False)
+            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed],
+                 [p_crops, p_canvas, p_status], "portraits")
 
         with gr.Tab("Auto-encoder"):
             gr.Markdown("An encoder squeezes a digit into 10 numbers. The MSE decoder gives back one blurry average; the PixelCNN decoder "
@@ -205,19 +202,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
                     if digits:
                         gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
-                    a_count = gr.Slider(1, demo.MAX_IMAGES, value=8, step=1, label="PixelCNN decodings")
-                    a_temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-                    a_seed = gr.Textbox(label="Seed (blank = random)", value="")
-                    with gr.Row():
-                        a_go = gr.Button("Encode and decode", variant="primary", elem_id="autoencode")
-                        a_stop = gr.Button("Stop")
+                    a_count, a_temperature, a_seed, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
                 with gr.Column(scale=2):
                     a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
                     a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
                     a_status = gr.Markdown(elem_id="autoencoder-status")
-            a_event = a_go.click(decode, [a_upload, a_drawing, a_count, a_temperature, a_seed], [a_pair, a_canvas, a_status],
-                                 api_name="autoencode", concurrency_limit=2)
-            a_stop.click(None, None, None, cancels=[a_event], api_name=False)
+            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed], [a_pair, a_canvas, a_status], "autoencode")
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
