@@ -97,7 +97,8 @@ def portrait_data(name: str, size: int) -> datasets.ImageDataset:
     return datasets.resize_dataset(with_embeddings(datasets.load_dataset(name)), size)
 
 
-def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, batch: int = 80) -> dict:
+def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,
+                   batch: int = 80) -> dict:
     """Identity rate of a portrait model's samples (or, for an unconditional model, of samples
     matched against the same list of people: the chance level), and of the real held-out photos."""
     reference = encoder.embed_small(d.train_x)  # (N_train, 512)
@@ -109,7 +110,7 @@ def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_
     cond = torch.from_numpy(d.test_cond).repeat_interleave(per_person, 0)
     chunks = []
     for k, part in enumerate(cond.split(batch)):
-        chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k))
+        chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k, temperature=temperature))
     samples = datasets.dequantize(torch.cat(chunks).numpy(), model.levels)
     return {
         "samples": samples,
@@ -128,18 +129,18 @@ def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
     d = portrait_data(args.dataset, model.image_size[-1])
     encoder = FaceEncoder()
     bpd = evaluate_bpd(model, d.test_x, d.test_y, model.levels, "cpu", d.test_cond)
-    rates = identity_rates(model, encoder, d, args.per_class, args.seed)
+    rates = identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature)
     people = len(np.unique(d.test_y))
     lines = [
         f"- Held-out bits/dim, conditioned on each held-out photo's own embedding: **{bpd:.4f}** ({len(d.test_y)} photos)",
         f"- Identity rate of the samples: **{100 * rates['sample_rate']:.1f}%** ({args.per_class} samples from each of the "
-        f"{people} held-out embeddings, seed {args.seed}; chance {100 * rates['chance']:.1f}%). The real held-out photos "
+        f"{people} held-out embeddings, seed {args.seed}, temperature {args.temperature}; chance {100 * rates['chance']:.1f}%). The real held-out photos "
         f"at {model.image_size[-1]}x{model.image_size[-1]}, embedded the same way: {100 * rates['real_rate']:.1f}% (the ceiling).",
     ]
     if args.twin:
         twin = GatedPixelCNN.from_pretrained(args.twin).eval()
         twin_bpd = evaluate_bpd(twin, d.test_x, d.test_y, twin.levels, "cpu")
-        twin_rates = identity_rates(twin, encoder, d, args.per_class, args.seed)
+        twin_rates = identity_rates(twin, encoder, d, args.per_class, args.seed, args.temperature)
         lines.append(
             f"- The unconditional twin (same size, data and budget; `{args.twin}`): held-out bits/dim **{twin_bpd:.4f}**; "
             f"its samples land on the listed people {100 * twin_rates['sample_rate']:.1f}% of the time (the chance level, measured)."
@@ -170,6 +171,7 @@ def main(argv=None):
     parser.add_argument("model", help="a folder written by save_pretrained, or a Hub repo id")
     parser.add_argument("--dataset", required=True, choices=sorted(datasets.WAYS))
     parser.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person (default: 100)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="portrait models: sampling temperature (default: 1.0)")
     parser.add_argument("--twin", default="", help="portrait models: the unconditional twin to compare with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")

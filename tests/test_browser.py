@@ -109,7 +109,7 @@ def test_upload_a_portrait_and_get_new_portraits(page):
     status_has(page, "#portrait-status", "Drawing", 60_000)
     page.screenshot(path=str(ARTIFACTS / "portrait-mid-stream.png"))
     status_has(page, "#portrait-status", "Done: 8 images")
-    page.screenshot(path=str(ARTIFACTS / "portrait-done.png"))
+    page.screenshot(path=str(ARTIFACTS / "portrait-done.png"), full_page=True)
     assert page.query_selector("#crops img") is not None and page.query_selector("#portrait-canvas img") is not None
 
 
@@ -119,4 +119,4 @@ def test_auto_encode_a_digit(page):
     page.wait_for_timeout(1000)
     page.click("#autoencode")
     status_has(page, "#autoencoder-status", "Done: 8 images")
-    page.screenshot(path=str(ARTIFACTS / "autoencoder-done.png"))
+    page.screenshot(path=str(ARTIFACTS / "autoencoder-done.png"), full_page=True)
