@@ -311,8 +311,9 @@ def describe_model(model) -> tuple[str, str, str]:
                 "The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
                 "trained on mean squared error, from the `pixelcnn` package.",
                 f"{encoder}; decoder: a linear layer and 2 transposed convolutions; {params}.")
-    what = "class-conditional" if model.num_classes else f"conditioned on {model.cond_name} face embeddings" if model.cond_dim else "unconditional"
-    sentence = f"A {what} Gated PixelCNN (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
+    what = ("A class-conditional Gated PixelCNN" if model.num_classes else f"A Gated PixelCNN conditioned on {model.cond_name} face embeddings"
+            if model.cond_dim else "An unconditional Gated PixelCNN")
+    sentence = f"{what} (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
     if model.cond_dim and model.cond_name == EMBEDDING:
         sentence += (" The embeddings come from facenet-pytorch's MTCNN and InceptionResnetV1 with FaceNet 20180408-102900 weights, "
                      "trained on CASIA-WebFace, a data set licensed for research only: use this model for research and demonstration.")
