@@ -184,7 +184,7 @@ def main(argv=None):
     parser.add_argument("--mse", required=True, help="the MSE auto-encoder with the same code size")
     parser.add_argument("--twin", default="", help="the unconditional PixelCNN of the same size and budget")
     parser.add_argument("--dataset", required=True, choices=sorted(datasets.WAYS))
-    parser.add_argument("--rows", type=int, default=8, help="held-out images in the figure (default: 8)")
+    parser.add_argument("--rows", type=int, default=10, help="held-out images in the figure, evenly spread over the test set (default: 10)")
     parser.add_argument("--decodings", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-card", action="store_true", help="write the numbers and figure into both model cards")
@@ -210,7 +210,7 @@ def main(argv=None):
         results["twin_test_bpd"] = twin_bpd = mean_over(twin.bits_per_dim, test)
         lines.append(f"- The unconditional Gated PixelCNN of the same size and budget (`{args.twin}`): **{twin_bpd:.4f}** bits/dim; "
                      f"the code saves {twin_bpd - bpd:.4f} bits/dim")
-    rows = torch.from_numpy(test[: args.rows])
+    rows = torch.from_numpy(test[np.linspace(0, len(test) - 1, args.rows).round().astype(int)])  # spread over the test set
     figure = figure_rows(rows, pixelcnn, mse, args.decodings, args.seed)
     for folder in (args.model, args.mse):
         if Path(folder).is_dir():
