@@ -209,7 +209,7 @@ def main(argv=None):
         twin = GatedPixelCNN.from_pretrained(args.twin).eval()
         results["twin_test_bpd"] = twin_bpd = mean_over(twin.bits_per_dim, test)
         lines.append(f"- The unconditional Gated PixelCNN of the same size and budget (`{args.twin}`): **{twin_bpd:.4f}** bits/dim; "
-                     f"the code saves {twin_bpd - bpd:.4f} bits/dim")
+                     f"the code {'saves' if twin_bpd >= bpd else 'costs'} {abs(twin_bpd - bpd):.4f} bits/dim")
     rows = torch.from_numpy(test[np.linspace(0, len(test) - 1, args.rows).round().astype(int)])  # spread over the test set
     figure = figure_rows(rows, pixelcnn, mse, args.decodings, args.seed)
     for folder in (args.model, args.mse):
