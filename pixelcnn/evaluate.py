@@ -145,6 +145,8 @@ def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
             f"- The unconditional twin (same size, data and budget; `{args.twin}`): held-out bits/dim **{twin_bpd:.4f}**; "
             f"its samples land on the listed people {100 * twin_rates['sample_rate']:.1f}% of the time (the chance level, measured)."
         )
+    if not args.write_card:
+        return lines
     # A figure for the card: each row a held-out photo, then samples drawn from its embedding.
     rows = min(8, people)
     shown = [np.concatenate([d.test_x[p : p + 1], rates["samples"][p * args.per_class : p * args.per_class + min(args.per_class, 7)]]) for p in range(rows)]
