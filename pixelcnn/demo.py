@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .data import dequantize, quantize
-from .images import tile
+from .data import quantize
+from .images import tile, to_uint8
 from .model import GatedPixelCNN
 from .sampling import sample_stream
 
@@ -117,7 +117,7 @@ def render(canvas: torch.Tensor, levels: int, done: int, columns: int, scale: in
     """(N, C, H, W) intensities, of which the first `done` sub-pixels (raster order) are drawn ->
     an RGB grid, undrawn pixels tinted and the next pixel marked, upscaled by nearest neighbour."""
     n, c, h, w = canvas.shape
-    tiles = dequantize(canvas.cpu().numpy(), levels).transpose(0, 2, 3, 1)  # (N, H, W, C)
+    tiles = to_uint8(canvas, levels)  # (N, H, W, C)
     if c == 1:
         tiles = np.repeat(tiles, 3, axis=3)
     pixels_done = done // c
@@ -244,8 +244,7 @@ def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Ima
         code = pixelcnn.encode(image)  # (1, code_dim)
         pair = torch.cat([image, mse.reconstruct(image)])
     scale = max(2, 240 // pixelcnn.image_size[1])
-    shown = Image.fromarray(tile(np.repeat(dequantize(pair.numpy(), pixelcnn.levels).transpose(0, 2, 3, 1), 3 // pixelcnn.image_channels, axis=3),
-                                 columns=2, scale=scale, background=235))
+    shown = Image.fromarray(tile(np.repeat(to_uint8(pair, pixelcnn.levels), 3 // pixelcnn.image_channels, axis=3), columns=2, scale=scale, background=235))
     return shown, stream(pixelcnn.decoder, n, cond=code.expand(n, -1).contiguous(), temperature=temperature, seed=seed)
 
 

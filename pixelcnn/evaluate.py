@@ -30,7 +30,7 @@ from torch import nn
 from . import data as datasets
 from .model import GatedPixelCNN
 from .sampling import sample
-from .train import evaluate_bpd
+from .train import Options, evaluate_bpd, load_data
 
 
 class DigitClassifier(nn.Module):
@@ -91,10 +91,8 @@ def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed
 
 
 def portrait_data(name: str, size: int) -> datasets.ImageDataset:
-    """The dataset at the model's size with each photo's own face embedding (from the full photo)."""
-    from .faces import with_embeddings
-
-    return datasets.resize_dataset(with_embeddings(datasets.load_dataset(name)), size)
+    """The dataset at the model's size with each photo's own face embedding, as training saw it."""
+    return load_data(Options(dataset=name, conditioning="face", image_size=size))
 
 
 def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,

@@ -452,7 +452,7 @@ def train(opts: Options) -> Path:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=world.device.type == "cuda"):
                 prediction = net(x) if opts.model != "pixelcnn" else net(x, labels, cond)
             if opts.model == "mse-autoencoder":
-                loss = F.mse_loss(prediction.float(), x / (opts.levels - 1))
+                loss = F.mse_loss(prediction.float(), model.unit(x))
             else:  # mean NLL per sub-pixel in bits: the batch's bits/dim
                 loss = F.cross_entropy(prediction.float(), x) / math.log(2)
             optimizer.zero_grad(set_to_none=True)
