@@ -85,15 +85,20 @@ def load_encoder(notes: list[str]):
     return encoder
 
 
-def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None):
-    """The controls every tab shares -> (count, temperature, seed, go, stop) components."""
+def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
+    """The controls every tab shares -> (count, temperature, seed, go, stop) components, and a
+    Guidance slider starting at `guidance` after them unless that is None."""
     count = gr.Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
     temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+    controls = []
+    if guidance is not None:
+        controls.append(gr.Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
+                                  label="Guidance (0 = off; higher follows the class or person more closely)"))
     seed = gr.Textbox(label="Seed (blank = random)", value="")
     with gr.Row():
         go = gr.Button(button, variant="primary", elem_id=button_id)
         stop = gr.Button("Stop", elem_id=stop_id)
-    return count, temperature, seed, go, stop
+    return (count, temperature, seed, go, stop, *controls)
 
 
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
@@ -115,23 +120,27 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             raise gr.Error(f"No model is loaded for {dataset!r}; choose one of: {', '.join(names) or 'none'}.", print_exception=False)
         return models[dataset]
 
+    def guidance_for(label):
+        model = models.get(label)
+        return demo.default_guidance(MODELS[label][0], model) if model is not None else 0.0
+
     def classes(dataset):
         model = models.get(dataset)
         choices = model.class_names if model else []
-        return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance_for(dataset) if model else 0.0)
 
-    def generate(dataset, class_name, count, temperature, seed):
-        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed)
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0):
+        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed, guidance)
 
-    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed):
+    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0):
         path = upload or (drawing or {}).get("composite")
-        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed)
+        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed, guidance)
 
-    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed):
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0):
         if portrait_model is None or encoder is None:
             raise gr.Error("The portrait model or the face encoder is not loaded on this server; see the notes at the top.", print_exception=False)
         photo = upload if upload is not None else camera
-        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed)
+        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance)
 
     def decode(upload, drawing, count, temperature, seed):
         if pixelcnn_ae is None or mse_ae is None:
@@ -149,12 +158,13 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset")
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    count, temperature, seed, go, stop = sampling_controls("Images", 16, "Generate", "generate", "stop")
+                    count, temperature, seed, go, stop, guidance = sampling_controls(
+                        "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
                 with gr.Column(scale=2):
                     canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
                     status = gr.Markdown(elem_id="status")
-            dataset.change(classes, dataset, class_name, api_name=False)
-            wire(go, stop, generate, [dataset, class_name, count, temperature, seed], [canvas, status], "generate")
+            dataset.change(classes, dataset, [class_name, guidance], api_name=False)
+            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance], [canvas, status], "generate")
 
         with gr.Tab("Complete"):
             gr.Markdown("Draw a digit (light on dark or dark on light) or upload one; the model keeps its top rows and draws the rest.")
@@ -165,12 +175,14 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
                     c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
                     keep = gr.Slider(0, 28, value=14, step=1, label="Rows to keep")
-                    c_count, c_temperature, c_seed, c_go, c_stop = sampling_controls("Completions", 8, "Complete", "complete")
+                    c_count, c_temperature, c_seed, c_go, c_stop, c_guidance = sampling_controls(
+                        "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
                 with gr.Column(scale=2):
                     c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
                     c_status = gr.Markdown()
-            c_dataset.change(classes, c_dataset, c_class, api_name=False)
-            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed], [c_canvas, c_status], "complete")
+            c_dataset.change(classes, c_dataset, [c_class, c_guidance], api_name=False)
+            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance], [c_canvas, c_status],
+                 "complete")
 
         with gr.Tab("Portrait"):
             gr.Markdown("Upload a portrait (or use the webcam or paste one); the face encoder finds the face and the PixelCNN, "
@@ -184,12 +196,13 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
                     p_mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
                     p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
-                    p_count, p_temperature, p_seed, p_go, p_stop = sampling_controls("Portraits", 8, "Draw portraits", "portraits")
+                    p_count, p_temperature, p_seed, p_go, p_stop, p_guidance = sampling_controls(
+                        "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
                 with gr.Column(scale=2):
                     p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops")
                     p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
                     p_status = gr.Markdown(elem_id="portrait-status")
-            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed],
+            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance],
                  [p_crops, p_canvas, p_status], "portraits")
 
         with gr.Tab("Auto-encoder"):

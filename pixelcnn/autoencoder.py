@@ -68,6 +68,13 @@ class AutoEncoderBase(nn.Module):
         """(B, C, H, W) ints in [0, levels) -> (B, code_dim) codes."""
         return self.encoder(self.unit(x))
 
+    def encoder_line(self) -> str:
+        ch = self.encoder.net[0].out_channels
+        return f"a 2-layer convolutional encoder ({ch} and {2 * ch} channels) to an m = {self.code_dim} code"
+
+    def parameters_line(self) -> str:
+        return f"{sum(p.numel() for p in self.parameters()):,} parameters"
+
 
 class PixelCNNAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
     """Encoder -> code -> a Gated PixelCNN decoder conditioned on the code; trained on its NLL."""
@@ -82,27 +89,43 @@ class PixelCNNAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
         hidden_channels: int = 32,
         num_layers: int = 8,
         kernel_size: int = 5,
+        cond_dropout: float = 0.0,
         dataset: str = "",
     ):
         super().__init__(image_channels, image_size or [28, 28], levels, code_dim, encoder_channels, dataset)
         self.decoder = GatedPixelCNN(
             image_channels=image_channels, image_size=self.image_size, levels=levels, hidden_channels=hidden_channels,
-            num_layers=num_layers, kernel_size=kernel_size, cond_dim=code_dim, cond_name=CODE_NAME, dataset=dataset,
+            num_layers=num_layers, kernel_size=kernel_size, cond_dim=code_dim, cond_name=CODE_NAME, cond_dropout=cond_dropout,
+            dataset=dataset,
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) ints -> logits (B, levels, C, H, W) of x given its own code."""
-        return self.decoder(x, cond=self.encode(x))
+    def forward(self, x: torch.Tensor, unconditional=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> logits (B, levels, C, H, W) of x given its own code (or, for rows
+        where the optional (B,) bools `unconditional` are set, given no code)."""
+        return self.decoder(x, cond=self.encode(x), unconditional=unconditional)
 
     def bits_per_dim(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) ints -> (B,) bits per sub-pixel of x given its own code."""
         return self.decoder.bits_per_dim(x, cond=self.encode(x))
 
+    MEASURE = GatedPixelCNN.MEASURE
+
+    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> (B,) bits/dim given its own code (labels and cond are not used)."""
+        return self.bits_per_dim(x)
+
+    def card(self) -> tuple[str, str, str]:
+        """(title, what it is in a sentence, its size in a line) for the model card."""
+        return (f"PixelCNN auto-encoder, m = {self.code_dim}",
+                "An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
+                "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.",
+                f"{self.encoder_line()}; decoder: {self.decoder.layers_line()}; {self.parameters_line()}.")
+
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, decodings: int = 1, seed=None, temperature: float = 1.0) -> torch.Tensor:
+    def decode(self, codes: torch.Tensor, decodings: int = 1, seed=None, temperature: float = 1.0, guidance: float = 0.0) -> torch.Tensor:
         """(B, code_dim) codes -> (B, decodings, C, H, W) ints: images sampled from p(x | code)."""
         cond = codes.repeat_interleave(decodings, dim=0)
-        images = sample(self.decoder, len(cond), cond=cond, seed=seed, temperature=temperature)
+        images = sample(self.decoder, len(cond), cond=cond, seed=seed, temperature=temperature, guidance=guidance)
         return images.view(len(codes), decodings, *images.shape[1:])
 
 
@@ -136,6 +159,19 @@ class MSEAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
         """(B, C, H, W) ints -> (B,) mean squared error per sub-pixel, intensities in [0, 1]."""
         return (self(x) - self.unit(x)).pow(2).flatten(1).mean(1)
 
+    MEASURE = ("mse", "mean squared error")
+
+    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> (B,) mean squared error (labels and cond are not used)."""
+        return self.mse(x)
+
+    def card(self) -> tuple[str, str, str]:
+        """(title, what it is in a sentence, its size in a line) for the model card."""
+        return (f"MSE auto-encoder, m = {self.code_dim}",
+                "The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
+                "trained on mean squared error, from the `pixelcnn` package.",
+                f"{self.encoder_line()}; decoder: a linear layer and 2 transposed convolutions; {self.parameters_line()}.")
+
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) ints -> (B, C, H, W) ints in [0, levels): the rounded reconstruction."""
@@ -168,16 +204,11 @@ def figure_rows(x: torch.Tensor, pixelcnn=None, mse=None, decodings: int = 3, se
     return torch.cat(columns, dim=1).flatten(0, 1)
 
 
-@torch.no_grad()
-def mean_over(fn, x: np.ndarray, batch: int = 250) -> float:
-    """Mean of a per-image measure fn((B, C, H, W) ints) -> (B,) over uint8-derived ints x."""
-    return float(torch.cat([fn(torch.from_numpy(x[k : k + batch])) for k in range(0, len(x), batch)]).mean())
-
-
 def main(argv=None):
     from . import data as datasets
-    from .evaluate import write_card_section
+    from .cards import write_card_section
     from .images import save_grid
+    from .metrics import mean_loss
 
     parser = argparse.ArgumentParser(prog="python -m pixelcnn.autoencoder", description=__doc__.strip().splitlines()[0])
     parser.add_argument("model", help="the PixelCNN auto-encoder: a saved folder or a Hub repo id")
@@ -196,8 +227,8 @@ def main(argv=None):
     if list(d.image_shape[1:]) != pixelcnn.image_size:
         d = datasets.resize_dataset(d, pixelcnn.image_size[-1])
     test = datasets.quantize(d.test_x, pixelcnn.levels)
-    bpd = mean_over(pixelcnn.bits_per_dim, test)
-    error = mean_over(mse.mse, test)
+    bpd = mean_loss(pixelcnn, d.test_x)
+    error = mean_loss(mse, d.test_x)
     results = {"test_bpd": bpd, "mse_test_mse": error}
     lines = [
         f"- Held-out bits/dim of the PixelCNN auto-encoder (m = {pixelcnn.code_dim}), each image given its own code: **{bpd:.4f}** "
@@ -207,7 +238,7 @@ def main(argv=None):
     ]
     if args.twin:
         twin = GatedPixelCNN.from_pretrained(args.twin).eval()
-        results["twin_test_bpd"] = twin_bpd = mean_over(twin.bits_per_dim, test)
+        results["twin_test_bpd"] = twin_bpd = mean_loss(twin, d.test_x)
         lines.append(f"- The unconditional Gated PixelCNN of the same size and budget (`{args.twin}`): **{twin_bpd:.4f}** bits/dim; "
                      f"the code {'saves' if twin_bpd >= bpd else 'costs'} {abs(twin_bpd - bpd):.4f} bits/dim")
     rows = torch.from_numpy(test[np.linspace(0, len(test) - 1, args.rows).round().astype(int)])  # spread over the test set

@@ -24,6 +24,10 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MAX_IMAGES = 16
 MAX_TEMPERATURE = 3.0
 MIN_TEMPERATURE = 0.05
+MAX_GUIDANCE = 10.0
+# Classifier-free guidance the page starts at, per model folder: the value that measured best
+# (`python -m pixelcnn.evaluate`, see the model cards). Models without an unconditional branch get 0.
+DEFAULT_GUIDANCE = {"mnist": 1.0, "fashion-mnist": 1.0, "portraits": 1.0}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 FRAME_SECONDS = 0.08  # at least 12 frames a second while a grid grows
@@ -61,6 +65,23 @@ def parse_temperature(temperature) -> float:
         value = float("nan")
     if not math.isfinite(value) or not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
         raise ValueError(f"Temperature must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}; 1.0 samples the model as trained.")
+    return value
+
+
+def default_guidance(folder: str, model: GatedPixelCNN) -> float:
+    """The guidance the page starts at for the model saved in `folder` (0 when it cannot guide)."""
+    return DEFAULT_GUIDANCE.get(folder, 0.0) if model.guidable else 0.0
+
+
+def parse_guidance(guidance, model: GatedPixelCNN) -> float:
+    try:
+        value = float(guidance)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= MAX_GUIDANCE:  # also false for NaN
+        raise ValueError(f"Guidance must be a number from 0 (off) to {MAX_GUIDANCE:g}; higher values follow the condition more closely.")
+    if value and not model.guidable:
+        raise ValueError("This model was trained without conditioning dropout, so it cannot be guided; set Guidance to 0.")
     return value
 
 
@@ -132,14 +153,16 @@ def grid_shape(n: int) -> int:
     return math.ceil(math.sqrt(n))
 
 
-def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, width_px=560) -> Iterator[Frame]:
+def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, guidance=0.0,
+           width_px=560) -> Iterator[Frame]:
     """Frames of a growing grid, at most one every FRAME_SECONDS, the last one with bits/dim."""
     h, w = model.image_size
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
     start = last = time.perf_counter()
     canvas = None
-    for canvas, done, total in sample_stream(model, n, labels=labels, cond=cond, temperature=temperature, seed=seed, known=known, known_mask=known_mask):
+    frames = sample_stream(model, n, labels=labels, cond=cond, temperature=temperature, seed=seed, known=known, known_mask=known_mask, guidance=guidance)
+    for canvas, done, total in frames:
         now = time.perf_counter()
         if done < total and now - last < FRAME_SECONDS:
             continue
@@ -152,10 +175,11 @@ def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, kno
     yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale), f"Done: {n} image{'s' * (n > 1)} in {elapsed:.2f} s; the model gives them {bpd:.3f} bits/dim.", True)
 
 
-def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed) -> Iterator[Frame]:
+def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
     n = parse_count(count)
     label = class_index(model, class_name, dataset)
-    yield from stream(model, n, labels=torch.full((n,), label), temperature=parse_temperature(temperature), seed=parse_seed(seed))
+    yield from stream(model, n, labels=torch.full((n,), label), temperature=parse_temperature(temperature), seed=parse_seed(seed),
+                      guidance=parse_guidance(guidance, model))
 
 
 def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
@@ -173,9 +197,9 @@ def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(quantize(array, model.levels))
 
 
-def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed) -> Iterator[Frame]:
+def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
     """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest."""
-    n = parse_count(count)
+    n, guidance = parse_count(count), parse_guidance(guidance, model)
     label = class_index(model, class_name, dataset)
     h, _ = model.image_size
     try:
@@ -188,7 +212,8 @@ def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_ro
     known = digit.repeat(n, 1, 1, 1)
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
-    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature), seed=parse_seed(seed))
+    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature),
+                      seed=parse_seed(seed), guidance=guidance)
 
 
 def parse_mix(mix) -> float:
@@ -211,13 +236,14 @@ def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray]:
     return embedding[0], np.asarray(crop_to_image(crop[0]))
 
 
-def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:
+def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed, guidance=0.0) -> tuple[Image.Image, Iterator[Frame]]:
     """New portraits of the person in `photo` (or, with a `second` photo, of a mix of the two
     people: all at `mix`, or with `walk` one image per step from the first to the second)
     -> (the face crops the encoder used, the frames of the growing grid)."""
     from .portrait import slerp
 
     n, temperature, seed, mix = parse_count(count), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
+    guidance = parse_guidance(guidance, model)
     if photo is None:
         raise ValueError("Upload a portrait, take one with the webcam, or pick an example first.")
     if walk and second is None:
@@ -232,7 +258,7 @@ def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, te
         crops.append(other_crop)
         cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
     shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
-    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed)
+    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance)
 
 
 def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:

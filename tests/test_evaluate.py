@@ -1,24 +1,54 @@
-"""The evaluation CLI on the bundled MNIST model: bits/dim, classifier, sample class accuracy."""
+"""The evaluation CLI on the bundled MNIST model: bits/dim, classifier, sample class accuracy by guidance."""
 
 import json
 import shutil
 from pathlib import Path
+
+import pytest
 
 from pixelcnn import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_evaluate_reports_and_writes_the_card(tmp_path, capsys):
-    folder = tmp_path / "mnist"
+def bundled_copy(tmp_path, cond_dropout):
+    """The bundled MNIST model in a folder of its own, its config saying whether it learnt a "none" branch."""
+    folder = tmp_path / f"mnist-{cond_dropout}"
     shutil.copytree(ROOT / "assets" / "mnist", folder)
-    args = [str(folder), "--dataset", "mnist", "--per-class", "3", "--write-card"]
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "cond_dropout": cond_dropout}))
+    return folder
+
+
+def run(args, capsys):
     evaluate.main(args)
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out
+    return json.loads(next(line for line in out.splitlines() if line.startswith("{"))), out
+
+
+def test_evaluate_sweeps_guidance_and_writes_the_card(tmp_path, capsys):
+    folder = bundled_copy(tmp_path, 0.15)
+    args = [str(folder), "--dataset", "mnist", "--per-class", "3", "--guidance", "0,2", "--write-card"]
+    first, out = run(args, capsys)
     assert first["classifier_test_accuracy"] > 0.95  # the judge itself must be good
-    assert 0.0 <= first["sample_class_accuracy"] <= 1.0
     assert 0.5 < first["test_bpd"] < 8.0
-    evaluate.main(args)  # again: the card's section is replaced, not repeated
+    assert set(first["sample_class_accuracy"]) == {"0.0", "2.0"}
+    assert all(0.0 <= a <= 1.0 for a in first["sample_class_accuracy"].values())
+    best = first["best_guidance"]
+    assert first["sample_class_accuracy"][str(best)] == max(first["sample_class_accuracy"].values())
+    assert "| 0 |" in out and "| 2 |" in out
+    run(args, capsys)  # again: the card's section is replaced, not repeated
     card = (folder / "README.md").read_text()
     assert card.count("## Evaluation") == 1
-    assert f"{first['test_bpd']:.4f}" in card and "python -m pixelcnn.evaluate" in card
+    assert f"{first['test_bpd']:.4f}" in card and "python -m pixelcnn.evaluate" in card and "| guidance |" in card
+
+
+def test_a_model_without_a_none_branch_is_measured_unguided(tmp_path, capsys):
+    result, _ = run([str(bundled_copy(tmp_path, 0.0)), "--dataset", "mnist", "--per-class", "2", "--guidance", "0,1,3"], capsys)
+    assert set(result["sample_class_accuracy"]) == {"0.0"} and result["best_guidance"] == 0.0
+
+
+def test_bad_guidance_list_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main([str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--guidance", "1,x"])
+    assert "--guidance takes numbers" in capsys.readouterr().err

@@ -124,3 +124,63 @@ def test_bad_arguments_raise(kwargs, message):
     n = kwargs.pop("n")
     with pytest.raises(ValueError, match=message):
         sample(model, n, **kwargs)
+
+
+# -- classifier-free guidance -------------------------------------------------------------------
+
+
+def guidable_model(**kwargs):
+    model = random_model(**kwargs)
+    model.cond_dropout = 0.2  # as if trained with --cond-dropout 0.2: the zero vector is its "none"
+    return model
+
+
+GUIDED = {
+    "grey, class": (dict(channels=1, classes=3), dict(labels=torch.tensor([0, 2, 1]), size=(4, 5))),
+    "rgb, vector": (dict(channels=3, cond_dim=4), dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(5)), size=(3, 4))),
+}
+
+
+@pytest.mark.parametrize("case", list(GUIDED))
+@pytest.mark.parametrize("guidance", [0.5, 3.0])
+def test_guided_cached_equals_naive(case, guidance):
+    model_kwargs, kwargs = GUIDED[case]
+    model = guidable_model(**model_kwargs)
+    naive = sample(model, 3, seed=2, method="naive", guidance=guidance, **kwargs)
+    cached = sample(model, 3, seed=2, method="cached", guidance=guidance, **kwargs)
+    assert torch.equal(naive, cached)
+    # Guidance changes what is drawn.
+    assert not torch.equal(cached, sample(model, 3, seed=2, **kwargs))
+
+
+def test_guided_logits_are_the_paper_mixture():
+    model_kwargs, kwargs = GUIDED["grey, class"]
+    model = guidable_model(**model_kwargs).double()
+    w = 2.0
+    seen = []
+    canvas = sample(model, 3, seed=1, guidance=w, on_logits=lambda c, i, j, lg: seen.append((c, i, j, lg.clone())), **kwargs)
+    # Recompute the logits of every sub-pixel from the finished canvas with two plain forward passes.
+    conditional = model(canvas, kwargs["labels"])
+    unconditional = model(canvas, kwargs["labels"], unconditional=torch.ones(3, dtype=torch.bool))
+    expected = unconditional + (1 + w) * (conditional - unconditional)
+    assert len(seen) == 4 * 5
+    for c, i, j, logits in seen:
+        torch.testing.assert_close(logits, expected[:, :, c, i, j], rtol=1e-9, atol=1e-9)
+
+
+def test_guidance_zero_is_exactly_the_unguided_sampler():
+    model_kwargs, kwargs = GUIDED["rgb, vector"]
+    model = guidable_model(**model_kwargs)
+    assert torch.equal(sample(model, 3, seed=9, guidance=0.0, **kwargs), sample(model, 3, seed=9, **kwargs))
+    streamed = [c for c, _, _ in sample_stream(model, 3, seed=9, every=4, guidance=0, **kwargs)]
+    assert torch.equal(streamed[-1], sample(model, 3, seed=9, **kwargs))
+
+
+def test_guidance_refused_without_an_unconditional_branch():
+    model_kwargs, kwargs = GUIDED["grey, class"]
+    with pytest.raises(ValueError, match="no unconditional branch"):
+        sample(random_model(**model_kwargs), 3, guidance=1.0, **kwargs)
+    with pytest.raises(ValueError, match="guidance must be"):
+        sample(guidable_model(**model_kwargs), 3, guidance=-1.0, **kwargs)
+    with pytest.raises(ValueError, match="guidance must be"):
+        sample(guidable_model(**model_kwargs), 3, guidance=float("nan"), **kwargs)

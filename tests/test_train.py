@@ -109,3 +109,73 @@ def test_torchrun_two_processes_match_one(stripes, tmp_path):
     assert two[0]["bpd"] == pytest.approx(one[0]["bpd"], abs=1e-5)
     assert two[1]["bpd"] == pytest.approx(one[1]["bpd"], abs=1e-4)
     assert "torchrun --nproc_per_node 2" in (double / "model" / "README.md").read_text()
+
+
+def test_precision_choice():
+    from pixelcnn.train import autocast_dtype, native_bf16
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    flags = open("/proc/cpuinfo").read()
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert native_bf16(cpu) is native
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+    with pytest.raises(SystemExit, match="--precision must be"):
+        autocast_dtype("fp16", cpu)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_run_in_each_precision_learns_and_says_so(stripes, tmp_path, precision):
+    out = tmp_path / precision
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "3", "--precision", precision, "--out", str(out)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    metrics = read_jsonl(out / "metrics.jsonl")
+    assert metrics[-1]["test_bpd"] < metrics[0]["test_bpd"] < 4.0
+    card = (out / "model" / "README.md").read_text()
+    assert ("bf16 autocast" in card) is (precision == "bf16") and ("fp32" in card) is (precision == "fp32")
+
+
+def test_conditioning_dropout_teaches_the_unconditional_branch(tmp_path):
+    """Two classes that differ from the first pixel on: dark and bright 8x8 images. Trained with
+    dropout, the "none" branch must put about half its mass on each class's first pixel."""
+    from pixelcnn.sampling import sample
+
+    rng = np.random.default_rng(0)
+    for name, base in (("dark", 10), ("bright", 200)):
+        (tmp_path / "shades" / name).mkdir(parents=True)
+        for k in range(20):
+            Image.fromarray((base + rng.integers(0, 40, (8, 8))).astype(np.uint8)).save(tmp_path / "shades" / name / f"{k}.png")
+    out = tmp_path / "run"
+    proc = run_train(["--dataset", "folder", "--folder", str(tmp_path / "shades"), *TINY, "--epochs", "30", "--cond-dropout", "0.5", "--out", str(out)])
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:]
+    model = GatedPixelCNN.from_pretrained(out / "model").eval()
+    assert model.cond_dropout == 0.5 and model.guidable and model.class_names == ["bright", "dark"]
+    x = torch.zeros(2, 1, 8, 8, dtype=torch.long)
+    with torch.no_grad():
+        def dark_mass(label, unconditional):
+            probs = model(x, torch.tensor([label] * 2), unconditional=torch.tensor([unconditional] * 2)).softmax(1)
+            return probs[0, :8, 0, 0, 0].sum().item()  # the first pixel's mass on the lower half of the 16 levels
+
+        assert dark_mass(0, False) < 0.2 and dark_mass(1, False) > 0.8
+        assert 0.3 < dark_mass(0, True) < 0.7 and dark_mass(0, True) == pytest.approx(dark_mass(1, True), abs=1e-6)
+    assert sample(model, 2, labels=1, guidance=2.0, seed=0).shape == (2, 1, 8, 8)
+
+
+def test_init_starts_from_saved_weights(stripes, tmp_path):
+    first = tmp_path / "first"
+    assert run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "2", "--out", str(first)]).wait(timeout=300) == 0
+    # lr 0: one step moves nothing, so the new run's weights are exactly the ones it started from.
+    second = tmp_path / "second"
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--max-steps", "1", "--lr", "0", "--init", str(first / "model"),
+                      "--out", str(second)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    before, after = (GatedPixelCNN.from_pretrained(p / "model").state_dict() for p in (first, second))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert f"started from the weights in `{first / 'model'}`" in (second / "model" / "README.md").read_text()
+    # Weights of another shape: one clear sentence, no traceback.
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--hidden-channels", "12", "--init", str(first / "model"),
+                      "--out", str(tmp_path / "third")])
+    assert proc.wait(timeout=300) != 0
+    error = proc.stderr.read().decode()
+    assert "do not fit this model's options" in error and "Traceback" not in error
