@@ -7,8 +7,11 @@ Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. The page only calls the `pixe
 """
 
 import argparse
+import logging
 import os
 import sys
+import threading
+import time
 
 import gradio as gr
 import torch
@@ -16,6 +19,20 @@ import torch
 from pixelcnn import autoencoder, demo, portrait
 from pixelcnn.hub import HubUnavailable, fetch
 from pixelcnn.model import GatedPixelCNN
+
+log = logging.getLogger("pixelcnn.app")
+MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
+UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
+FRAMES_KEPT = (20, 60)  # we delete streamed frames a minute old, every 20 seconds: the browser fetched each at once
+
+
+class Slider(gr.Slider):
+    """A slider whose value the package checks, so that a value out of range, or a string sent
+    through the API, gets a message naming the control instead of Gradio's generic one."""
+
+    def preprocess(self, payload):
+        return payload
+
 
 # Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
 MODELS = {
@@ -61,6 +78,12 @@ def load_models(hub: str | None) -> tuple[dict, list[str]]:
     return models, notes
 
 
+def refuse(message: str) -> gr.Error:
+    """A bad request: one line in the server log, one message on the page."""
+    log.info("refused a request: %s", message)
+    return gr.Error(message, duration=MESSAGE_SECONDS, print_exception=False)
+
+
 def friendly(start, *args):
     """Run a request for the page: start(*args) gives frames, or (a still image, frames); bad
     requests become one message, frames become outputs."""
@@ -70,7 +93,7 @@ def friendly(start, *args):
         for frame in frames:
             yield (frame.image, frame.status) if still is None else (still, frame.image, frame.status)
     except ValueError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise refuse(str(err)) from None
 
 
 def load_encoder(notes: list[str]):
@@ -88,11 +111,11 @@ def load_encoder(notes: list[str]):
 def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
     """The controls every tab shares -> (count, temperature, seed, go, stop) components, and a
     Guidance slider starting at `guidance` after them unless that is None."""
-    count = gr.Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
-    temperature = gr.Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+    count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
+    temperature = Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
     controls = []
     if guidance is not None:
-        controls.append(gr.Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
+        controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
                                   label="Guidance (0 = off; higher follows the class or person more closely)"))
     seed = gr.Textbox(label="Seed (blank = random)", value="")
     with gr.Row():
@@ -107,6 +130,58 @@ def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_na
     stop.click(None, None, None, cancels=[event], api_name=False)
 
 
+def sweep_frames(outputs: list, age: float) -> int:
+    """Delete the image files Gradio saved for these output components more than `age` seconds
+    ago -> how many were deleted. Every streamed frame is a file; without this they pile up."""
+    deleted, now = 0, time.time()
+    for component in outputs:
+        for path in list(component.temp_files):
+            try:
+                if now - os.lstat(path).st_ctime > age:
+                    os.remove(path)
+                    deleted += 1
+                else:
+                    continue
+            except FileNotFoundError:
+                pass
+            component.temp_files.discard(path)
+    return deleted
+
+
+def tame_malloc() -> None:
+    """glibc gives each thread that allocates its own memory arena and returns little of it, so a
+    server whose worker threads sample images grows with every burst of visitors. Two arenas, and
+    a trim after each sweep, keep its resident memory flat. Elsewhere (not glibc) this does nothing."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def trim_malloc() -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
+    def loop():
+        while True:
+            time.sleep(every)
+            sweep_frames(outputs, age)
+            trim_malloc()
+
+    thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
 def build(models: dict, notes: list[str]) -> gr.Blocks:
     names = [label for label, model in models.items() if getattr(model, "num_classes", 0)]
     first = models[names[0]] if names else None
@@ -117,7 +192,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
     def model_for(dataset):
         if dataset not in models:
-            raise gr.Error(f"No model is loaded for {dataset!r}; choose one of: {', '.join(names) or 'none'}.", print_exception=False)
+            raise refuse(f"Dataset must be one of: {', '.join(names) or 'none is loaded'}, not {dataset!r}.")
         return models[dataset]
 
     def guidance_for(label):
@@ -138,25 +213,25 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
     def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0):
         if portrait_model is None or encoder is None:
-            raise gr.Error("The portrait model or the face encoder is not loaded on this server; see the notes at the top.", print_exception=False)
+            raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
         photo = upload if upload is not None else camera
         yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance)
 
     def decode(upload, drawing, count, temperature, seed):
         if pixelcnn_ae is None or mse_ae is None:
-            raise gr.Error("The auto-encoders are not loaded on this server; see the notes at the top.", print_exception=False)
+            raise refuse("The auto-encoders are not loaded on this server; see the notes at the top.")
         path = upload or (drawing or {}).get("composite")
         yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed)
 
     cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
-    with gr.Blocks(title="PixelCNN studio") as page:
+    with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT) as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
             gr.Markdown("\n".join(f"- {note}" for note in notes))
         with gr.Tab("By class"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset")
+                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
                     count, temperature, seed, go, stop, guidance = sampling_controls(
                         "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
@@ -170,11 +245,11 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             gr.Markdown("Draw a digit (light on dark or dark on light) or upload one; the model keeps its top rows and draws the rest.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset")
+                    c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                     drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(280, 280))
                     upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
                     c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    keep = gr.Slider(0, 28, value=14, step=1, label="Rows to keep")
+                    keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
                     c_count, c_temperature, c_seed, c_go, c_stop, c_guidance = sampling_controls(
                         "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
                 with gr.Column(scale=2):
@@ -194,7 +269,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     if examples:
                         gr.Examples(examples, inputs=p_upload, label="Example portraits (assets/examples, MIT)")
                     p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
-                    p_mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
+                    p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
                     p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
                     p_count, p_temperature, p_seed, p_go, p_stop, p_guidance = sampling_controls(
                         "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
@@ -224,6 +299,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
+    keep_sweeping([canvas, c_canvas, p_crops, p_canvas, a_pair, a_canvas], *FRAMES_KEPT)
     return page
 
 
@@ -232,6 +308,8 @@ def main(argv=None):
     parser.add_argument("--hub", default=os.environ.get("PIXELCNN_HUB_REPO"), help="Hub location org/repo holding mnist/, fashion-mnist/ (default: env PIXELCNN_HUB_REPO)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1, so two requests at a time share a 2-vCPU machine without contention)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    tame_malloc()
     torch.set_num_threads(args.threads)
     models, notes = load_models(args.hub)
     for note in notes:

@@ -10,39 +10,20 @@ decodings. Prints a table with each measurement's ratio to its target (below 1.0
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from gradio_client import Client, handle_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, wait_serving  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"start to serving (s)": 20.0, "first frame (s)": 0.5, "16 digits complete (s)": 3.0}
 EXAMPLES = ROOT / "assets" / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_serving(url: str, proc, limit: float = 120) -> float:
-    start = time.perf_counter()
-    while time.perf_counter() - start < limit:
-        if proc.poll() is not None:
-            raise SystemExit(f"app.py exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("app.py did not start serving in time")
 
 
 def time_requests(client, make_args, api_name: str, runs: int) -> tuple[float, float]:

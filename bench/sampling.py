@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
+from common import macs_per_image, matmul_flops  # noqa: E402
 from pixelcnn.model import GatedPixelCNN  # noqa: E402
 from pixelcnn.sampling import sample, sample_stream  # noqa: E402
 
@@ -29,32 +30,6 @@ def bundled_or_random(path: Path, **config) -> GatedPixelCNN:
         return GatedPixelCNN.from_pretrained(path).eval()
     torch.manual_seed(0)
     return GatedPixelCNN(**config).eval()
-
-
-def macs_per_image(model: GatedPixelCNN, h: int, w: int) -> int:
-    """Multiply-adds of one full pass over an image: what generating it needs at the least."""
-    hid, c, k = model.hidden_channels, model.image_channels, model.kernel_size
-    per_pixel = 0
-    for index in range(model.num_layers):
-        cin = c if index == 0 else hid
-        per_pixel += 2 * hid * cin * (k // 2 + 1) * k  # vertical
-        per_pixel += 2 * hid * cin * (k // 2 + 1)  # horizontal
-        per_pixel += 2 * hid * 2 * hid  # link
-        per_pixel += 2 * hid * hid  # residual and skip
-    per_pixel += hid * hid + hid * c * model.levels  # head
-    return per_pixel * h * w
-
-
-def matmul_flops(threads: int) -> float:
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    for _ in range(3):
-        a @ b
-    best = float("inf")
-    for _ in range(10):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * 1024**3 / best
 
 
 def labels_for(model, n):
@@ -93,7 +68,7 @@ def main():
         "28x28 grey, class": (bundled_or_random(assets / "mnist", image_size=[28, 28], hidden_channels=32, num_layers=8, kernel_size=5, num_classes=10), (28, 28)),
         "32x32 RGB": (bundled_or_random(Path("/nonexistent"), image_channels=3, image_size=[32, 32], hidden_channels=48, num_layers=8, kernel_size=5), (32, 32)),
     }
-    flops = matmul_flops(args.threads)
+    flops = matmul_flops()
     print(f"torch {torch.__version__}, {args.threads} threads; fp32 1024x1024 matmul: {flops / 1e9:.1f} GFLOP/s")
     print(f"naive timed on its first {args.naive_rows} rows (after one warm-up row) and extrapolated\n")
     print("| model | batch | cached s/image | naive s/image | speedup | cached FLOP efficiency |")

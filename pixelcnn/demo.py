@@ -48,24 +48,26 @@ class Frame:
 # -- requests -----------------------------------------------------------------------------------
 
 
-def parse_count(count) -> int:
+def number(value, control: str, low: float, high: float, whole: bool = False, hint: str = "", allowed: str = "") -> float:
+    """A request's value for the control labelled `control` -> a number in [low, high], or a
+    ValueError that names the control, the allowed values, what was sent and what to do."""
     try:
-        value = float(count)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not math.isfinite(value) or value != int(value) or not 1 <= value <= MAX_IMAGES:
-        raise ValueError(f"The number of images must be a whole number from 1 to {MAX_IMAGES}.")
-    return int(value)
+        parsed = float(value)
+    except (TypeError, ValueError, OverflowError):
+        parsed = float("nan")
+    if math.isfinite(parsed) and low <= parsed <= high and (not whole or parsed == int(parsed)):
+        return int(parsed) if whole else parsed
+    allowed = allowed or (f"a whole number from {low:g} to {high:g}" if whole else f"a number from {low:g} to {high:g}")
+    sent = repr(value) if isinstance(value, str) else f"{value}"
+    raise ValueError(f"{control} must be {allowed}, not {sent}{'; ' + hint if hint else ''}.")
+
+
+def parse_count(count, control: str = "Images") -> int:
+    return number(count, control, 1, MAX_IMAGES, whole=True, hint="move its slider")
 
 
 def parse_temperature(temperature) -> float:
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not math.isfinite(value) or not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
-        raise ValueError(f"Temperature must be a number from {MIN_TEMPERATURE} to {MAX_TEMPERATURE}; 1.0 samples the model as trained.")
-    return value
+    return number(temperature, "Temperature", MIN_TEMPERATURE, MAX_TEMPERATURE, hint="1.0 samples the model as trained")
 
 
 def default_guidance(folder: str, model: GatedPixelCNN) -> float:
@@ -74,12 +76,7 @@ def default_guidance(folder: str, model: GatedPixelCNN) -> float:
 
 
 def parse_guidance(guidance, model: GatedPixelCNN) -> float:
-    try:
-        value = float(guidance)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0.0 <= value <= MAX_GUIDANCE:  # also false for NaN
-        raise ValueError(f"Guidance must be a number from 0 (off) to {MAX_GUIDANCE:g}; higher values follow the condition more closely.")
+    value = number(guidance, "Guidance", 0, MAX_GUIDANCE, hint="0 is off; higher values follow the class or person more closely")
     if value and not model.guidable:
         raise ValueError("This model was trained without conditioning dropout, so it cannot be guided; set Guidance to 0.")
     return value
@@ -88,19 +85,16 @@ def parse_guidance(guidance, model: GatedPixelCNN) -> float:
 def parse_seed(seed) -> int | None:
     if seed is None or (isinstance(seed, str) and not seed.strip()):
         return None
-    try:
-        value = float(seed)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not math.isfinite(value) or value != int(value) or not 0 <= value < 2**63:
-        raise ValueError("The seed must be a whole number of 0 or more, or blank for a random one.")
-    return int(value)
+    return number(seed, "Seed", 0, 2**63 - 1, whole=True, allowed="a whole number of 0 or more", hint="leave it blank for a random one")
 
 
 def class_index(model: GatedPixelCNN, name, dataset: str) -> int:
+    """A class name as the page or an API caller sends it (the digit 7 as "7" or 7) -> its label."""
+    if isinstance(name, (int, float)) and not isinstance(name, bool) and math.isfinite(name) and name == int(name):
+        name = str(int(name))
     if name in model.class_names:
         return model.class_names.index(name)
-    raise ValueError(f"{dataset} has no class {name!r}; choose one of: {', '.join(model.class_names)}.")
+    raise ValueError(f"{dataset} has no class {name!r}; choose a Class from: {', '.join(model.class_names)}.")
 
 
 def open_upload(path) -> Image.Image:
@@ -199,15 +193,10 @@ def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
 
 def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
     """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest."""
-    n, guidance = parse_count(count), parse_guidance(guidance, model)
+    n, guidance = parse_count(count, "Completions"), parse_guidance(guidance, model)
     label = class_index(model, class_name, dataset)
     h, _ = model.image_size
-    try:
-        rows = int(keep_rows)
-    except (TypeError, ValueError):
-        rows = -1
-    if not 0 <= rows <= h:
-        raise ValueError(f"Rows to keep must be a whole number from 0 to {h}.")
+    rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
     digit = digit_from_upload(model, open_upload(image_path))
     known = digit.repeat(n, 1, 1, 1)
     known_mask = torch.zeros_like(known, dtype=torch.bool)
@@ -217,13 +206,7 @@ def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_ro
 
 
 def parse_mix(mix) -> float:
-    try:
-        value = float(mix)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # also false for NaN
-        raise ValueError("The mix between the two people must be a number from 0 (the first) to 1 (the second).")
-    return value
+    return number(mix, "Mix", 0, 1, hint="0 is the first person, 1 the second")
 
 
 def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray]:
@@ -242,7 +225,7 @@ def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, te
     -> (the face crops the encoder used, the frames of the growing grid)."""
     from .portrait import slerp
 
-    n, temperature, seed, mix = parse_count(count), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
+    n, temperature, seed, mix = parse_count(count, "Portraits"), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
     guidance = parse_guidance(guidance, model)
     if photo is None:
         raise ValueError("Upload a portrait, take one with the webcam, or pick an example first.")
@@ -264,7 +247,7 @@ def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, te
 def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:
     """An uploaded or drawn image -> (the image as the encoders see it beside the MSE auto-encoder's
     reconstruction, the frames of `count` PixelCNN decodings of its code, growing)."""
-    n, temperature, seed = parse_count(count), parse_temperature(temperature), parse_seed(seed)
+    n, temperature, seed = parse_count(count, "PixelCNN decodings"), parse_temperature(temperature), parse_seed(seed)
     image = digit_from_upload(pixelcnn, open_upload(image_path))  # (1, C, H, W) ints
     with torch.no_grad():
         code = pixelcnn.encode(image)  # (1, code_dim)

@@ -75,12 +75,15 @@ class Options:
     test_limit: int = 2000  # test images per epoch (the final evaluation uses all)
     samples_per_class: int = 8
     threads: int = 0  # torch threads per process; 0 = cores / processes
-    compile: bool = False  # torch.compile on CUDA
+    compile: bool = False  # torch.compile (on the CPU it needs a C++ compiler; without one, a warning and eager mode)
+    channels_last: bool = False  # keep weights and activations in channels-last memory order
     push_to_hub: str = ""  # a Hub repo id to publish the final model to
     log_every: int = 50
 
 
 HELP = {
+    "compile": "torch.compile the model (on the CPU it needs a C++ compiler; without one it warns and trains in eager mode)",
+    "channels_last": "keep weights and activations in channels-last memory order",
     "model": "pixelcnn, autoencoder (an encoder and a PixelCNN decoder of its code), or mse-autoencoder (the baseline)",
     "code_dim": "the auto-encoders' code size m",
     "dataset": "mnist, fashion-mnist, orl-faces, photo-patches, or folder",
@@ -215,6 +218,30 @@ def load_init(model, location: str) -> None:
                          f"use the options in {folder / 'config.json'}.") from None
 
 
+def batch_loss(net, model, x, labels=None, cond=None, unconditional=None, precision: torch.dtype | None = None) -> torch.Tensor:
+    """One batch's training loss, computed in fp32 from a forward pass under autocast(precision):
+    bits/dim (mean NLL per sub-pixel in bits) for the PixelCNNs, MSE for the MSE auto-encoder.
+    net: the model, or its DDP / compiled wrapper; x: (B, C, H, W) ints."""
+    with torch.autocast(x.device.type, dtype=precision or torch.float32, enabled=precision is not None):
+        if isinstance(model, GatedPixelCNN):
+            prediction = net(x, labels, cond, None, unconditional)
+        else:
+            prediction = net(x) if isinstance(model, MSEAutoEncoder) else net(x, unconditional)
+    if isinstance(model, MSEAutoEncoder):
+        return F.mse_loss(prediction.float(), model.unit(x))
+    return F.cross_entropy(prediction.float(), x) / math.log(2)
+
+
+def compiled(net, device: torch.device):
+    """torch.compile(net) where a compiler is at hand (a C++ compiler on the CPU), else net as it is."""
+    import shutil
+
+    if device.type == "cpu" and not shutil.which(os.environ.get("CXX", "g++")):
+        print("--compile: no C++ compiler found (set CXX); training without torch.compile", file=sys.stderr)
+        return net
+    return torch.compile(net)
+
+
 def lr_factor(step: int, total: int, opts: Options, minutes: float = 0.0) -> float:
     """Linear warm-up, then cosine to zero over the steps or, if sooner, over the time budget."""
     if step < opts.warmup_steps:
@@ -312,8 +339,10 @@ def train(opts: Options) -> Path:
         trim_logs(out, step, metrics)
 
     net = model
-    if world.device.type == "cuda" and opts.compile:
-        net = torch.compile(net)
+    if opts.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if opts.compile:
+        net = compiled(net, world.device)
     if world.size > 1:
         net = DistributedDataParallel(net, device_ids=[world.device.index] if world.device.type == "cuda" else None)
 
@@ -353,6 +382,8 @@ def train(opts: Options) -> Path:
             tick = time.time()
             idx = order[batch_index * local_batch : (batch_index + 1) * local_batch]
             x = train_x[idx].to(world.device)
+            if opts.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             if opts.flip:
                 mirrored = torch.rand(len(x), generator=augment) < 0.5
                 x[mirrored] = x[mirrored].flip(-1)
@@ -361,15 +392,7 @@ def train(opts: Options) -> Path:
             if cond is not None and opts.cond_noise:
                 cond = F.normalize(cond + opts.cond_noise * torch.randn(cond.shape, generator=augment).to(cond.device), dim=1)
             unconditional = (torch.rand(len(x), generator=augment) < opts.cond_dropout).to(world.device) if opts.cond_dropout else None
-            with torch.autocast(world.device.type, dtype=precision or torch.float32, enabled=precision is not None):
-                if opts.model == "pixelcnn":
-                    prediction = net(x, labels, cond, None, unconditional)
-                else:
-                    prediction = net(x) if opts.model == "mse-autoencoder" else net(x, unconditional)
-            if opts.model == "mse-autoencoder":
-                loss = F.mse_loss(prediction.float(), model.unit(x))
-            else:  # mean NLL per sub-pixel in bits: the batch's bits/dim
-                loss = F.cross_entropy(prediction.float(), x) / math.log(2)
+            loss = batch_loss(net, model, x, labels, cond, unconditional, precision)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if opts.grad_clip:

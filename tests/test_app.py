@@ -73,16 +73,21 @@ def test_same_seed_same_images(client):
 
 
 BAD_REQUESTS = [
-    (("MNIST", "banana", 4, 1.0, ""), "MNIST has no class 'banana'"),
-    (("Fashion-MNIST", "7", 4, 1.0, ""), "Fashion-MNIST has no class '7'"),
-    # The dataset list is fixed, so Gradio's own check answers, naming the choices.
-    (("CIFAR", "cat", 4, 1.0, ""), r"CIFAR is not in the list of choices: \['MNIST', 'Fashion-MNIST'\]"),
-    # Sliders range-check in Gradio first; what passes them meets the package's own checks.
-    (("MNIST", "3", 1_000_000, 1.0, ""), "Value 1000000 is greater than maximum value 16"),
-    (("MNIST", "3", 0, 1.0, ""), "Value 0 is less than minimum value 1"),
-    (("MNIST", "3", 2.5, 1.0, ""), "whole number from 1 to 16"),
-    (("MNIST", "3", 4, 0, ""), "Value 0 is less than minimum value 0.05"),
-    (("MNIST", "3", 4, 1.0, "soon"), "The seed must be a whole number"),
+    (("MNIST", "banana", 4, 1.0, ""), "MNIST has no class 'banana'; choose a Class from: 0, 1, 2"),
+    (("Fashion-MNIST", "7", 4, 1.0, ""), "Fashion-MNIST has no class '7'; choose a Class from: T-shirt/top"),
+    (("CIFAR", "cat", 4, 1.0, ""), "Dataset must be one of: MNIST, Fashion-MNIST, not 'CIFAR'"),
+    # Values the sliders would never send, and strings where numbers belong (API callers): each
+    # message names the control, the allowed values and what was sent.
+    (("MNIST", "3", 1_000_000, 1.0, ""), "Images must be a whole number from 1 to 16, not 1000000"),
+    (("MNIST", "3", 0, 1.0, ""), "Images must be a whole number from 1 to 16, not 0"),
+    (("MNIST", "3", 2.5, 1.0, ""), "Images must be a whole number from 1 to 16, not 2.5"),
+    (("MNIST", "3", "many", 1.0, ""), "Images must be a whole number from 1 to 16, not 'many'"),
+    (("MNIST", "3", 4, 0, ""), "Temperature must be a number from 0.05 to 3, not 0; 1.0 samples"),
+    (("MNIST", "3", 4, "hot", ""), "Temperature must be a number from 0.05 to 3, not 'hot'"),
+    (("MNIST", "3", 4, None, ""), "Temperature must be a number from 0.05 to 3, not None"),
+    (("MNIST", "3", 4, 1.0, "soon"), "Seed must be a whole number of 0 or more, not 'soon'; leave it blank"),
+    (("MNIST", "3", 4, 1.0, "", "strong"), "Guidance must be a number from 0 to 10, not 'strong'"),
+    (("MNIST", "3", 4, 1.0, "", 11), "Guidance must be a number from 0 to 10, not 11"),
 ]
 
 
@@ -100,14 +105,51 @@ def test_bad_class_requests_get_one_sentence(client, args, message):
         (demo.parse_temperature, 0.0, "Temperature must be a number from"),
         (demo.parse_count, float("inf"), "whole number from 1 to 16"),
         (demo.parse_count, 10**6, "whole number from 1 to 16"),
-        (demo.parse_seed, -1, "The seed must be a whole number"),
-        (demo.parse_seed, float("nan"), "The seed must be a whole number"),
+        (demo.parse_seed, -1, "Seed must be a whole number"),
+        (demo.parse_seed, float("nan"), "Seed must be a whole number"),
     ],
 )
 def test_request_checks_behind_the_page(parse, value, message):
     # JSON cannot carry NaN or infinity, so these reach the package only from Python callers.
     with pytest.raises(ValueError, match=message):
         parse(value)
+
+
+def test_guidance_is_on_by_default_and_changes_the_drawing(client):
+    model = demo.bundled("mnist")
+    assert model.guidable and demo.default_guidance("mnist", model) == demo.DEFAULT_GUIDANCE["mnist"] > 0
+    _, plain = generate(client, "MNIST", "4", 4, 1.0, "5", 0.0)
+    _, guided = generate(client, "MNIST", "4", 4, 1.0, "5", 3.0)
+    assert plain[-1][1].startswith("Done") and guided[-1][1].startswith("Done")
+    assert not np.array_equal(np.asarray(Image.open(plain[-1][0])), np.asarray(Image.open(guided[-1][0])))
+
+
+def test_guidance_checks_behind_the_page():
+    model = demo.bundled("mnist")
+    for bad in ("lots", float("nan"), -1.0, demo.MAX_GUIDANCE + 1):
+        with pytest.raises(ValueError, match="Guidance must be a number from 0"):
+            demo.parse_guidance(bad, model)
+    assert demo.parse_guidance("2.5", model) == 2.5
+    model.cond_dropout = 0.0  # as a model trained without conditioning dropout
+    with pytest.raises(ValueError, match="trained without conditioning dropout.*set Guidance to 0"):
+        demo.parse_guidance(1.0, model)
+    assert demo.parse_guidance(0, model) == 0.0 and demo.default_guidance("mnist", model) == 0.0
+
+
+def test_a_class_sent_as_a_number_is_understood(client):
+    job, frames = generate(client, "MNIST", 7, 1, 1.0, "1")
+    assert job.status().success and frames[-1][1].startswith("Done: 1 image")
+
+
+def test_a_refused_request_logs_one_line_not_a_traceback(client, capfd, caplog):
+    caplog.set_level("INFO", logger="pixelcnn.app")
+    with pytest.raises(Exception, match="Temperature must be"):
+        client.predict("MNIST", "3", 4, "hot", "", api_name="/generate")
+    time.sleep(0.5)
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    assert [r.getMessage() for r in caplog.records if r.name == "pixelcnn.app"] == [
+        "refused a request: Temperature must be a number from 0.05 to 3, not 'hot'; 1.0 samples the model as trained."]
 
 
 def test_request_checks_accept_good_values():
@@ -261,7 +303,7 @@ def test_bad_portraits_get_one_sentence_and_the_app_keeps_serving(client, tmp_pa
 
 def test_portrait_checks_behind_the_page():
     for value in (float("nan"), -0.1, 1.5, "half"):
-        with pytest.raises(ValueError, match="from 0 \\(the first\\) to 1"):
+        with pytest.raises(ValueError, match="Mix must be a number from 0 to 1.*0 is the first person"):
             demo.parse_mix(value)
 
 
@@ -283,3 +325,17 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     assert Image.open(grid).size == ((2 * 29 + 1) * max(2, 560 // (2 * 29)),) * 2
     with pytest.raises(Exception, match="The uploaded file is empty"):
         client.predict(handle_file(str(make_bad_files(tmp_path)["empty"][0])), None, 2, 1.0, "", api_name="/autoencode")
+
+
+def test_streamed_frames_are_swept_but_young_ones_kept(tmp_path):
+    class Output:  # what sweep_frames reads of a Gradio output component
+        temp_files: set
+
+    output = Output()
+    paths = [tmp_path / f"frame-{k}.png" for k in range(3)]
+    for path in paths:
+        path.write_bytes(b"png")
+    output.temp_files = {str(p) for p in paths} | {str(tmp_path / "gone.png")}
+    assert studio.sweep_frames([output], age=3600) == 0 and all(p.exists() for p in paths)
+    assert output.temp_files == {str(p) for p in paths}  # a file already gone is forgotten
+    assert studio.sweep_frames([output], age=0) == 3 and not any(p.exists() for p in paths) and output.temp_files == set()

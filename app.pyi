@@ -1,0 +1,272 @@
+"""PixelCNN studio: watch a Gated PixelCNN draw, pixel by pixel.
+
+    python app.py                      # bundled weights from assets/, http://127.0.0.1:7860
+    python app.py --hub org/repo       # weights through the Hugging Face Hub (falls back to assets/)
+
+Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. The page only calls the `pixelcnn` package.
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+import gradio as gr
+import torch
+
+from pixelcnn import autoencoder, demo, portrait
+from pixelcnn.hub import HubUnavailable, fetch
+from pixelcnn.model import GatedPixelCNN
+
+log = logging.getLogger("pixelcnn.app")
+MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
+CACHE_SWEEP = (60, 300)  # every minute, delete streamed frames and uploads older than five minutes
+
+from gradio.events import Dependency
+
+class Slider(gr.Slider):
+    """A slider whose value the package checks, so that a value out of range, or a string sent
+    through the API, gets a message naming the control instead of Gradio's generic one."""
+
+    def preprocess(self, payload):
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+# Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
+MODELS = {
+    **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
+    "Portraits": (demo.PORTRAITS, portrait.load),
+    **{f"Auto-encoder ({kind})": (name, autoencoder.load) for kind, name in demo.AUTOENCODERS.items()},
+}
+
+ABOUT = """
+**What you are watching.** A PixelCNN writes an image the way you read one: pixel by pixel, row
+by row, each pixel drawn from a probability distribution over its 256 possible intensities that
+a neural network computes from every pixel above and to the left. The *Gated* PixelCNN
+(van den Oord et al., 2016, [arXiv 1606.05328](https://arxiv.org/abs/1606.05328)) uses two
+stacks of masked convolutions so no pixel above is ever hidden, and a label (a digit, a garment)
+steers every layer. Orange marks the pixel being drawn; blue ones are not drawn yet.
+
+**Portrait** conditions the PixelCNN on a 512-number face embedding (facenet-pytorch's MTCNN finds
+and aligns the face, InceptionResnetV1 embeds it), so it draws new 32x32 pictures of that person.
+**Auto-encoder** squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a
+plain MSE decoder that gives the blurry average.
+
+Model cards: {cards}. Code and training commands: the repository's README.
+"""
+
+
+def load_models(hub: str | None) -> tuple[dict, list[str]]:
+    """Each model of MODELS from the Hub location if one is given, else (or on failure) from assets/."""
+    models, notes = {}, []
+    for label, (name, loader) in MODELS.items():
+        model = None
+        if hub:
+            try:
+                model = loader(fetch(f"{hub.rstrip('/')}/{name}")).eval()
+                notes.append(f"{label}: loaded from the Hub ({hub}/{name}).")
+            except (HubUnavailable, ValueError) as err:
+                notes.append(f"{label}: {err} Using the bundled weights.")
+        if model is None:
+            model = demo.bundled(name, loader)
+        if model is not None:
+            models[label] = model
+        else:
+            notes.append(f"{label}: no weights found (assets/{name} is missing); the tab is disabled.")
+    return models, notes
+
+
+def refuse(message: str) -> gr.Error:
+    """A bad request: one line in the server log, one message on the page."""
+    log.info("refused a request: %s", message)
+    return gr.Error(message, duration=MESSAGE_SECONDS, print_exception=False)
+
+
+def friendly(start, *args):
+    """Run a request for the page: start(*args) gives frames, or (a still image, frames); bad
+    requests become one message, frames become outputs."""
+    try:
+        result = start(*args)
+        still, frames = result if isinstance(result, tuple) else (None, result)
+        for frame in frames:
+            yield (frame.image, frame.status) if still is None else (still, frame.image, frame.status)
+    except ValueError as err:
+        raise refuse(str(err)) from None
+
+
+def load_encoder(notes: list[str]):
+    """The face encoder for the Portrait tab, or None with a note saying how to get its weights."""
+    from pixelcnn.faces import FaceEncoder
+
+    try:
+        encoder = FaceEncoder()
+    except RuntimeError as err:
+        notes.append(f"Portrait: the face encoder is unavailable ({err}); run `python -m pixelcnn.faces fetch`.")
+        return None
+    return encoder
+
+
+def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
+    """The controls every tab shares -> (count, temperature, seed, go, stop) components, and a
+    Guidance slider starting at `guidance` after them unless that is None."""
+    count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
+    temperature = Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+    controls = []
+    if guidance is not None:
+        controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
+                                  label="Guidance (0 = off; higher follows the class or person more closely)"))
+    seed = gr.Textbox(label="Seed (blank = random)", value="")
+    with gr.Row():
+        go = gr.Button(button, variant="primary", elem_id=button_id)
+        stop = gr.Button("Stop", elem_id=stop_id)
+    return (count, temperature, seed, go, stop, *controls)
+
+
+def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
+    """Go streams fn's frames (two requests at a time); Stop cancels them."""
+    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2)
+    stop.click(None, None, None, cancels=[event], api_name=False)
+
+
+def build(models: dict, notes: list[str]) -> gr.Blocks:
+    names = [label for label, model in models.items() if getattr(model, "num_classes", 0)]
+    first = models[names[0]] if names else None
+    portrait_model = models.get("Portraits")
+    encoder = load_encoder(notes) if portrait_model is not None else None
+    pixelcnn_ae, mse_ae = models.get("Auto-encoder (PixelCNN)"), models.get("Auto-encoder (MSE)")
+    examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
+
+    def model_for(dataset):
+        if dataset not in models:
+            raise refuse(f"Dataset must be one of: {', '.join(names) or 'none is loaded'}, not {dataset!r}.")
+        return models[dataset]
+
+    def guidance_for(label):
+        model = models.get(label)
+        return demo.default_guidance(MODELS[label][0], model) if model is not None else 0.0
+
+    def classes(dataset):
+        model = models.get(dataset)
+        choices = model.class_names if model else []
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance_for(dataset) if model else 0.0)
+
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0):
+        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed, guidance)
+
+    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0):
+        path = upload or (drawing or {}).get("composite")
+        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed, guidance)
+
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0):
+        if portrait_model is None or encoder is None:
+            raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
+        photo = upload if upload is not None else camera
+        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance)
+
+    def decode(upload, drawing, count, temperature, seed):
+        if pixelcnn_ae is None or mse_ae is None:
+            raise refuse("The auto-encoders are not loaded on this server; see the notes at the top.")
+        path = upload or (drawing or {}).get("composite")
+        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed)
+
+    cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
+    with gr.Blocks(title="PixelCNN studio", delete_cache=CACHE_SWEEP) as page:
+        gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
+        if notes:
+            gr.Markdown("\n".join(f"- {note}" for note in notes))
+        with gr.Tab("By class"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                    class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
+                    count, temperature, seed, go, stop, guidance = sampling_controls(
+                        "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
+                with gr.Column(scale=2):
+                    canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
+                    status = gr.Markdown(elem_id="status")
+            dataset.change(classes, dataset, [class_name, guidance], api_name=False)
+            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance], [canvas, status], "generate")
+
+        with gr.Tab("Complete"):
+            gr.Markdown("Draw a digit (light on dark or dark on light) or upload one; the model keeps its top rows and draws the rest.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                    drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(280, 280))
+                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
+                    c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
+                    keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
+                    c_count, c_temperature, c_seed, c_go, c_stop, c_guidance = sampling_controls(
+                        "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
+                with gr.Column(scale=2):
+                    c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
+                    c_status = gr.Markdown()
+            c_dataset.change(classes, c_dataset, [c_class, c_guidance], api_name=False)
+            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance], [c_canvas, c_status],
+                 "complete")
+
+        with gr.Tab("Portrait"):
+            gr.Markdown("Upload a portrait (or use the webcam or paste one); the face encoder finds the face and the PixelCNN, "
+                        "conditioned on its embedding, draws new 32x32 pictures of that person. Add a second portrait to mix two people.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload")
+                    p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
+                    if examples:
+                        gr.Examples(examples, inputs=p_upload, label="Example portraits (assets/examples, MIT)")
+                    p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
+                    p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
+                    p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
+                    p_count, p_temperature, p_seed, p_go, p_stop, p_guidance = sampling_controls(
+                        "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
+                with gr.Column(scale=2):
+                    p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops")
+                    p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
+                    p_status = gr.Markdown(elem_id="portrait-status")
+            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance],
+                 [p_crops, p_canvas, p_status], "portraits")
+
+        with gr.Tab("Auto-encoder"):
+            gr.Markdown("An encoder squeezes a digit into 10 numbers. The MSE decoder gives back one blurry average; the PixelCNN decoder "
+                        "samples: each decoding keeps what the digit is and invents the details anew.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(280, 280))
+                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload")
+                    digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
+                    if digits:
+                        gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
+                    a_count, a_temperature, a_seed, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
+                with gr.Column(scale=2):
+                    a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
+                    a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
+                    a_status = gr.Markdown(elem_id="autoencoder-status")
+            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed], [a_pair, a_canvas, a_status], "autoencode")
+
+        with gr.Accordion("About", open=False):
+            gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
+    return page
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--hub", default=os.environ.get("PIXELCNN_HUB_REPO"), help="Hub location org/repo holding mnist/, fashion-mnist/ (default: env PIXELCNN_HUB_REPO)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1, so two requests at a time share a 2-vCPU machine without contention)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    models, notes = load_models(args.hub)
+    for note in notes:
+        print(note, file=sys.stderr)
+    page = build(models, notes)
+    page.queue(max_size=32, default_concurrency_limit=2)
+    page.launch(max_file_size=demo.MAX_UPLOAD_BYTES)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""What the benchmarks share: the work a model does, the machine's own reference rate, and a
+live app server to measure."""
+
+import socket
+import time
+import urllib.request
+
+import torch
+
+
+def macs_per_image(model, h: int, w: int) -> int:
+    """Multiply-adds of one full forward pass of a GatedPixelCNN over an h x w image."""
+    hid, c, k = model.hidden_channels, model.image_channels, model.kernel_size
+    per_pixel = 0
+    for index in range(model.num_layers):
+        cin = c if index == 0 else hid
+        per_pixel += 2 * hid * cin * (k // 2 + 1) * k  # vertical
+        per_pixel += 2 * hid * cin * (k // 2 + 1)  # horizontal
+        per_pixel += 2 * hid * 2 * hid  # link
+        per_pixel += 2 * hid * hid  # residual and skip
+    per_pixel += hid * hid + hid * c * model.levels  # head
+    return per_pixel * h * w
+
+
+def matmul_flops(dtype=torch.float32, side: int = 1024) -> float:
+    """FLOP/s of the best of ten side x side matrix products in `dtype` on this machine."""
+    a, b = torch.randn(side, side, dtype=dtype), torch.randn(side, side, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(10):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * side**3 / best
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_serving(url: str, proc, limit: float = 120) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("app.py did not start serving in time")

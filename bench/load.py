@@ -1,0 +1,105 @@
+"""The app under load: bursts of concurrent visitors against the real server, and its footprint.
+
+    python bench/load.py [--clients 32] [--bursts 10] [--count 16]
+
+Starts `python app.py` on a free port with its own Gradio cache folder, then sends `--bursts`
+bursts of `--clients` simultaneous By-class requests (MNIST, `--count` digits each, page
+defaults), each from its own gradio_client. After each burst (and a few seconds of quiet) it
+prints completed / refused requests, p50 and p95 seconds to the first frame and to the last,
+the server's resident memory and the size of its file cache. Targets: RSS after the last burst
+within 10% of RSS after the first; the cache no larger after the last burst than after the
+third, and under 50 MB.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, wait_serving  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def folder_mb(folder: Path) -> tuple[float, int]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 2**20, len(files)
+
+
+def visit(client: Client, k: int, count: int, results: list) -> None:
+    sent = time.perf_counter()
+    first = None
+    try:
+        for _ in client.submit("MNIST", str(k % 10), count, 1.0, str(k), api_name="/generate"):
+            first = first or time.perf_counter() - sent
+        results.append(("done", first, time.perf_counter() - sent))
+    except Exception as err:  # a full queue, or anything else the server answered with
+        results.append(("refused", str(err).splitlines()[0][:80], None))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else (values[0] if values else float("nan"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--bursts", type=int, default=10)
+    parser.add_argument("--count", type=int, default=16, help="digits per request (default: 16)")
+    parser.add_argument("--quiet", type=float, default=5.0, help="seconds of quiet after a burst before measuring (default: 5)")
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp(prefix="pixelcnn-load-"))
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_TEMP_DIR": str(cache)}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_serving(url, proc)
+        start_rss = rss_mb(proc.pid)
+        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        print(f"{args.clients} clients, {args.bursts} bursts of {args.count} MNIST digits each; RSS after start: {start_rss:.0f} MB\n")
+        print("| burst | completed | refused | first frame p50 / p95 (s) | complete p50 / p95 (s) | RSS (MB) | cache (MB, files) |")
+        print("|---|---|---|---|---|---|---|")
+        for burst in range(1, args.bursts + 1):
+            results: list = []
+            threads = [threading.Thread(target=visit, args=(c, burst * 1000 + k, args.count, results)) for k, c in enumerate(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            time.sleep(args.quiet)
+            done = [r for r in results if r[0] == "done"]
+            firsts, wholes = [r[1] for r in done], [r[2] for r in done]
+            rss, (size, files) = rss_mb(proc.pid), folder_mb(cache)
+            rows.append((rss, size))
+            print(f"| {burst} | {len(done)} | {len(results) - len(done)} | {percentile(firsts, 50):.2f} / {percentile(firsts, 95):.2f} | "
+                  f"{percentile(wholes, 50):.2f} / {percentile(wholes, 95):.2f} | {rss:.0f} | {size:.1f} ({files}) |", flush=True)
+            for reason in sorted({r[1] for r in results if r[0] == "refused"}):
+                print(f"|  | refused: {reason} |")
+    finally:
+        proc.terminate()
+        proc.wait()
+    if len(rows) >= 3:
+        growth = rows[-1][0] / rows[0][0] - 1
+        print(f"\nRSS after the last burst vs the first: {100 * growth:+.1f}% (target: within 10%); "
+              f"cache after the last burst {rows[-1][1]:.1f} MB vs {rows[2][1]:.1f} MB after the third (target: no larger, under 50 MB)")
+
+
+if __name__ == "__main__":
+    main()
