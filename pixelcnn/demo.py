@@ -30,6 +30,7 @@ MAX_GUIDANCE = 10.0
 DEFAULT_GUIDANCE = {"mnist": 1.0, "fashion-mnist": 1.0, "portraits": 1.0}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
+MIN_UPLOAD_SIDE = 8  # smaller pictures hold too little to complete, encode or classify
 FRAME_SECONDS = 0.08  # at least 12 frames a second while a grid grows
 UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
 CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # the sub-pixel being drawn
@@ -115,6 +116,9 @@ def open_upload(path) -> Image.Image:
                 raise ValueError(f"The image is {image.width}x{image.height} pixels; upload one under {MAX_UPLOAD_PIXELS // 10**6} megapixels.")
             if getattr(image, "n_frames", 1) > 1:
                 raise ValueError("Animated images are not supported; upload a still PNG or JPEG.")
+            if min(image.size) < MIN_UPLOAD_SIDE:
+                raise ValueError(f"The image is only {image.width}x{image.height} pixels, too small to mean anything; "
+                                 f"upload one at least {MIN_UPLOAD_SIDE} pixels a side (28x28 or larger works best).")
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValueError(f"The image is too large to open safely; upload one under {MAX_UPLOAD_PIXELS // 10**6} megapixels.") from None
@@ -148,7 +152,7 @@ def grid_shape(n: int) -> int:
 
 
 def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, guidance=0.0,
-           width_px=560) -> Iterator[Frame]:
+           width_px=560, note: str = "") -> Iterator[Frame]:
     """Frames of a growing grid, at most one every FRAME_SECONDS, the last one with bits/dim."""
     h, w = model.image_size
     columns = grid_shape(n)
@@ -162,11 +166,13 @@ def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, kno
             continue
         last = now
         if done < total:
-            yield Frame(render(canvas, model.levels, done, columns, scale), f"Drawing… {100 * done / total:.0f}% ({done:,} of {total:,} sub-pixels), {now - start:.1f} s", False)
+            yield Frame(render(canvas, model.levels, done, columns, scale),
+                        f"{note}Drawing… {100 * done / total:.0f}% ({done:,} of {total:,} sub-pixels), {now - start:.1f} s", False)
     with torch.no_grad():
         bpd = model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item()
     elapsed = time.perf_counter() - start
-    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale), f"Done: {n} image{'s' * (n > 1)} in {elapsed:.2f} s; the model gives them {bpd:.3f} bits/dim.", True)
+    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale),
+                f"{note}Done: {n} image{'s' * (n > 1)} in {elapsed:.2f} s; the model gives them {bpd:.3f} bits/dim.", True)
 
 
 def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
@@ -176,10 +182,23 @@ def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature,
                       guidance=parse_guidance(guidance, model))
 
 
+def eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float grey pictures -> 8-bit grey with their tones kept (PIL's own
+    conversion clips them instead of scaling); any other mode as it is."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return image
+    array = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+    if image.mode == "F" and array.max() <= 1.0:
+        top = 1.0
+    return Image.fromarray((array.clip(0, top) * (255.0 / top)).round().astype(np.uint8), "L")
+
+
 def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
     """Any picture -> (1, C, H, W) model intensities at the model's size; a dark-on-light picture
     (a drawing on white) is inverted to match MNIST's light-on-dark."""
     h, w = model.image_size
+    image = eight_bit(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -189,6 +208,35 @@ def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
         grey = 255 - grey
     array = grey[None, None] if model.image_channels == 1 else grey.transpose(2, 0, 1)[None]
     return torch.from_numpy(quantize(array, model.levels))
+
+
+@torch.no_grad()
+def class_probabilities(model: GatedPixelCNN, x: torch.Tensor) -> np.ndarray:
+    """The model as a classifier: p(class | x) by Bayes over its classes, log p(x | c) + log p(c)
+    with equal priors. x: (1, C, H, W) ints -> (num_classes,) probabilities."""
+    labels = torch.arange(model.num_classes)
+    bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)
+    log_likelihood = -bits.double() * x[0].numel() * math.log(2)  # nats
+    return torch.softmax(log_likelihood, 0).numpy()
+
+
+def completion_preview(model: GatedPixelCNN, dataset: str, image_path, keep_rows) -> tuple[Image.Image, str, str]:
+    """An uploaded or drawn digit -> (the digit as the model sees it, kept rows as they are and the
+    rows it will draw tinted, the model's guess of its class, a sentence on that guess)."""
+    h, _ = model.image_size
+    rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
+    digit = digit_from_upload(model, open_upload(image_path))  # (1, C, H, W)
+    probs = class_probabilities(model, digit)
+    guess = int(probs.argmax())
+    tiles = to_uint8(digit, model.levels)[0]  # (H, W, C)
+    tiles = np.repeat(tiles, 3 // tiles.shape[2], axis=2).astype(np.float64)
+    tiles[rows:] = 0.35 * tiles[rows:] + 0.65 * UNDRAWN  # what the model will draw anew
+    if rows < h:
+        tiles[rows] = 0.5 * tiles[rows] + 0.5 * CURSOR  # where it starts
+    shown = Image.fromarray(tile(tiles.round().astype(np.uint8)[None], columns=1, scale=8, background=235))
+    sentence = (f"The model keeps the top {rows} of {h} rows and draws the rest. It reads this {dataset} image as "
+                f"**{model.class_names[guess]}** (p = {probs[guess]:.2f}, by Bayes over its classes); change the Class to steer it.")
+    return shown, model.class_names[guess], sentence
 
 
 def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
@@ -209,14 +257,22 @@ def parse_mix(mix) -> float:
     return number(mix, "Mix", 0, 1, hint="0 is the first person, 1 the second")
 
 
-def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray]:
-    """An uploaded file's path, or a PIL image from the webcam or clipboard -> its face's (512,)
-    embedding and (160, 160, 3) uint8 crop, or a ValueError that says what to do."""
+def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray, int]:
+    """An uploaded file's path, or a PIL image from the webcam or clipboard -> its largest face's
+    (512,) embedding and (160, 160, 3) uint8 crop, and how many faces the photo holds; or a
+    ValueError that says what to do."""
     from .faces import crop_to_image
 
     image = photo if isinstance(photo, Image.Image) else open_upload(photo)
     embedding, crop = encoder(image)
-    return embedding[0], np.asarray(crop_to_image(crop[0]))
+    return embedding[0], np.asarray(crop_to_image(crop[0])), encoder.count_faces(image)
+
+
+def faces_note(counts: list[int]) -> str:
+    """A sentence for photos with more than one face: which one was used."""
+    which = ["first", "second"]
+    crowded = [f"the {which[k]} photo has {c} faces" for k, c in enumerate(counts) if c > 1]
+    return f"{'; '.join(crowded).capitalize()}: the largest was used (shown above). " if crowded else ""
 
 
 def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed, guidance=0.0) -> tuple[Image.Image, Iterator[Frame]]:
@@ -233,15 +289,16 @@ def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, te
         raise ValueError("Add a second portrait to walk from one person to the other.")
     if walk and n < 2:
         raise ValueError("A walk between two people needs at least 2 images.")
-    embedding, crop = face_of(encoder, photo)
-    crops = [crop]
+    embedding, crop, count = face_of(encoder, photo)
+    crops, counts = [crop], [count]
     cond = embedding[None].expand(n, -1)
     if second is not None:
-        other, other_crop = face_of(encoder, second)
+        other, other_crop, other_count = face_of(encoder, second)
         crops.append(other_crop)
+        counts.append(other_count)
         cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
     shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
-    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance)
+    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance, note=faces_note(counts))
 
 
 def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:

@@ -225,6 +225,11 @@ class FaceEncoder:
             raise ValueError("No face was found in that photo; try a clear, front-facing portrait.")
         return face
 
+    def count_faces(self, photo) -> int:
+        """How many faces the detector finds in one photo (the encoder uses the largest)."""
+        boxes, _ = self.detector.detect(load_photo(photo))
+        return 0 if boxes is None else len(boxes)
+
     def __call__(self, photos) -> tuple[torch.Tensor, torch.Tensor]:
         """A photo or a list of photos -> embeddings (B, 512), crops (B, 3, 160, 160) in [-1, 1]."""
         photos = photos if isinstance(photos, (list, tuple)) else [photos]

@@ -61,15 +61,51 @@ def test_generate_grows_then_finishes(page):
     assert canvas_src(page) != first
 
 
-def test_stop_cancels_a_generation(page):
+def test_stop_cancels_a_generation_and_says_where(page):
     page.click("#generate")
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=60_000)
     page.click("#stop")
-    page.wait_for_timeout(3000)
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Stopped at')", timeout=10_000)
     text = page.inner_text("#status")
-    assert "Done" not in text
+    assert "Done" not in text and "sub-pixels drawn" in text
     page.wait_for_timeout(3000)
     assert page.inner_text("#status") == text  # nothing more arrives
+
+
+TABS = {"By class": "#generate", "Complete": "#complete", "Portrait": "#portraits", "Auto-encoder": "#autoencode"}
+
+
+@pytest.mark.parametrize("tab", list(TABS))
+def test_each_tab_says_what_it_does_and_keeps_its_button_in_view(page, tab):
+    page.get_by_role("tab", name=tab).click()
+    button = page.locator(TABS[tab])
+    button.wait_for(state="visible")
+    box = button.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900, f"{tab}: the button's bottom is at {box['y'] + box['height']:.0f} px"
+    legend = page.locator(".purpose:visible .legend")
+    assert legend.count() == 1 and "not drawn yet" in legend.inner_text() and "being drawn" in legend.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"tab-{tab.lower().replace(' ', '-')}.png"))
+
+
+def test_mix_and_walk_appear_with_a_second_portrait(page):
+    page.get_by_role("tab", name="Portrait").click()
+    page.get_by_text("Mix with a second person").click()
+    page.locator("#portrait-second").wait_for(state="visible")
+    assert not page.locator("#portrait-mix").is_visible() and not page.locator("#portrait-walk").is_visible()
+    page.set_input_files("#portrait-second input[type=file]", str(EXAMPLES / "biden.jpg"))
+    page.locator("#portrait-mix").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#portrait-walk").is_visible()
+
+
+def test_complete_shows_the_digit_as_the_model_sees_it_and_guesses_its_class(page):
+    page.get_by_role("tab", name="Complete").click()
+    page.set_input_files("#complete-upload input[type=file]", str(EXAMPLES / "mnist-test-3.png"))
+    status_has(page, "#complete-guess", "reads this", 60_000)
+    assert page.query_selector("#complete-preview img") is not None
+    guess = page.inner_text("#complete-guess")
+    assert "keeps the top 14 of 28 rows" in guess
+    shown = page.locator("#complete-class input").input_value()
+    assert f"image as {shown} (p =" in guess  # the Class control now holds the model's guess
 
 
 def upload_and_complete(page, path):
