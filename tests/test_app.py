@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -339,3 +340,56 @@ def test_streamed_frames_are_swept_but_young_ones_kept(tmp_path):
     assert studio.sweep_frames([output], age=3600) == 0 and all(p.exists() for p in paths)
     assert output.temp_files == {str(p) for p in paths}  # a file already gone is forgotten
     assert studio.sweep_frames([output], age=0) == 3 and not any(p.exists() for p in paths) and output.temp_files == set()
+
+
+# -- what a visitor sees of their own uploads ----------------------------------------------------
+
+
+def test_two_faces_say_which_one_was_used(client, tmp_path):
+    left, right = Image.open(EXAMPLES / "obama.jpg").convert("RGB"), Image.open(EXAMPLES / "biden.jpg").convert("RGB")
+    both = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), (255, 255, 255))
+    both.paste(left, (0, 0))
+    both.paste(right, (left.width, 0))
+    path = tmp_path / "two.jpg"
+    both.save(path)
+    job, frames = portraits(client, path, count=1)
+    assert job.status().success
+    assert frames[-1][2].startswith("The first photo has 2 faces: the largest was used (shown above). Done: 1 image")
+
+
+def test_sixteen_bit_grey_keeps_its_tones():
+    model = demo.bundled("mnist")
+    ramp = (np.arange(28 * 28, dtype=np.uint32).reshape(28, 28) * 65535 // (28 * 28 - 1)).astype(np.uint16)
+    as_16 = demo.digit_from_upload(model, Image.fromarray(ramp))
+    as_8 = demo.digit_from_upload(model, Image.fromarray((ramp // 257).astype(np.uint8)))
+    assert len(torch.unique(as_16)) > 200  # a smooth ramp, not clipped to black and white
+    assert (as_16 - as_8).abs().max() <= 1
+
+
+def test_tiny_uploads_get_a_sentence(client, tmp_path):
+    path = tmp_path / "dot.png"
+    Image.new("L", (1, 1), 255).save(path)
+    with pytest.raises(Exception, match="The image is only 1x1 pixels, too small to mean anything"):
+        client.predict("MNIST", handle_file(str(path)), None, "3", 14, 2, 1.0, "", api_name="/complete")
+
+
+def test_the_model_reads_held_out_digits_as_a_classifier():
+    model = demo.bundled("mnist")
+    digits = sorted(EXAMPLES.glob("mnist-test-*.png"))
+    right = 0
+    for path in digits:
+        probs = demo.class_probabilities(model, demo.digit_from_upload(model, Image.open(path)))
+        assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-9
+        right += model.class_names[int(probs.argmax())] == path.stem[-1]
+    assert right >= 4  # of 5 held-out digits
+
+
+def test_completion_preview_marks_the_kept_rows():
+    model = demo.bundled("mnist")
+    shown, guess, sentence = demo.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 10)
+    pixels = np.asarray(shown.convert("RGB"))
+    scale = 8
+    kept = pixels[scale + 5 * scale, scale + 3 * scale]  # row 5: as uploaded (dark background stays grey)
+    drawn = pixels[scale + 20 * scale, scale + 3 * scale]  # row 20: tinted towards the undrawn blue
+    assert kept[0] == kept[1] == kept[2] and drawn[2] > drawn[0]
+    assert guess in model.class_names and "keeps the top 10 of 28 rows" in sentence
