@@ -72,7 +72,8 @@ def main():
         url = f"http://127.0.0.1:{port}/"
         wait_serving(url, proc)
         start_rss = rss_mb(proc.pid)
-        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        # Frames are not downloaded: a visitor's browser fetches them, not this machine's clients.
+        clients = [Client(url, verbose=False, download_files=False) for _ in range(args.clients)]
         print(f"{args.clients} clients, {args.bursts} bursts of {args.count} MNIST digits each; RSS after start: {start_rss:.0f} MB\n")
         print("| burst | completed | refused | first frame p50 / p95 (s) | complete p50 / p95 (s) | RSS (MB) | cache (MB, files) |")
         print("|---|---|---|---|---|---|---|")
