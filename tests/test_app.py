@@ -137,9 +137,12 @@ def test_guidance_checks_behind_the_page():
     assert demo.parse_guidance(0, model) == 0.0 and demo.default_guidance("mnist", model) == 0.0
 
 
-def test_a_class_sent_as_a_number_is_understood(client):
-    job, frames = generate(client, "MNIST", 7, 1, 1.0, "1")
+def test_numbers_and_strings_are_taken_either_way(client):
+    # The class as the number 7, the count and temperature as strings, the seed as a number.
+    job, frames = generate(client, "MNIST", 7, "1", "1.0", 1)
     assert job.status().success and frames[-1][1].startswith("Done: 1 image")
+    _, again = generate(client, "MNIST", "7", 1, 1.0, "1")
+    assert np.array_equal(np.asarray(Image.open(frames[-1][0])), np.asarray(Image.open(again[-1][0])))
 
 
 def test_a_refused_request_logs_one_line_not_a_traceback(client, capfd, caplog):
@@ -393,3 +396,12 @@ def test_completion_preview_marks_the_kept_rows():
     drawn = pixels[scale + 20 * scale, scale + 3 * scale]  # row 20: tinted towards the undrawn blue
     assert kept[0] == kept[1] == kept[2] and drawn[2] > drawn[0]
     assert guess in model.class_names and "keeps the top 10 of 28 rows" in sentence
+
+
+def test_stop_says_where_the_drawing_stopped():
+    assert studio.stopped("Drawing… 64% (8,028 of 12,544 sub-pixels), 0.4 s") == (
+        "Stopped at 64% (8,028 of 12,544 sub-pixels drawn). Press the button again to start anew.")
+    note = "The first photo has 2 faces: the largest was used (shown above). "
+    assert studio.stopped(note + "Drawing… 5% (51 of 1,024 sub-pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
+    done = "Done: 16 images in 1.20 s; the model gives them 0.951 bits/dim."
+    assert studio.stopped(done) == done and studio.stopped(None) == "Stopped."
