@@ -24,7 +24,7 @@ from pixelcnn.model import GatedPixelCNN
 log = logging.getLogger("pixelcnn.app")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
-FRAMES_KEPT = (20, 60)  # we delete streamed frames a minute old, every 20 seconds: the browser fetched each at once
+FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
 
 
 class Slider(gr.Slider):
@@ -159,22 +159,35 @@ def purpose(text: str) -> gr.Markdown:
     return gr.Markdown(f"{text} {LEGEND}", elem_classes=["purpose"])
 
 
-def sweep_frames(outputs: list, age: float) -> int:
-    """Delete the image files Gradio saved for these output components more than `age` seconds
-    ago -> how many were deleted. Every streamed frame is a file; without this they pile up."""
-    deleted, now = 0, time.time()
-    for component in outputs:
-        for path in list(component.temp_files):
-            try:
-                if now - os.lstat(path).st_ctime > age:
+class FrameSweeper:
+    """Deletes the image files Gradio saved for some output components once none of them has been
+    sent for `age` seconds. Every streamed frame is a file; without this they pile up.
+
+    Gradio names a saved image by a hash of its content and reuses the file when the same image
+    is sent again (the same photo's face crop, the same seed's grid), so a file's own age says
+    nothing: the sweeper takes each path Gradio records for these components, notes when it last
+    saw it, and deletes it `age` seconds after that."""
+
+    def __init__(self, outputs: list, age: float):
+        self.outputs, self.age, self.last_sent = outputs, age, {}
+
+    def sweep(self, now: float | None = None) -> int:
+        """-> how many files were deleted."""
+        now = time.time() if now is None else now
+        for component in self.outputs:
+            for path in list(component.temp_files):
+                self.last_sent[path] = now
+                component.temp_files.discard(path)
+        deleted = 0
+        for path, seen in list(self.last_sent.items()):
+            if now - seen > self.age:
+                try:
                     os.remove(path)
                     deleted += 1
-                else:
-                    continue
-            except FileNotFoundError:
-                pass
-            component.temp_files.discard(path)
-    return deleted
+                except FileNotFoundError:
+                    pass
+                del self.last_sent[path]
+        return deleted
 
 
 def tame_malloc() -> None:
@@ -200,10 +213,12 @@ def trim_malloc() -> None:
 
 
 def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
+    sweeper = FrameSweeper(outputs, age)
+
     def loop():
         while True:
             time.sleep(every)
-            sweep_frames(outputs, age)
+            sweeper.sweep()
             trim_malloc()
 
     thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)

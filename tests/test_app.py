@@ -331,18 +331,23 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
         client.predict(handle_file(str(make_bad_files(tmp_path)["empty"][0])), None, 2, 1.0, "", api_name="/autoencode")
 
 
-def test_streamed_frames_are_swept_but_young_ones_kept(tmp_path):
-    class Output:  # what sweep_frames reads of a Gradio output component
+def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
+    class Output:  # what the sweeper reads of a Gradio output component
         temp_files: set
 
     output = Output()
     paths = [tmp_path / f"frame-{k}.png" for k in range(3)]
     for path in paths:
         path.write_bytes(b"png")
-    output.temp_files = {str(p) for p in paths} | {str(tmp_path / "gone.png")}
-    assert studio.sweep_frames([output], age=3600) == 0 and all(p.exists() for p in paths)
-    assert output.temp_files == {str(p) for p in paths}  # a file already gone is forgotten
-    assert studio.sweep_frames([output], age=0) == 3 and not any(p.exists() for p in paths) and output.temp_files == set()
+    output.temp_files = {str(p) for p in paths}
+    sweeper = studio.FrameSweeper([output], age=60)
+    assert sweeper.sweep(now=1000) == 0 and all(p.exists() for p in paths)
+    # Frame 0 is sent again at 1050 (Gradio reuses a file for the same image): it is kept longer.
+    output.temp_files.add(str(paths[0]))
+    assert sweeper.sweep(now=1050) == 0
+    assert sweeper.sweep(now=1070) == 2 and paths[0].exists() and not paths[1].exists() and not paths[2].exists()
+    paths[0].unlink()  # already gone by the time its turn comes: forgotten, not an error
+    assert sweeper.sweep(now=1200) == 0 and sweeper.last_sent == {}
 
 
 # -- what a visitor sees of their own uploads ----------------------------------------------------
