@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 
@@ -98,14 +99,27 @@ def refuse(message: str) -> gr.Error:
 
 def friendly(start, *args):
     """Run a request for the page: start(*args) gives frames, or (a still image, frames); bad
-    requests become one message, frames become outputs."""
+    requests become one message, frames become outputs.
+
+    The still image (a face crop, the auto-encoder's pair) goes with every frame. It is written
+    once, to a file of its own: Gradio copies a file into its cache once and reuses the copy,
+    whereas it rewrites a picture's cache file each time it is sent, under the feet of a browser
+    still fetching the previous frame's copy."""
+    still_path = None
     try:
         result = start(*args)
         still, frames = result if isinstance(result, tuple) else (None, result)
+        if still is not None:
+            handle, still_path = tempfile.mkstemp(prefix="pixelcnn-still-", suffix=".png")
+            with os.fdopen(handle, "wb") as file:
+                still.save(file, format="PNG")
         for frame in frames:
-            yield (frame.image, frame.status) if still is None else (still, frame.image, frame.status)
+            yield (frame.image, frame.status) if still is None else (still_path, frame.image, frame.status)
     except ValueError as err:
         raise refuse(str(err)) from None
+    finally:
+        if still_path is not None:
+            os.remove(still_path)
 
 
 def load_encoder(notes: list[str]):
