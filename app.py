@@ -173,35 +173,27 @@ def purpose(text: str) -> gr.Markdown:
     return gr.Markdown(f"{text} {LEGEND}", elem_classes=["purpose"])
 
 
-class FrameSweeper:
-    """Deletes the image files Gradio saved for some output components once none of them has been
-    sent for `age` seconds. Every streamed frame is a file; without this they pile up.
+def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
+    """Delete the image files Gradio saved for these output components that were last written
+    more than `age` seconds ago -> how many were deleted. Every streamed frame is a file;
+    without this they pile up.
 
-    Gradio names a saved image by a hash of its content and reuses the file when the same image
-    is sent again (the same photo's face crop, the same seed's grid), so a file's own age says
-    nothing: the sweeper takes each path Gradio records for these components, notes when it last
-    saw it, and deletes it `age` seconds after that."""
-
-    def __init__(self, outputs: list, age: float):
-        self.outputs, self.age, self.last_sent = outputs, age, {}
-
-    def sweep(self, now: float | None = None) -> int:
-        """-> how many files were deleted."""
-        now = time.time() if now is None else now
-        for component in self.outputs:
-            for path in list(component.temp_files):
-                self.last_sent[path] = now
-                component.temp_files.discard(path)
-        deleted = 0
-        for path, seen in list(self.last_sent.items()):
-            if now - seen > self.age:
-                try:
-                    os.remove(path)
-                    deleted += 1
-                except FileNotFoundError:
-                    pass
-                del self.last_sent[path]
-        return deleted
+    Gradio names a picture's file by a hash of its content and writes it again (or, for a file
+    it was given, touches it) each time it is sent, so the modification time is when it was
+    last sent. A path stays in the component's list until its file is deleted: Gradio serves
+    only the files it lists."""
+    deleted, now = 0, time.time() if now is None else now
+    for component in outputs:
+        for path in list(component.temp_files):
+            try:
+                if now - os.stat(path).st_mtime <= age:
+                    continue
+                os.remove(path)
+                deleted += 1
+            except FileNotFoundError:
+                pass
+            component.temp_files.discard(path)
+    return deleted
 
 
 def tame_malloc() -> None:
@@ -227,12 +219,10 @@ def trim_malloc() -> None:
 
 
 def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
-    sweeper = FrameSweeper(outputs, age)
-
     def loop():
         while True:
             time.sleep(every)
-            sweeper.sweep()
+            sweep_frames(outputs, age)
             trim_malloc()
 
     thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)

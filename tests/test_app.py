@@ -2,6 +2,7 @@
 through huggingface_hub's real HTTP code against a stand-in."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -339,15 +340,14 @@ def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
     paths = [tmp_path / f"frame-{k}.png" for k in range(3)]
     for path in paths:
         path.write_bytes(b"png")
-    output.temp_files = {str(p) for p in paths}
-    sweeper = studio.FrameSweeper([output], age=60)
-    assert sweeper.sweep(now=1000) == 0 and all(p.exists() for p in paths)
-    # Frame 0 is sent again at 1050 (Gradio reuses a file for the same image): it is kept longer.
-    output.temp_files.add(str(paths[0]))
-    assert sweeper.sweep(now=1050) == 0
-    assert sweeper.sweep(now=1070) == 2 and paths[0].exists() and not paths[1].exists() and not paths[2].exists()
-    paths[0].unlink()  # already gone by the time its turn comes: forgotten, not an error
-    assert sweeper.sweep(now=1200) == 0 and sweeper.last_sent == {}
+        os.utime(path, (1000, 1000))  # written at t = 1000
+    os.utime(paths[0], (1050, 1050))  # sent again at t = 1050 (Gradio rewrites a picture's file)
+    output.temp_files = {str(p) for p in paths} | {str(tmp_path / "gone.png")}
+    assert studio.sweep_frames([output], age=60, now=1040) == 0 and all(p.exists() for p in paths)
+    assert output.temp_files == {str(p) for p in paths}  # Gradio serves only listed files: kept ones stay listed
+    assert studio.sweep_frames([output], age=60, now=1070) == 2
+    assert paths[0].exists() and not paths[1].exists() and not paths[2].exists() and output.temp_files == {str(paths[0])}
+    assert studio.sweep_frames([output], age=60, now=1200) == 1 and output.temp_files == set()
 
 
 # -- what a visitor sees of their own uploads ----------------------------------------------------
