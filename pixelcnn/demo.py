@@ -27,7 +27,7 @@ MIN_TEMPERATURE = 0.05
 MAX_GUIDANCE = 10.0
 # Classifier-free guidance the page starts at, per model folder: the value that measured best
 # (`python -m pixelcnn.evaluate`, see the model cards). Models without an unconditional branch get 0.
-DEFAULT_GUIDANCE = {"mnist": 2.0, "fashion-mnist": 1.0, "portraits": 0.0}
+DEFAULT_GUIDANCE = {"mnist": 2.0, "fashion-mnist": 0.5, "portraits": 0.0}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 MIN_UPLOAD_SIDE = 8  # smaller pictures hold too little to complete, encode or classify
