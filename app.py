@@ -120,6 +120,7 @@ def friendly(start, *args):
     finally:
         if still_path is not None:
             os.remove(still_path)
+        trim_malloc()  # give the request's freed memory back now, not at the next sweep
 
 
 def load_encoder(notes: list[str]):
