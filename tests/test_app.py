@@ -267,13 +267,14 @@ def portraits(client, photo, second=None, mix=0.5, walk=False, count=4, seed="2"
 
 
 def test_a_portrait_request_streams_new_portraits_of_the_person(client):
-    job, frames = portraits(client, EXAMPLES / "obama.jpg", count=4)
+    # 8 portraits: enough work (about a second and a half here) for a stream of frames.
+    job, frames = portraits(client, EXAMPLES / "obama.jpg", count=8)
     assert job.status().success
     crops, grid, status = frames[-1]
-    assert len(frames) >= 10 and frames[0][2].startswith("Drawing") and status.startswith("Done: 4 images")
+    assert len(frames) >= 10 and frames[0][2].startswith("Drawing") and status.startswith("Done: 8 images")
     assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
-    scale = max(2, 560 // (2 * 33))
-    assert Image.open(grid).size == ((2 * 33 + 1) * scale,) * 2
+    scale = max(2, 560 // (3 * 33))
+    assert Image.open(grid).size == ((3 * 33 + 1) * scale,) * 2
     middle = np.asarray(Image.open(frames[len(frames) // 2][1]).convert("RGB")).reshape(-1, 3)
     assert (middle == demo.UNDRAWN).all(1).any()
 
