@@ -1,10 +1,11 @@
-"""A conditional Gated PixelCNN (van den Oord et al. 2016) with a fast cached sampler, and the
-auto-encoder that uses it as a decoder."""
+"""A conditional Gated PixelCNN (van den Oord et al. 2016) with a fast cached sampler, the
+original PixelCNN it improved on, and the auto-encoder that uses it as a decoder."""
 
 from .model import GatedPixelCNN
+from .original import PixelCNN
 from .sampling import sample, sample_stream
 
-__all__ = ["GatedPixelCNN", "MSEAutoEncoder", "PixelCNNAutoEncoder", "sample", "sample_stream"]
+__all__ = ["GatedPixelCNN", "PixelCNN", "MSEAutoEncoder", "PixelCNNAutoEncoder", "sample", "sample_stream"]
 
 
 def __getattr__(name):

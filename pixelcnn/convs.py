@@ -95,3 +95,33 @@ class MaskedConv1x1(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, in, H, W) -> (B, out, H, W)
         return F.conv2d(x, self.masked_weight()[:, :, None, None], self.bias)
+
+
+class MaskedConv2d(nn.Module):
+    """The original PixelCNN's n x n convolution (van den Oord et al. 2016a): taps on every row
+    above, on the pixels to the left in the current row, and on the current pixel through a
+    colour mask (A: earlier colours only; B: also its own group); the taps to the right of the
+    current pixel and on the rows below are zero.
+
+    Stacked, these convolutions never reach the pixels above and to the right that lie outside
+    the growing triangle of the first layers: the blind spot the gated two-stack design removes.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, in_groups, out_groups, include_self):
+        super().__init__()
+        self.pad = kernel_size // 2
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+        mask = torch.zeros_like(self.weight)
+        mask[:, :, : self.pad] = 1.0  # every row above
+        mask[:, :, self.pad, : self.pad] = 1.0  # left of the current pixel
+        mask[:, :, self.pad, self.pad] = colour_mask(out_groups, in_groups, include_self)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def masked_weight(self) -> torch.Tensor:
+        return self.weight * self.mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, in, H, W) -> (B, out, H, W)
+        return F.conv2d(x, self.masked_weight(), self.bias, padding=self.pad)

@@ -16,6 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .data import quantize
+from .explain import class_probabilities
 from .images import tile, to_uint8
 from .model import GatedPixelCNN
 from .sampling import sample_stream
@@ -208,16 +209,6 @@ def digit_from_upload(model: GatedPixelCNN, image: Image.Image) -> torch.Tensor:
         grey = 255 - grey
     array = grey[None, None] if model.image_channels == 1 else grey.transpose(2, 0, 1)[None]
     return torch.from_numpy(quantize(array, model.levels))
-
-
-@torch.no_grad()
-def class_probabilities(model: GatedPixelCNN, x: torch.Tensor) -> np.ndarray:
-    """The model as a classifier: p(class | x) by Bayes over its classes, log p(x | c) + log p(c)
-    with equal priors. x: (1, C, H, W) ints -> (num_classes,) probabilities."""
-    labels = torch.arange(model.num_classes)
-    bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)
-    log_likelihood = -bits.double() * x[0].numel() * math.log(2)  # nats
-    return torch.softmax(log_likelihood, 0).numpy()
 
 
 def completion_preview(model: GatedPixelCNN, dataset: str, image_path, keep_rows) -> tuple[Image.Image, str, str]:

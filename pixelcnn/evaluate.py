@@ -7,6 +7,9 @@ Class models, sample class accuracy: draw `per-class` samples of every class and
 a small CNN, trained on the same training split, assigns to the class they were conditioned on.
 The classifier's own test accuracy is printed beside it (and bounds what the number can mean).
 
+Class models as classifiers, Bayes accuracy: on `--bayes-images` held-out test images, how often
+the class with the highest p(x | c) (equal priors) is the image's own class.
+
 Portrait models, identity rate: draw `per-class` samples from each held-out photo's embedding,
 embed them with the same face encoder, and count how often the nearest training photo (embedded
 the same way) is of the person conditioned on; chance is one in the number of people. The same
@@ -27,10 +30,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import data as datasets
-from .model import GatedPixelCNN
-from .sampling import sample
 from .cards import write_card_section
+from .explain import class_probabilities
+from .hub import fetch
 from .metrics import mean_loss
+from .model import GatedPixelCNN, PixelCNNBase
+from .original import load_saved
+from .sampling import sample
 from .trainset import load_data
 
 
@@ -82,7 +88,7 @@ def predict(classifier: DigitClassifier, images_uint8) -> np.ndarray:
     return torch.cat([classifier(chunk).argmax(1) for chunk in x.split(500)]).numpy()
 
 
-def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed: int, batch: int = 250, guidance: float = 0.0,
+def sample_class_accuracy(model: PixelCNNBase, classifier, per_class: int, seed: int, batch: int = 250, guidance: float = 0.0,
                           temperature: float = 1.0):
     """Share of samples the classifier puts in their conditioning class, overall and per class."""
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
@@ -93,12 +99,21 @@ def sample_class_accuracy(model: GatedPixelCNN, classifier, per_class: int, seed
     return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1)
 
 
+def bayes_accuracy(model: PixelCNNBase, d: datasets.ImageDataset, images: int, seed: int) -> float:
+    """Share of `images` held-out test images (a seeded draw) whose most likely class by Bayes,
+    argmax_c p(x | c), is their own."""
+    picked = np.random.default_rng(seed).permutation(len(d.test_y))[:images]
+    x = torch.from_numpy(datasets.quantize(d.test_x[picked], model.levels))
+    guesses = [int(class_probabilities(model, x[k : k + 1]).argmax()) for k in range(len(picked))]
+    return float((np.array(guesses) == d.test_y[picked]).mean())
+
+
 def portrait_data(name: str, size: int) -> datasets.ImageDataset:
     """The dataset at the model's size with each photo's own face embedding, as training saw it."""
     return load_data(name, conditioning="face", image_size=size)
 
 
-def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,
+def identity_rates(model: PixelCNNBase, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,
                    batch: int = 80, guidance: float = 0.0) -> dict:
     """Identity rate of a portrait model's samples (or, for an unconditional model, of samples
     matched against the same list of people: the chance level), and of the real held-out photos."""
@@ -122,7 +137,7 @@ def identity_rates(model: GatedPixelCNN, encoder, d: datasets.ImageDataset, per_
     }
 
 
-def sweep(args, model: GatedPixelCNN) -> list[float]:
+def sweep(args, model: PixelCNNBase) -> list[float]:
     """The guidance values to measure: all of --guidance for a model with an unconditional branch, else 0."""
     return args.guidance if model.guidable else [0.0]
 
@@ -132,7 +147,7 @@ def best_of(results: dict[float, float]) -> float:
     return max(sorted(results), key=lambda w: results[w])
 
 
-def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
+def evaluate_portraits(args, model: PixelCNNBase) -> list[str]:
     from .faces import EMBEDDING, FaceEncoder
     from .images import save_grid
     from .portrait import check_embedding
@@ -175,18 +190,26 @@ def evaluate_portraits(args, model: GatedPixelCNN) -> list[str]:
     return lines
 
 
-def evaluate_classes(args, model: GatedPixelCNN) -> list[str]:
+def evaluate_classes(args, model: PixelCNNBase) -> list[str]:
     d = datasets.load_dataset(args.dataset)
     if model.class_names != d.class_names:
         raise SystemExit(f"the model's classes {model.class_names} are not {args.dataset}'s {d.class_names}.")
     bpd = mean_loss(model, d.test_x, d.test_y)
+    lines = [f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})"]
+    found = {"test_bpd": bpd}
+    if args.bayes_images:
+        found["bayes_accuracy"] = bayes_accuracy(model, d, args.bayes_images, args.seed)
+        lines.append(f"- The model as a classifier (Bayes, argmax over classes of p(x | class), equal priors): **{100 * found['bayes_accuracy']:.1f}%** "
+                     f"of {args.bayes_images} held-out test images (seed {args.seed})")
+    if not args.per_class:
+        print(json.dumps(found))
+        return lines + [""]
     classifier = train_classifier(d)
     classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
     results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature)
                for w in sweep(args, model)}
     best = best_of({w: acc for w, (acc, _) in results.items()})
-    lines = [
-        f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})",
+    lines += [
         f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by classifier-free "
         f"guidance w; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
         "",
@@ -196,7 +219,7 @@ def evaluate_classes(args, model: GatedPixelCNN) -> list[str]:
           + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class) in results.items()],
         "",
     ]
-    print(json.dumps({"test_bpd": bpd, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _) in results.items()},
+    print(json.dumps({**found, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _) in results.items()},
                       "best_guidance": best, "classifier_test_accuracy": classifier_acc}))
     return lines
 
@@ -219,7 +242,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pixelcnn.evaluate", description=__doc__.strip().splitlines()[0])
     parser.add_argument("model", help="a folder written by save_pretrained, or a Hub repo id")
     parser.add_argument("--dataset", required=True, choices=sorted(datasets.WAYS))
-    parser.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person (default: 100)")
+    parser.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person; 0: no samples (default: 100)")
+    parser.add_argument("--bayes-images", type=int, default=0, help="class models: held-out test images to classify by Bayes with the "
+                        "model's own likelihoods (default: 0, none)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     parser.add_argument("--guidance", type=guidance_list, default=[0.0, 0.5, 1.0, 2.0, 3.0],
                         help="classifier-free guidance values to measure, comma-separated (default: 0,0.5,1,2,3); "
@@ -229,7 +254,7 @@ def main(argv=None):
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")
     args = parser.parse_args(argv)
 
-    model = GatedPixelCNN.from_pretrained(args.model).eval()
+    model = load_saved(Path(args.model) if Path(args.model).is_dir() else fetch(args.model))
     start = time.time()
     lines = evaluate_portraits(args, model) if model.cond_dim else evaluate_classes(args, model)
     lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")

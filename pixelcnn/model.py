@@ -3,6 +3,10 @@
 p(x | h) = prod over sub-pixels in raster order (row, column, then colour R, G, B) of a
 `levels`-way softmax. The constructor's keyword arguments are the whole config:
 `save_pretrained` writes them to config.json beside model.safetensors.
+
+`PixelCNNBase` holds what every PixelCNN here shares (its config, inputs, conditioning, output
+head and bits/dim); `GatedPixelCNN` adds the two gated stacks, and `original.PixelCNN` the one
+stack of masked convolutions it replaced.
 """
 
 import math
@@ -16,13 +20,12 @@ from .convs import MaskedConv1x1, channel_groups
 from .gated import GatedLayer
 
 
-class GatedPixelCNN(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="pixelcnn",
-    tags=["pixelcnn", "autoregressive", "image-generation"],
-    license="mit",
-):
+class PixelCNNBase(nn.Module):
+    """The config, inputs, conditioning, head and bits/dim of a PixelCNN; a subclass builds its
+    layers in `build_layers` and maps scaled images to summed features in `features`."""
+
+    TITLE = "PixelCNN"
+
     def __init__(
         self,
         image_channels: int = 1,
@@ -82,13 +85,7 @@ class GatedPixelCNN(
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
 
-        cond_features = num_classes + cond_dim
-        self.layers = nn.ModuleList(
-            GatedLayer(
-                hidden_channels, image_channels, kernel_size, cond_features, cond_map_channels, first=k == 0, last=k == num_layers - 1
-            )
-            for k in range(num_layers)
-        )
+        self.layers = self.build_layers(num_classes + cond_dim)
         hidden_groups = channel_groups(hidden_channels, image_channels)
         # Output channel k predicts colour k // levels.
         out_groups = torch.arange(image_channels * levels) // levels
@@ -158,10 +155,17 @@ class GatedPixelCNN(
     # -- the network --------------------------------------------------------------------------
 
     def head(self, skips: torch.Tensor) -> torch.Tensor:
-        """(B, hidden, H, W) summed skips -> (B, levels, C, H, W) logits."""
+        """(B, hidden, H, W) features (the Gated model's summed skips) -> (B, levels, C, H, W) logits."""
         out = self.head_out(F.relu(self.head_hidden(F.relu(skips))))
         b, _, h, w = out.shape
         return out.view(b, self.image_channels, self.levels, h, w).transpose(1, 2)
+
+    def build_layers(self, cond_features: int) -> nn.ModuleList:
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor, cond_vec, cond_map) -> torch.Tensor:
+        """(B, C, H, W) scaled image -> (B, hidden, H, W) features for the head."""
+        raise NotImplementedError
 
     def forward(self, x, labels=None, cond=None, cond_map=None, unconditional=None) -> torch.Tensor:
         """x: (B, C, H, W) ints in [0, levels) or floats in [-1, 1] -> logits (B, levels, C, H, W).
@@ -170,12 +174,7 @@ class GatedPixelCNN(
         self.check_input(x)
         cond_vec = self.conditioning_vector(x.shape[0], labels, cond, unconditional)
         cond_map = self.check_cond_map(x, cond_map)
-        v = h = self.scale(x)
-        skips = 0
-        for layer in self.layers:
-            v, h, skip = layer(v, h, cond_vec, cond_map)
-            skips = skips + skip
-        return self.head(skips)
+        return self.head(self.features(self.scale(x), cond_vec, cond_map))
 
     def bits_per_dim(self, x, labels=None, cond=None, cond_map=None) -> torch.Tensor:
         """x: (B, C, H, W) ints in [0, levels) -> (B,) bits per sub-pixel: NLL / (C*H*W*ln 2)."""
@@ -195,14 +194,30 @@ class GatedPixelCNN(
         """The config as saved in config.json (the constructor's keyword arguments)."""
         return dict(self._hub_mixin_config)
 
+    def multiply_adds_per_pixel(self) -> int:
+        """Multiply-adds one pixel position costs in a full forward pass: every convolution weight
+        a mask leaves in place is used once per position (the conditioning vector's projections
+        are per image, not per pixel, and are not counted)."""
+        total = 0
+        for module in self.modules():
+            if hasattr(module, "mask") and isinstance(getattr(module, "weight", None), torch.Tensor):
+                total += int((module.mask.expand_as(module.weight) != 0).sum())
+            elif isinstance(module, nn.Conv2d):
+                total += module.weight.numel()
+        return total
+
+    LAYER_WORDS = "layers"
+    PAPER = "van den Oord et al. 2016, arXiv 1606.05328"
+
     def layers_line(self) -> str:
-        return f"{self.num_layers} gated layers, {self.hidden_channels} channels, kernel {self.kernel_size}, {self.levels} levels"
+        return f"{self.num_layers} {self.LAYER_WORDS}, {self.hidden_channels} channels, kernel {self.kernel_size}, {self.levels} levels"
 
     def card(self) -> tuple[str, str, str]:
         """(title, what it is in a sentence, its size in a line) for the model card."""
-        what = ("A class-conditional Gated PixelCNN" if self.num_classes else f"A Gated PixelCNN conditioned on {self.cond_name} {'face embeddings' if 'facenet' in self.cond_name else 'vectors'}"
-                if self.cond_dim else "An unconditional Gated PixelCNN")
-        sentence = f"{what} (van den Oord et al. 2016, arXiv 1606.05328) from the `pixelcnn` package."
+        kind = self.TITLE
+        what = (f"A class-conditional {kind}" if self.num_classes else f"A {kind} conditioned on {self.cond_name} {'face embeddings' if 'facenet' in self.cond_name else 'vectors'}"
+                if self.cond_dim else f"An unconditional {kind}")
+        sentence = f"{what} ({self.PAPER}) from the `pixelcnn` package."
         if self.guidable:
             sentence += (f" Trained with conditioning dropout ({self.cond_dropout:g} of each batch saw no conditioning), so it also "
                          "models p(x) and can be sampled with classifier-free guidance.")
@@ -210,4 +225,36 @@ class GatedPixelCNN(
             sentence += (" The embeddings come from facenet-pytorch's MTCNN and InceptionResnetV1 with FaceNet 20180408-102900 weights, "
                          "trained on CASIA-WebFace, a data set licensed for research only: use this model for research and demonstration.")
         params = sum(p.numel() for p in self.parameters())
-        return "Gated PixelCNN", sentence, f"{self.layers_line()}; {params:,} parameters."
+        size = f"{self.layers_line()}; {params:,} parameters; {self.multiply_adds_per_pixel():,} multiply-adds per pixel."
+        return kind, sentence, size
+
+
+class GatedPixelCNN(
+    PixelCNNBase,
+    PyTorchModelHubMixin,
+    library_name="pixelcnn",
+    tags=["pixelcnn", "autoregressive", "image-generation"],
+    license="mit",
+):
+    """Two stacks (vertical: the rows above; horizontal: the pixels to the left) of gated layers,
+    with no blind spot (van den Oord et al. 2016, figure 2)."""
+
+    TITLE = "Gated PixelCNN"
+    LAYER_WORDS = "gated layers"
+
+    def build_layers(self, cond_features: int) -> nn.ModuleList:
+        return nn.ModuleList(
+            GatedLayer(
+                self.hidden_channels, self.image_channels, self.kernel_size, cond_features, self.cond_map_channels,
+                first=k == 0, last=k == self.num_layers - 1,
+            )
+            for k in range(self.num_layers)
+        )
+
+    def features(self, x, cond_vec, cond_map):
+        v = h = x
+        skips = 0
+        for layer in self.layers:
+            v, h, skip = layer(v, h, cond_vec, cond_map)
+            skips = skips + skip
+        return skips  # (B, hidden, H, W)

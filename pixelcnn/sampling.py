@@ -1,4 +1,5 @@
-"""Sampling from a GatedPixelCNN: a naive reference and a cached incremental sampler.
+"""Sampling from a PixelCNN: a naive reference and a cached incremental sampler (the cached
+one for the GatedPixelCNN; the original PixelCNN is always drawn the naive way).
 
 With `guidance=w` (classifier-free guidance, for models trained with conditioning dropout) both
 run the conditional and the unconditional branch side by side in one batch of 2n and draw from
@@ -20,13 +21,13 @@ import torch
 
 from .convs import channel_groups
 from .gated import gate
-from .model import GatedPixelCNN
+from .model import GatedPixelCNN, PixelCNNBase
 
 MAX_SIDE = 512
 METHODS = ("cached", "naive")
 
 
-def check_args(model: GatedPixelCNN, n, size, temperature, method, guidance=0.0):
+def check_args(model: PixelCNNBase, n, size, temperature, method, guidance=0.0):
     """Validate user-facing arguments; returns (H, W)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
@@ -92,7 +93,7 @@ class Drawer:
 
 
 def sample_stream(
-    model: GatedPixelCNN,
+    model: PixelCNNBase,
     n: int,
     *,
     labels=None,
@@ -146,7 +147,7 @@ def sample_stream(
     seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
     draw = Drawer(canvas, seed, temperature, known, known_mask, on_logits, model.levels, guidance)
 
-    if method == "naive":
+    if method == "naive" or not isinstance(model, GatedPixelCNN):  # only the two-stack model has a cached path
         steps = _naive(model, canvas, labels, cond, cond_map, unconditional, draw)
     else:
         cond_vec = model.conditioning_vector(batch, labels, cond, unconditional)
@@ -169,7 +170,7 @@ def sample_stream(
     yield canvas.clone(), total, total
 
 
-def sample(model: GatedPixelCNN, n: int, **kwargs) -> torch.Tensor:
+def sample(model: PixelCNNBase, n: int, **kwargs) -> torch.Tensor:
     """Draw n images: (n, C, H, W) int64 intensities in [0, levels).
 
     Keyword arguments as `sample_stream`: labels (int or (n,) ints), cond (n, cond_dim), size
@@ -182,14 +183,17 @@ def sample(model: GatedPixelCNN, n: int, **kwargs) -> torch.Tensor:
 
 
 def _naive(model, canvas, labels, cond, cond_map, unconditional, draw):
-    """Reference: one full forward pass per sub-pixel (of both branches, with guidance). Yields
-    the index of each finished pixel."""
+    """Reference: one forward pass per sub-pixel (of both branches, with guidance) over the rows
+    down to the current one (a causal model's rows below cannot change it). Yields the index of
+    each finished pixel."""
     n, c, h, w = canvas.shape
     for row in range(h):
+        rows_map = None if cond_map is None else cond_map[:, :, : row + 1]
         for col in range(w):
             for channel in range(c):
-                inputs = canvas if unconditional is None else torch.cat([canvas, canvas])
-                logits = model(inputs, labels, cond, cond_map, unconditional)  # (n or 2n, levels, C, H, W)
+                rows = canvas[:, :, : row + 1]
+                inputs = rows if unconditional is None else torch.cat([rows, rows])
+                logits = model(inputs, labels, cond, rows_map, unconditional)  # (n or 2n, levels, C, row + 1, W)
                 draw(channel, row, col, logits[:, :, channel, row, col])
             yield row * w + col
 

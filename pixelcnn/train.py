@@ -36,7 +36,8 @@ from .cards import plot_curves, write_model_card
 from .faces import EMBEDDING
 from .images import save_grid
 from .metrics import mean_loss
-from .model import GatedPixelCNN
+from .model import GatedPixelCNN, PixelCNNBase
+from .original import PixelCNN
 from .sampling import sample
 from .trainset import load_data
 
@@ -44,6 +45,7 @@ from .trainset import load_data
 @dataclass
 class Options:
     model: str = "pixelcnn"  # pixelcnn | autoencoder (PixelCNN decoder of a code) | mse-autoencoder
+    arch: str = "gated"  # gated (two stacks, 2016b) | original (one stack of masked convolutions, 2016a), for --model pixelcnn
     code_dim: int = 10  # the auto-encoders' code size m
     dataset: str = "mnist"  # mnist | fashion-mnist | orl-faces | photo-patches | folder
     folder: str = ""  # with --dataset folder: one subfolder of images per class
@@ -85,6 +87,8 @@ HELP = {
     "compile": "torch.compile the model (on the CPU it needs a C++ compiler; without one it warns and trains in eager mode)",
     "channels_last": "keep weights and activations in channels-last memory order",
     "model": "pixelcnn, autoencoder (an encoder and a PixelCNN decoder of its code), or mse-autoencoder (the baseline)",
+    "arch": "gated (the Gated PixelCNN's two stacks) or original (the first PixelCNN's one stack of masked "
+    "convolutions, with its blind spot), for --model pixelcnn",
     "code_dim": "the auto-encoders' code size m",
     "dataset": "mnist, fashion-mnist, orl-faces, photo-patches, or folder",
     "folder": "with --dataset folder: a folder of class subfolders",
@@ -186,9 +190,11 @@ def build_model(opts: Options, d: datasets.ImageDataset):
         )
     if opts.model != "pixelcnn":
         raise SystemExit(f"--model must be pixelcnn, autoencoder or mse-autoencoder, not {opts.model!r}.")
+    if opts.arch not in ("gated", "original"):
+        raise SystemExit(f"--arch must be gated or original, not {opts.arch!r}.")
     class_cond = opts.conditioning == "class"
     face_cond = opts.conditioning == "face"
-    return GatedPixelCNN(
+    return (GatedPixelCNN if opts.arch == "gated" else PixelCNN)(
         image_channels=channels,
         image_size=[h, w],
         levels=opts.levels,
@@ -223,7 +229,7 @@ def batch_loss(net, model, x, labels=None, cond=None, unconditional=None, precis
     bits/dim (mean NLL per sub-pixel in bits) for the PixelCNNs, MSE for the MSE auto-encoder.
     net: the model, or its DDP / compiled wrapper; x: (B, C, H, W) ints."""
     with torch.autocast(x.device.type, dtype=precision or torch.float32, enabled=precision is not None):
-        if isinstance(model, GatedPixelCNN):
+        if isinstance(model, PixelCNNBase):
             prediction = net(x, labels, cond, None, unconditional)
         else:
             prediction = net(x) if isinstance(model, MSEAutoEncoder) else net(x, unconditional)
@@ -266,7 +272,7 @@ def atomic_save(obj, path: Path) -> None:
 def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x=None) -> None:
     """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block;
     for an auto-encoder, a row per test image: the image, then its decodings or reconstruction."""
-    if not isinstance(model, GatedPixelCNN):
+    if not isinstance(model, PixelCNNBase):
         originals = torch.from_numpy(datasets.quantize(test_x[:8], model.levels))
         if isinstance(model, PixelCNNAutoEncoder):
             rows, columns = figure_rows(originals, pixelcnn=model, decodings=per_class, seed=seed), 1 + per_class

@@ -52,3 +52,10 @@ def test_bad_guidance_list_is_refused(capsys):
     with pytest.raises(SystemExit):
         evaluate.main([str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--guidance", "1,x"])
     assert "--guidance takes numbers" in capsys.readouterr().err
+
+
+def test_the_model_as_a_classifier_on_held_out_digits(capsys):
+    result, out = run([str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--per-class", "0", "--bayes-images", "40"], capsys)
+    assert set(result) == {"test_bpd", "bayes_accuracy"}  # --per-class 0: no samples drawn
+    assert result["bayes_accuracy"] > 0.5  # chance is 10%
+    assert f"{100 * result['bayes_accuracy']:.1f}%** of 40 held-out test images" in out

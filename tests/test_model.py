@@ -11,9 +11,9 @@ from pixelcnn.model import GatedPixelCNN
 H, W = 7, 9  # non-square on purpose: catches crops that confuse height and width
 
 
-def make_model(channels, cond=False, layers=4, kernel=3, hidden=None, seed=0):
+def make_model(channels, cond=False, layers=4, kernel=3, hidden=None, seed=0, kind=GatedPixelCNN):
     torch.manual_seed(seed)
-    model = GatedPixelCNN(
+    model = kind(
         image_channels=channels,
         levels=8,
         hidden_channels=hidden or 8 * channels,

@@ -1,0 +1,65 @@
+"""What a PixelCNN believes about one image, read exactly from the model.
+
+- `surprise_map`: the bits each sub-pixel costs given everything before it in raster order;
+  its mean is the image's bits/dim.
+- `class_probabilities`: the model as a classifier, p(class | x) by Bayes over its classes.
+- `dependency_map`: which sub-pixels the prediction of one sub-pixel depends on (autograd
+  through the model: a sub-pixel is shaded exactly when it can change that prediction).
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import PixelCNNBase
+
+
+def conditioning(model: PixelCNNBase, label: int | None = None, cond: torch.Tensor | None = None) -> dict:
+    """The keyword arguments one image needs: its class (if the model has classes) and vector."""
+    return {"labels": torch.tensor([label]) if model.num_classes else None, "cond": cond if model.cond_dim else None}
+
+
+@torch.no_grad()
+def surprise_map(model: PixelCNNBase, x: torch.Tensor, label: int | None = None, cond=None) -> torch.Tensor:
+    """x: (1, C, H, W) ints in [0, levels) -> (C, H, W) bits, -log2 p(x_i | x_<i, class).
+
+    Its sum is `model.bits_per_dim(x, ...)` times C*H*W."""
+    logits = model(x, **conditioning(model, label, cond)).double()  # (1, levels, C, H, W)
+    return F.cross_entropy(logits, x.long(), reduction="none")[0] / math.log(2)
+
+
+@torch.no_grad()
+def class_probabilities(model: PixelCNNBase, x: torch.Tensor) -> np.ndarray:
+    """The model as a classifier: p(class | x) by Bayes over its classes, log p(x | c) + log p(c)
+    with equal priors. x: (1, C, H, W) ints -> (num_classes,) probabilities."""
+    labels = torch.arange(model.num_classes)
+    bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)
+    log_likelihood = -bits.double() * x[0].numel() * math.log(2)  # nats
+    return torch.softmax(log_likelihood, 0).numpy()
+
+
+def dependency_map(model: PixelCNNBase, x: torch.Tensor, row: int, col: int, channel: int = 0, label: int | None = None,
+                   cond=None, directions: int = 4) -> torch.Tensor:
+    """How strongly each input sub-pixel moves the prediction of sub-pixel (channel, row, col).
+
+    x: (1, C, H, W) ints -> (C, H, W) floats >= 0: the norm of the gradient of the predicted
+    log-probabilities, projected on `directions` directions (the log-probability of the value
+    that is there, then fixed random ones), with respect to each input. A weight a mask removes
+    is exactly zero, so a sub-pixel the prediction cannot see gets exactly 0; one it can see
+    gets a positive value (a random direction misses it with probability 0)."""
+    c, h, w = x.shape[1:]
+    if not (0 <= row < h and 0 <= col < w and 0 <= channel < c):
+        raise ValueError(f"pixel ({row}, {col}) channel {channel} is outside the {h} x {w} image.")
+    generator = torch.Generator().manual_seed(0)
+    weights = torch.randn(directions, model.levels, generator=generator, dtype=torch.float64)
+    weights[0] = 0.0
+    weights[0, int(x[0, channel, row, col])] = 1.0
+    scaled = model.scale(x).detach().expand(directions, -1, -1, -1).clone().requires_grad_()
+    kwargs = conditioning(model, label, cond)
+    kwargs = {k: None if v is None else v.expand(directions, *v.shape[1:]) for k, v in kwargs.items()}
+    with torch.enable_grad():
+        log_probs = torch.log_softmax(model(scaled, **kwargs)[:, :, channel, row, col].double(), dim=1)  # (D, levels)
+        (log_probs * weights.to(log_probs.device)).sum().backward()
+    return scaled.grad.double().norm(dim=0)  # (C, H, W)
