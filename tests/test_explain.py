@@ -1,0 +1,72 @@
+"""What a model believes about one image: surprise map, Bayes classifier, dependency map."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pixelcnn.explain import class_probabilities, dependency_map, surprise_map
+from pixelcnn.model import GatedPixelCNN
+
+from .test_model import H, W, make_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return GatedPixelCNN.from_pretrained(ROOT / "assets" / "mnist").eval()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from pixelcnn import data
+
+    d = data.load_dataset("mnist")
+    return torch.from_numpy(data.quantize(d.test_x[:6], 256)), d.test_y[:6]
+
+
+def test_surprise_sums_to_bits_per_dim(mnist, digits):
+    x, y = digits
+    for k in range(3):
+        bits = surprise_map(mnist, x[k : k + 1], label=int(y[k]))
+        assert bits.shape == (1, 28, 28) and bits.min() >= 0
+        expected = mnist.bits_per_dim(x[k : k + 1], labels=torch.tensor([int(y[k])])).item() * 28 * 28
+        assert bits.sum().item() == pytest.approx(expected, rel=1e-5)
+    # A digit's strokes are where the bits go: the black background costs little.
+    bits = surprise_map(mnist, x[:1], label=int(y[0]))[0]
+    assert bits[x[0, 0] > 128].mean() > 4 * bits[x[0, 0] == 0].mean()
+
+
+def test_surprise_by_hand_on_a_small_model():
+    model = make_model(3)
+    x = torch.randint(0, 8, (1, 3, H, W))
+    log_probs = torch.log_softmax(model(x), dim=1)[0]  # (levels, C, H, W)
+    bits = surprise_map(model, x)
+    c, i, j = 2, 3, 5
+    assert bits[c, i, j].item() == pytest.approx(-log_probs[x[0, c, i, j], c, i, j].item() / math.log(2), rel=1e-9)
+
+
+def test_the_model_as_a_classifier(mnist, digits):
+    x, y = digits
+    probs = np.stack([class_probabilities(mnist, x[k : k + 1]) for k in range(len(y))])
+    assert probs.shape == (6, 10) and np.allclose(probs.sum(1), 1.0)
+    assert (probs.argmax(1) == y).mean() >= 4 / 6  # held-out digits; chance is 1 in 10
+
+
+def test_dependency_map_is_the_causal_past_for_the_gated_model():
+    model = make_model(1, layers=4, kernel=3)
+    x = torch.randint(0, 8, (1, 1, H, W))
+    row, col = 5, 3
+    seen = dependency_map(model, x, row, col)[0] > 0
+    rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    past = (rows < row) | ((rows == row) & (cols < col))
+    reach = (rows >= row - 5) & ((rows < row) & ((cols - col).abs() <= 4) | (rows == row) & (cols >= col - 4))
+    assert torch.equal(seen, past & reach)
+
+
+def test_dependency_map_refuses_a_pixel_outside(mnist):
+    with pytest.raises(ValueError, match="outside the 28 x 28 image"):
+        dependency_map(mnist, torch.zeros(1, 1, 28, 28, dtype=torch.long), 28, 3, label=0)
