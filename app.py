@@ -18,9 +18,11 @@ import time
 import gradio as gr
 import torch
 
-from pixelcnn import autoencoder, demo, portrait
+from pixelcnn import autoencoder, demo, inspection, portrait
 from pixelcnn.hub import HubUnavailable, fetch
 from pixelcnn.model import GatedPixelCNN
+from pixelcnn.original import PixelCNN
+from pixelcnn.watch import DEFAULT_PACE, PACES
 
 log = logging.getLogger("pixelcnn.app")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
@@ -49,6 +51,7 @@ LEARNT = {
 # Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
 MODELS = {
     **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
+    **{f"{label} (original PixelCNN)": (f"{name}-original", PixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
     "Portraits": (demo.PORTRAITS, portrait.load),
     **{f"Auto-encoder ({kind})": (name, autoencoder.load) for kind, name in demo.AUTOENCODERS.items()},
 }
@@ -116,7 +119,8 @@ def friendly(start, *args):
             with os.fdopen(handle, "wb") as file:
                 still.save(file, format="PNG")
         for frame in frames:
-            yield (frame.image, frame.status) if still is None else (still_path, frame.image, frame.status)
+            shown = (frame.image, frame.belief, frame.status)
+            yield shown if still is None else (still_path, *shown)
     except ValueError as err:
         raise refuse(str(err)) from None
     finally:
@@ -139,12 +143,14 @@ def load_encoder(notes: list[str]):
 
 def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
     """The controls every tab shares, the buttons first so that they stay in view -> (count,
-    temperature, seed, go, stop) components, and a Guidance slider starting at `guidance` after
-    them unless that is None. Temperature, guidance and seed sit in a closed "More settings"."""
+    temperature, seed, pace, go, stop) components, and a Guidance slider starting at `guidance`
+    after them unless that is None. Temperature, guidance and seed sit in a closed "More settings"."""
     with gr.Row():
         go = gr.Button(button, variant="primary", elem_id=button_id)
         stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
     count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
+    pace = gr.Radio(list(PACES), value=DEFAULT_PACE, label="Pace", elem_id=f"{button_id}-pace",
+                    info="The model computes at full speed either way; a watchable pace spreads the frames over a few seconds.")
     controls = []
     with gr.Accordion("More settings", open=False):
         temperature = Slider(demo.MIN_TEMPERATURE, demo.MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature (1.0 = as trained)")
@@ -152,7 +158,14 @@ def sampling_controls(count_label: str, count: int, button: str, button_id: str,
             controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
                                    label="Guidance (0 = off; higher follows the class or person more closely)"))
         seed = gr.Textbox(label="Seed (blank = random)", value="")
-    return (count, temperature, seed, go, stop, *controls)
+    return (count, temperature, seed, pace, go, stop, *controls)
+
+
+def belief_view(elem_id: str) -> gr.Image:
+    """The chart beside a drawing: the distribution the model drew the marked pixel of the first
+    image from."""
+    return gr.Image(label="What the model believed about the orange pixel of image 1", type="pil", format="png", interactive=False,
+                    elem_id=elem_id, height=190, show_label=True)
 
 
 def stopped(status: str | None) -> str:
@@ -170,6 +183,11 @@ def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_na
     event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
     # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
     stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
+
+
+def clicked(evt: gr.SelectData) -> tuple[float, float]:
+    """Where a picture was clicked: (x, y) in its own pixels."""
+    return evt.index[0], evt.index[1]
 
 
 def purpose(text: str) -> gr.Markdown:
@@ -235,7 +253,7 @@ def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
 
 
 def build(models: dict, notes: list[str]) -> gr.Blocks:
-    names = [label for label, model in models.items() if getattr(model, "num_classes", 0)]
+    names = [label for label in demo.DATASETS if label in models]
     first = models[names[0]] if names else None
     portrait_model = models.get("Portraits")
     encoder = load_encoder(notes) if portrait_model is not None else None
@@ -256,12 +274,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         choices = model.class_names if model else []
         return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance_for(dataset) if model else 0.0)
 
-    def generate(dataset, class_name, count, temperature, seed, guidance=0.0):
-        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed, guidance)
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
+        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed, guidance, pace)
 
-    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0):
+    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
         path = upload or (drawing or {}).get("composite")
-        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed, guidance)
+        yield from friendly(demo.complete, model_for(dataset), dataset, path, class_name, keep_rows, count, temperature, seed, guidance, pace)
 
     def preview(dataset, upload, drawing, keep_rows):
         """The Complete tab's preview: the digit as the model sees it, its class guess, a sentence."""
@@ -273,17 +291,39 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         except ValueError as err:
             return None, gr.update(), str(err)
 
-    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0):
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
         if portrait_model is None or encoder is None:
             raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
         photo = upload if upload is not None else camera
-        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance)
+        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance, pace)
 
-    def decode(upload, drawing, count, temperature, seed):
+    def decode(upload, drawing, count, temperature, seed, pace=DEFAULT_PACE):
         if pixelcnn_ae is None or mse_ae is None:
             raise refuse("The auto-encoders are not loaded on this server; see the notes at the top.")
         path = upload or (drawing or {}).get("composite")
-        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed)
+        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed, pace)
+
+    def inspect(dataset, upload, drawing, class_choice):
+        path = upload or (drawing or {}).get("composite")
+        try:
+            return inspection.inspect(model_for(dataset), dataset, path, class_choice)
+        except ValueError as err:
+            raise refuse(str(err)) from None
+        finally:
+            trim_malloc()
+
+    def looks_at(dataset, upload, drawing, class_choice, x_px, y_px):
+        path = upload or (drawing or {}).get("composite")
+        try:
+            return inspection.where_it_looks(model_for(dataset), models.get(f"{dataset} (original PixelCNN)"), dataset, path, class_choice, x_px, y_px)
+        except ValueError as err:
+            raise refuse(str(err)) from None
+        finally:
+            trim_malloc()
+
+    def inspect_classes(dataset):
+        model = models.get(dataset)
+        return gr.Dropdown(choices=[inspection.BEST_GUESS, *(model.class_names if model else [])], value=inspection.BEST_GUESS)
 
     cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
     with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS) as page:
@@ -296,15 +336,16 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    count, temperature, seed, go, stop, guidance = sampling_controls(
+                    count, temperature, seed, pace, go, stop, guidance = sampling_controls(
                         "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
                     learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
                 with gr.Column(scale=2):
                     canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
                     status = gr.Markdown(elem_id="status")
+                    belief = belief_view("belief")
             dataset.change(classes, dataset, [class_name, guidance], api_name=False)
             dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
-            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance], [canvas, status], "generate")
+            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace], [canvas, belief, status], "generate")
 
         with gr.Tab("Complete"):
             purpose("Draw a digit or upload one: the model keeps its top rows and draws the rest.")
@@ -317,7 +358,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class",
                                               allow_custom_value=True, elem_id="complete-class")
                     keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
-                    c_count, c_temperature, c_seed, c_go, c_stop, c_guidance = sampling_controls(
+                    c_count, c_temperature, c_seed, c_pace, c_go, c_stop, c_guidance = sampling_controls(
                         "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
                 with gr.Column(scale=2):
                     with gr.Row():
@@ -326,11 +367,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         c_guess = gr.Markdown(elem_id="complete-guess")
                     c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
                     c_status = gr.Markdown(elem_id="complete-status")
+                    c_belief = belief_view("complete-belief")
             c_dataset.change(classes, c_dataset, [c_class, c_guidance], api_name=False)
             for source in (upload, drawing, keep, c_dataset):
                 source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
-            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance], [c_canvas, c_status],
-                 "complete")
+            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance, c_pace],
+                 [c_canvas, c_belief, c_status], "complete")
 
         with gr.Tab("Portrait"):
             purpose("Upload a portrait: the face encoder finds the face, and the PixelCNN, conditioned on its embedding, draws new "
@@ -341,7 +383,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
-                    p_count, p_temperature, p_seed, p_go, p_stop, p_guidance = sampling_controls(
+                    p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance = sampling_controls(
                         "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
                     if examples:
                         gr.Examples(examples, inputs=p_upload, label="Examples: held-out ORL photos (the model knows these people), and outside portraits")
@@ -356,9 +398,10 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
                     p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
                     p_status = gr.Markdown(elem_id="portrait-status")
+                    p_belief = belief_view("portrait-belief")
             p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
-            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance],
-                 [p_crops, p_canvas, p_status], "portraits")
+            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace],
+                 [p_crops, p_canvas, p_belief, p_status], "portraits")
 
         with gr.Tab("Auto-encoder"):
             purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")
@@ -369,7 +412,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250)
                     a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload", height=90)
-                    a_count, a_temperature, a_seed, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
+                    a_count, a_temperature, a_seed, a_pace, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
                     digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
                     if digits:
                         gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
@@ -377,11 +420,52 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
                     a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
                     a_status = gr.Markdown(elem_id="autoencoder-status")
-            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed], [a_pair, a_canvas, a_status], "autoencode")
+                    a_belief = belief_view("autoencoder-belief")
+            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed, a_pace], [a_pair, a_canvas, a_belief, a_status], "autoencode")
+
+        with gr.Tab("Inspect"):
+            purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
+                    "and, when you click a pixel, which pixels its prediction looks at.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    i_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")
+                    i_drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(196, 196), height=250)
+                    i_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload", height=90)
+                    i_class = gr.Dropdown([inspection.BEST_GUESS, *(first.class_names if first else [])], value=inspection.BEST_GUESS,
+                                          label="Class the bits are counted under", allow_custom_value=True, elem_id="inspect-class")
+                    i_go = gr.Button("Inspect", variant="primary", elem_id="inspect")
+                    held_out = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
+                                for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
+                    if held_out:
+                        gr.Examples(held_out, inputs=[i_upload, i_dataset], label="Held-out test images (MNIST digits, Fashion-MNIST garments)")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        i_surprise = gr.Image(label="Surprise: bits per pixel (bright = unexpected)", type="pil", format="png", interactive=False,
+                                              elem_id="inspect-surprise", height=300)
+                        i_classes = gr.Label(label="The model as a classifier: p(class | image)", num_top_classes=10, elem_id="inspect-classes")
+                    i_summary = gr.Markdown(elem_id="inspect-summary")
+                    gr.Markdown("**Where a pixel looks.** Click a pixel of the image below: the maps shade every pixel whose value changes "
+                                "the model's prediction for it (brighter = more), computed through the model itself. Orange: the pixel you "
+                                "clicked; dark blue: not drawn yet when it is predicted; red: drawn already, yet out of the prediction's sight.")
+                    with gr.Row():
+                        i_image = gr.Image(label="Click a pixel", type="pil", format="png", interactive=False, elem_id="inspect-image", height=300)
+                        i_gated = gr.Image(label="Gated PixelCNN", type="pil", format="png", interactive=False, elem_id="inspect-gated", height=300)
+                        i_original = gr.Image(label="Original PixelCNN (one stack of masked convolutions)", type="pil", format="png",
+                                              interactive=False, elem_id="inspect-original", height=300)
+                    i_looks = gr.Markdown(elem_id="inspect-looks")
+                    i_x, i_y = gr.Number(visible=False), gr.Number(visible=False)
+            i_inputs = [i_dataset, i_upload, i_drawing, i_class]
+            i_outputs = [i_surprise, i_classes, i_summary, i_image]
+            i_dataset.change(inspect_classes, i_dataset, i_class, api_name=False, queue=False)
+            i_go.click(inspect, i_inputs, i_outputs, api_name="inspect", concurrency_limit=2)
+            for source in (i_upload, i_drawing, i_class):
+                source.change(inspect, i_inputs, i_outputs, api_name=False, trigger_mode="always_last", concurrency_limit=2)
+            i_image.select(clicked, None, [i_x, i_y], api_name=False, queue=False).then(looks_at, [*i_inputs, i_x, i_y], [i_gated, i_original, i_looks], api_name="where_it_looks", concurrency_limit=2)
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
-    keep_sweeping([canvas, c_preview, c_canvas, p_crops, p_canvas, a_pair, a_canvas], *FRAMES_KEPT)
+    keep_sweeping([canvas, belief, c_preview, c_canvas, c_belief, p_crops, p_canvas, p_belief, a_pair, a_canvas, a_belief,
+                   i_surprise, i_image, i_gated, i_original], *FRAMES_KEPT)
     return page
 
 

@@ -18,8 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from .data import quantize
 from .explain import class_probabilities
 from .images import tile, to_uint8
-from .model import GatedPixelCNN
+from .model import GatedPixelCNN, PixelCNNBase
 from .sampling import sample_stream
+from .watch import DEFAULT_PACE, FPS, Beliefs, chart_for, parse_pace, shown_at
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MAX_IMAGES = 16
@@ -45,6 +46,7 @@ class Frame:
     image: Image.Image
     status: str
     done: bool
+    belief: Image.Image | None = None  # the chart of the marked sub-pixel's distribution
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -152,35 +154,55 @@ def grid_shape(n: int) -> int:
     return math.ceil(math.sqrt(n))
 
 
-def stream(model: GatedPixelCNN, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, guidance=0.0,
-           width_px=560, note: str = "") -> Iterator[Frame]:
-    """Frames of a growing grid, at most one every FRAME_SECONDS, the last one with bits/dim."""
+def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, guidance=0.0,
+           width_px=560, note: str = "", pace: float = 0.0) -> Iterator[Frame]:
+    """Frames of a growing grid, each with the chart of what the model believed about the marked
+    sub-pixel of the first image; the last frame with bits/dim. pace: seconds to spread the
+    drawing over, at FPS frames a second (0: a frame whenever one is ready, at most one every
+    FRAME_SECONDS). The sampler runs at full speed either way."""
     h, w = model.image_size
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
+    interval = 1 / FPS if pace else FRAME_SECONDS
+    beliefs = Beliefs((model.image_channels, h, w), model.levels, temperature)
     start = last = time.perf_counter()
-    canvas = None
-    frames = sample_stream(model, n, labels=labels, cond=cond, temperature=temperature, seed=seed, known=known, known_mask=known_mask, guidance=guidance)
+    canvas, shown = None, 0
+
+    def frame(done, total):
+        status = f"{note}Drawing… {100 * shown / total:.0f}% ({shown:,} of {total:,} sub-pixels), {time.perf_counter() - start:.1f} s"
+        return Frame(render(canvas, model.levels, shown, columns, scale), status, False, chart_for(beliefs, canvas, shown, guidance))
+
+    frames = sample_stream(model, n, labels=labels, cond=cond, temperature=temperature, seed=seed, known=known, known_mask=known_mask,
+                           guidance=guidance, on_logits=beliefs)
     for canvas, done, total in frames:
         now = time.perf_counter()
-        if done < total and now - last < FRAME_SECONDS:
+        if done < total and now - last < interval:
             continue
-        last = now
-        if done < total:
-            yield Frame(render(canvas, model.levels, done, columns, scale),
-                        f"{note}Drawing… {100 * done / total:.0f}% ({done:,} of {total:,} sub-pixels), {now - start:.1f} s", False)
+        shown = shown_at(now - start, pace, done, total)
+        if shown < total:
+            last = now
+            yield frame(done, total)
+    sampled = time.perf_counter() - start
+    while shown < total:  # the sampler is done; the drawing goes on at its pace
+        time.sleep(max(0.0, last + interval - time.perf_counter()))
+        last = time.perf_counter()
+        shown = shown_at(last - start, pace, total, total)
+        if shown < total:
+            yield frame(total, total)
     with torch.no_grad():
         bpd = model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item()
     elapsed = time.perf_counter() - start
-    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale),
-                f"{note}Done: {n} image{'s' * (n > 1)} in {elapsed:.2f} s; the model gives them {bpd:.3f} bits/dim.", True)
+    timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace (the model took {sampled:.2f} s)"
+    yield Frame(render(canvas, model.levels, total, columns, scale),
+                f"{note}Done: {n} image{'s' * (n > 1)} in {timing}; the model gives them {bpd:.3f} bits/dim.", True,
+                chart_for(beliefs, canvas, total, guidance))
 
 
-def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
+def by_class(model: GatedPixelCNN, dataset: str, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE) -> Iterator[Frame]:
     n = parse_count(count)
     label = class_index(model, class_name, dataset)
     yield from stream(model, n, labels=torch.full((n,), label), temperature=parse_temperature(temperature), seed=parse_seed(seed),
-                      guidance=parse_guidance(guidance, model))
+                      guidance=parse_guidance(guidance, model), pace=parse_pace(pace))
 
 
 def eight_bit(image: Image.Image) -> Image.Image:
@@ -230,7 +252,8 @@ def completion_preview(model: GatedPixelCNN, dataset: str, image_path, keep_rows
     return shown, model.class_names[guess], sentence
 
 
-def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0) -> Iterator[Frame]:
+def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0,
+             pace=DEFAULT_PACE) -> Iterator[Frame]:
     """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest."""
     n, guidance = parse_count(count, "Completions"), parse_guidance(guidance, model)
     label = class_index(model, class_name, dataset)
@@ -241,7 +264,7 @@ def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_ro
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
     yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature),
-                      seed=parse_seed(seed), guidance=guidance)
+                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace))
 
 
 def parse_mix(mix) -> float:
@@ -266,13 +289,15 @@ def faces_note(counts: list[int]) -> str:
     return f"{'; '.join(crowded).capitalize()}: the largest was used (shown above). " if crowded else ""
 
 
-def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed, guidance=0.0) -> tuple[Image.Image, Iterator[Frame]]:
+def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, temperature, seed, guidance=0.0,
+              pace=DEFAULT_PACE) -> tuple[Image.Image, Iterator[Frame]]:
     """New portraits of the person in `photo` (or, with a `second` photo, of a mix of the two
     people: all at `mix`, or with `walk` one image per step from the first to the second)
     -> (the face crops the encoder used, the frames of the growing grid)."""
     from .portrait import slerp
 
     n, temperature, seed, mix = parse_count(count, "Portraits"), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
+    pace = parse_pace(pace)
     guidance = parse_guidance(guidance, model)
     if photo is None:
         raise ValueError("Upload a portrait, take one with the webcam, or pick an example first.")
@@ -289,20 +314,21 @@ def portraits(model: GatedPixelCNN, encoder, photo, second, mix, walk, count, te
         counts.append(other_count)
         cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
     shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
-    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance, note=faces_note(counts))
+    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance, note=faces_note(counts), pace=pace)
 
 
-def autoencode(pixelcnn, mse, image_path, count, temperature, seed) -> tuple[Image.Image, Iterator[Frame]]:
+def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT_PACE) -> tuple[Image.Image, Iterator[Frame]]:
     """An uploaded or drawn image -> (the image as the encoders see it beside the MSE auto-encoder's
     reconstruction, the frames of `count` PixelCNN decodings of its code, growing)."""
     n, temperature, seed = parse_count(count, "PixelCNN decodings"), parse_temperature(temperature), parse_seed(seed)
+    pace = parse_pace(pace)
     image = digit_from_upload(pixelcnn, open_upload(image_path))  # (1, C, H, W) ints
     with torch.no_grad():
         code = pixelcnn.encode(image)  # (1, code_dim)
         pair = torch.cat([image, mse.reconstruct(image)])
     scale = max(2, 240 // pixelcnn.image_size[1])
     shown = Image.fromarray(tile(np.repeat(to_uint8(pair, pixelcnn.levels), 3 // pixelcnn.image_channels, axis=3), columns=2, scale=scale, background=235))
-    return shown, stream(pixelcnn.decoder, n, cond=code.expand(n, -1).contiguous(), temperature=temperature, seed=seed)
+    return shown, stream(pixelcnn.decoder, n, cond=code.expand(n, -1).contiguous(), temperature=temperature, seed=seed, pace=pace)
 
 
 # -- models -------------------------------------------------------------------------------------
