@@ -30,12 +30,20 @@ UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cache
 FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
 
 
-class Slider(gr.Slider):
-    """A slider whose value the package checks, so that a value out of range, or a string sent
+class PackageChecked:
+    """A control whose value the package checks, so that a value out of range, or a string sent
     through the API, gets a message naming the control instead of Gradio's generic one."""
 
     def preprocess(self, payload):
         return payload
+
+
+class Slider(PackageChecked, gr.Slider):
+    pass
+
+
+class Radio(PackageChecked, gr.Radio):
+    pass
 
 
 LEGEND = ('<span class="legend"><span style="background:#1c2038;color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
@@ -149,7 +157,7 @@ def sampling_controls(count_label: str, count: int, button: str, button_id: str,
         go = gr.Button(button, variant="primary", elem_id=button_id)
         stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
     count = Slider(1, demo.MAX_IMAGES, value=count, step=1, label=count_label)
-    pace = gr.Radio(list(PACES), value=DEFAULT_PACE, label="Pace", elem_id=f"{button_id}-pace",
+    pace = Radio(list(PACES), value=DEFAULT_PACE, label="Pace", elem_id=f"{button_id}-pace",
                     info="The model computes at full speed either way; a watchable pace spreads the frames over a few seconds.")
     controls = []
     with gr.Accordion("More settings", open=False):
@@ -190,9 +198,9 @@ def clicked(evt: gr.SelectData) -> tuple[float, float]:
     return evt.index[0], evt.index[1]
 
 
-def purpose(text: str) -> gr.Markdown:
-    """A tab's first line: what it does, and what the colours of a drawing mean."""
-    return gr.Markdown(f"{text} {LEGEND}", elem_classes=["purpose"])
+def purpose(text: str, legend: bool = True) -> gr.Markdown:
+    """A tab's first line: what it does, and (on a drawing tab) what the colours of a drawing mean."""
+    return gr.Markdown(f"{text} {LEGEND}" if legend else text, elem_classes=["purpose"])
 
 
 def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
@@ -425,7 +433,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
         with gr.Tab("Inspect"):
             purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
-                    "and, when you click a pixel, which pixels its prediction looks at.")
+                    "and, when you click a pixel, which pixels its prediction looks at.", legend=False)
             with gr.Row():
                 with gr.Column(scale=1):
                     i_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")

@@ -42,9 +42,23 @@ def server():
     page.close()
 
 
+FAST = "As fast as possible"
+DRAWING = {"/generate": 6, "/complete": 9, "/portraits": 9, "/autoencode": 5}  # endpoint -> position of its pace
+
+
+class FastClient(Client):
+    """A client whose drawing requests come as fast as possible unless a test asks for a pace:
+    most tests are about what is drawn, not how it is paced."""
+
+    def submit(self, *args, api_name=None, **kwargs):
+        if api_name in DRAWING and len(args) <= DRAWING[api_name]:
+            kwargs.setdefault("pace", FAST)
+        return super().submit(*args, api_name=api_name, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def client(server):
-    return Client(server, verbose=False)
+    return FastClient(server, verbose=False)
 
 
 def generate(client, *args):
@@ -56,7 +70,7 @@ def generate(client, *args):
 def test_a_class_request_streams_and_ends_with_the_grid(client):
     job, frames = generate(client, "MNIST", "7", 16, 1.0, "3")
     assert job.status().success
-    statuses = [status for _, status in frames]
+    statuses = [frame[-1] for frame in frames]
     assert len(frames) >= 10 and statuses[0].startswith("Drawing")
     assert statuses[-1].startswith("Done: 16 images") and "bits/dim" in statuses[-1]
     image = Image.open(frames[-1][0])
@@ -122,7 +136,7 @@ def test_guidance_is_on_by_default_and_changes_the_drawing(client):
     assert model.guidable and demo.default_guidance("mnist", model) == demo.DEFAULT_GUIDANCE["mnist"] > 0
     _, plain = generate(client, "MNIST", "4", 4, 1.0, "5", 0.0)
     _, guided = generate(client, "MNIST", "4", 4, 1.0, "5", 3.0)
-    assert plain[-1][1].startswith("Done") and guided[-1][1].startswith("Done")
+    assert plain[-1][-1].startswith("Done") and guided[-1][-1].startswith("Done")
     assert not np.array_equal(np.asarray(Image.open(plain[-1][0])), np.asarray(Image.open(guided[-1][0])))
 
 
@@ -141,7 +155,7 @@ def test_guidance_checks_behind_the_page():
 def test_numbers_and_strings_are_taken_either_way(client):
     # The class as the number 7, the count and temperature as strings, the seed as a number.
     job, frames = generate(client, "MNIST", 7, "1", "1.0", 1)
-    assert job.status().success and frames[-1][1].startswith("Done: 1 image")
+    assert job.status().success and frames[-1][-1].startswith("Done: 1 image")
     _, again = generate(client, "MNIST", "7", 1, 1.0, "1")
     assert np.array_equal(np.asarray(Image.open(frames[-1][0])), np.asarray(Image.open(again[-1][0])))
 
@@ -198,7 +212,7 @@ def test_bad_uploads_get_one_sentence_and_the_app_keeps_serving(client, tmp_path
     with pytest.raises(Exception, match="Upload an image first"):
         client.predict("MNIST", None, None, "3", 14, 2, 1.0, "", api_name="/complete")
     job, frames = generate(client, "MNIST", "1", 1, 1.0, "0")
-    assert job.status().success and frames[-1][1].startswith("Done")
+    assert job.status().success and frames[-1][-1].startswith("Done")
 
 
 def test_completion_keeps_the_top_of_the_upload(client, tmp_path):
@@ -207,7 +221,7 @@ def test_completion_keeps_the_top_of_the_upload(client, tmp_path):
     path = tmp_path / "one.png"
     Image.fromarray(digit).save(path)
     job, frames = complete(client, path, keep=14, count=4)
-    assert job.status().success and frames[-1][1].startswith("Done: 4 images")
+    assert job.status().success and frames[-1][-1].startswith("Done: 4 images")
     grid = np.asarray(Image.open(frames[-1][0]).convert("L"))
     scale = max(2, 560 // (2 * 29))
     tile = grid[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale]  # first image, one value per pixel
@@ -270,8 +284,8 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
     # 8 portraits: enough work (about a second and a half here) for a stream of frames.
     job, frames = portraits(client, EXAMPLES / "obama.jpg", count=8)
     assert job.status().success
-    crops, grid, status = frames[-1]
-    assert len(frames) >= 10 and frames[0][2].startswith("Drawing") and status.startswith("Done: 8 images")
+    crops, grid, belief, status = frames[-1]
+    assert len(frames) >= 10 and frames[0][-1].startswith("Drawing") and status.startswith("Done: 8 images")
     assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
     scale = max(2, 560 // (3 * 33))
     assert Image.open(grid).size == ((3 * 33 + 1) * scale,) * 2
@@ -281,7 +295,7 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
 
 def test_two_portraits_mix_and_walk(client):
     job, frames = portraits(client, EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", walk=True, count=3, seed="4")
-    assert job.status().success and frames[-1][2].startswith("Done: 3 images")
+    assert job.status().success and frames[-1][-1].startswith("Done: 3 images")
     assert Image.open(frames[-1][0]).size == (2 * 160 + 12, 160 + 8)  # both faces shown
     # The same seed with a different mix gives different portraits: the identity steers them.
     _, at_first = portraits(client, EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", mix=0.0, count=2, seed="9")
@@ -304,7 +318,7 @@ def test_bad_portraits_get_one_sentence_and_the_app_keeps_serving(client, tmp_pa
     with pytest.raises(Exception, match="No face was found"):
         portraits(client, EXAMPLES / "obama.jpg", second=blank)
     job, frames = portraits(client, EXAMPLES / "biden.jpg", count=1)
-    assert job.status().success and frames[-1][2].startswith("Done: 1 image")
+    assert job.status().success and frames[-1][-1].startswith("Done: 1 image")
 
 
 def test_portrait_checks_behind_the_page():
@@ -320,7 +334,7 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     job = client.submit(handle_file(str(EXAMPLES / "mnist-test-7.png")), None, 4, 1.0, "3", api_name="/autoencode")
     frames = list(job)
     assert job.status().success
-    pair, grid, status = frames[-1]
+    pair, grid, belief, status = frames[-1]
     assert len(frames) >= 5 and status.startswith("Done: 4 images")
     scale = max(2, 240 // 28)
     pair = np.asarray(Image.open(pair).convert("L"))
@@ -363,7 +377,7 @@ def test_two_faces_say_which_one_was_used(client, tmp_path):
     both.save(path)
     job, frames = portraits(client, path, count=1)
     assert job.status().success
-    assert frames[-1][2].startswith("The first photo has 2 faces: the largest was used (shown above). Done: 1 image")
+    assert frames[-1][-1].startswith("The first photo has 2 faces: the largest was used (shown above). Done: 1 image")
 
 
 def test_sixteen_bit_grey_keeps_its_tones():
@@ -411,3 +425,95 @@ def test_stop_says_where_the_drawing_stopped():
     assert studio.stopped(note + "Drawing… 5% (51 of 1,024 sub-pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
     done = "Done: 16 images in 1.20 s; the model gives them 0.951 bits/dim."
     assert studio.stopped(done) == done and studio.stopped(None) == "Stopped."
+
+
+# -- watching a drawing ------------------------------------------------------------------------
+
+
+def test_the_default_pace_is_watchable_and_draws_the_same_images(server):
+    plain = Client(server, verbose=False)  # no pace given: the page's default
+    start = time.perf_counter()
+    arrivals, frames = [], []
+    for frame in plain.submit("MNIST", "7", 4, 1.0, "21", api_name="/generate"):
+        arrivals.append(time.perf_counter() - start)
+        frames.append(frame)
+    assert "at a watchable pace" in frames[-1][-1]
+    assert arrivals[-1] - arrivals[0] >= 5.0  # spread over seconds…
+    assert len(frames) >= 15 * 5  # …at 15 frames a second or more
+    _, fast = generate(FastClient(server, verbose=False), "MNIST", "7", 4, 1.0, "21")
+    assert len(fast) < len(frames) / 4
+    assert np.array_equal(np.asarray(Image.open(frames[-1][0])), np.asarray(Image.open(fast[-1][0])))
+    with pytest.raises(Exception, match="Pace must be one of: Watchable"):
+        plain.predict("MNIST", "7", 4, 1.0, "21", 0.0, "warp speed", api_name="/generate")
+
+
+def test_each_frame_comes_with_the_chart_of_the_pixel_being_drawn(client):
+    _, frames = generate(client, "MNIST", "3", 4, 1.0, "8", 2.0, "Watchable (about 6 s)")
+    charts = [np.asarray(Image.open(frame[1]).convert("RGB")) for frame in frames]
+    assert all(chart.shape == (170, 360, 3) for chart in charts)
+    # The chart follows the drawing: it changes from frame to frame, and marks a drawn value in orange.
+    assert len({chart.tobytes() for chart in charts}) > len(charts) // 2
+    assert all((chart == (255, 140, 0)).all(2).any() for chart in charts)
+
+
+# -- the Inspect tab ---------------------------------------------------------------------------
+
+
+
+
+def inspect(client, path, dataset="MNIST", class_choice="Its best guess"):
+    return client.predict(dataset, handle_file(str(path)), None, class_choice, api_name="/inspect")
+
+
+def test_inspect_shows_the_surprise_map_and_the_class_it_reads(client):
+    surprise, classes, summary, clickable = inspect(client, EXAMPLES / "mnist-test-7.png")
+    assert classes["label"] == "7" and len(classes["confidences"]) == 10
+    assert sum(c["confidence"] for c in classes["confidences"]) == pytest.approx(1.0, abs=1e-6)
+    bpd = float(summary.split("**")[5].split()[0])
+    model = studio.GatedPixelCNN.from_pretrained(ROOT / "assets" / "mnist").eval()
+    digit = demo.digit_from_upload(model, Image.open(EXAMPLES / "mnist-test-7.png"))
+    assert bpd == pytest.approx(model.bits_per_dim(digit, labels=torch.tensor([7])).item(), abs=5e-4)
+    heat = np.asarray(Image.open(surprise).convert("RGB"))
+    assert heat.shape == (280, 280, 3) and np.asarray(Image.open(clickable)).shape[:2] == (280, 280)
+    # Under a wrong class the same image costs more bits.
+    _, _, wrong, _ = inspect(client, EXAMPLES / "mnist-test-7.png", class_choice="1")
+    assert float(wrong.split("**")[5].split()[0]) > bpd
+
+
+def test_inspect_reads_a_garment(client):
+    _, classes, summary, _ = inspect(client, EXAMPLES / "fashion-mnist-test-7-sneaker.png", dataset="Fashion-MNIST")
+    assert classes["label"] == "Sneaker" and "bits/dim" in summary
+
+
+def test_where_a_pixel_looks_shows_the_blind_spot_of_the_original_only(client):
+    upload = handle_file(str(EXAMPLES / "mnist-test-7.png"))
+    # A click at screen pixel (145, 185) of the 10x picture: row 19, column 15.
+    gated, original, sentence = client.predict("MNIST", upload, None, "Its best guess", 145, 185, api_name="/where_it_looks")
+    assert "pixel (row 19, column 15)" in sentence and "blind spot" in sentence
+    red = np.array([200, 40, 60])
+
+    def unseen(path):  # (28, 28) bools: pixels drawn before, yet out of sight
+        return (np.asarray(Image.open(path).convert("RGB"))[5::10, 5::10] == red).all(2)
+
+    # One row up, just to the right: the Gated model sees it; the original does not.
+    assert not unseen(gated)[17, 15:20].any() and unseen(original)[17, 17:20].all()
+    # Neither sees rows beyond its reach; the original misses more.
+    assert unseen(original).sum() > unseen(gated).sum()
+
+
+@pytest.mark.parametrize("x, y, message", [(900, 10, "outside the 28 x 28 image"), (-5, 10, "outside the 28 x 28 image"),
+                                           ("left", 10, "Click a pixel")])
+def test_a_click_outside_the_image_gets_one_sentence(client, x, y, message):
+    with pytest.raises(Exception, match=message):
+        client.predict("MNIST", handle_file(str(EXAMPLES / "mnist-test-7.png")), None, "Its best guess", x, y, api_name="/where_it_looks")
+
+
+def test_bad_inspect_requests_get_one_sentence_and_the_app_keeps_serving(client, tmp_path):
+    for name, (path, message) in make_bad_files(tmp_path).items():
+        with pytest.raises(Exception, match=message):
+            inspect(client, path)
+    with pytest.raises(Exception, match="Draw a digit or a garment, upload an image, or pick an example first"):
+        client.predict("MNIST", None, None, "Its best guess", api_name="/inspect")
+    with pytest.raises(Exception, match="MNIST has no class 'banana'"):
+        inspect(client, EXAMPLES / "mnist-test-7.png", class_choice="banana")
+    assert inspect(client, EXAMPLES / "mnist-test-3.png")[1]["label"] == "3"

@@ -156,3 +156,63 @@ def test_auto_encode_a_digit(page):
     page.click("#autoencode")
     status_has(page, "#autoencoder-status", "Done: 8 images")
     page.screenshot(path=str(ARTIFACTS / "autoencoder-done.png"), full_page=True)
+
+
+FRAME_CLOCK = """(sel) => { window.__frames = []; const seen = new Set();
+  new MutationObserver(() => { const img = document.querySelector(sel); if (img && !seen.has(img.src)) { seen.add(img.src);
+    window.__frames.push(performance.now()); } }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+
+
+def test_the_first_drawing_comes_at_a_watchable_pace_with_its_live_chart(page):
+    assert page.locator("#generate-pace input[value^='Watchable']").is_checked()
+    page.evaluate(FRAME_CLOCK, "#canvas img")
+    page.click("#generate")
+    status_has(page, "#status", "Drawing", 60_000)
+    page.locator("#belief img").wait_for(state="visible", timeout=30_000)
+    first_chart = page.eval_on_selector("#belief img", "img => img.src")
+    page.wait_for_function("(src) => document.querySelector('#belief img').src !== src", arg=first_chart, timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "generate-watchable-with-chart.png"))
+    status_has(page, "#status", "Done")
+    times = page.evaluate("window.__frames")
+    span = (times[-1] - times[0]) / 1000
+    assert span >= 5.0, f"the drawing took {span:.1f} s on screen"
+    assert len(times) / span >= 15, f"{len(times)} frames in {span:.1f} s"
+    assert "at a watchable pace" in page.inner_text("#status")
+
+
+def test_as_fast_as_possible_is_one_click_away(page):
+    page.locator("#generate-pace").get_by_text("As fast as possible").click()
+    page.click("#generate")
+    status_has(page, "#status", "Done")
+    assert "watchable" not in page.inner_text("#status")
+
+
+def test_inspect_a_digit_then_click_a_pixel(page):
+    page.get_by_role("tab", name="Inspect").click()
+    box = page.locator("#inspect").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900
+    page.set_input_files("#inspect-upload input[type=file]", str(EXAMPLES / "mnist-test-7.png"))
+    status_has(page, "#inspect-summary", "bits/dim", 60_000)
+    assert page.query_selector("#inspect-surprise img") is not None
+    assert "7" in page.inner_text("#inspect-classes")  # the bar chart's top class
+    image = page.locator("#inspect-image img")
+    image.wait_for(state="visible")
+    # Row 19, column 15 of the 28 x 28 digit, wherever the page put the picture (scaled to fit its box, centred).
+    x, y = image.evaluate("""(img, [col, row]) => { const box = img.getBoundingClientRect();
+        const scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+        const left = (box.width - img.naturalWidth * scale) / 2, top = (box.height - img.naturalHeight * scale) / 2;
+        return [left + (col + 0.5) / 28 * img.naturalWidth * scale, top + (row + 0.5) / 28 * img.naturalHeight * scale]; }""", [14, 18])
+    image.click(position={"x": x, "y": y})
+    status_has(page, "#inspect-looks", "blind spot", 60_000)
+    assert "pixel (row 19, column 15)" in page.inner_text("#inspect-looks")
+    assert page.query_selector("#inspect-gated img") is not None and page.query_selector("#inspect-original img") is not None
+    page.locator("#inspect-looks").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
+
+
+def test_inspect_a_bad_upload_shows_its_message(page, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("not a picture")
+    page.get_by_role("tab", name="Inspect").click()
+    page.set_input_files("#inspect-upload input[type=file]", str(path))
+    page.wait_for_selector("text=not an image we can read", timeout=60_000)

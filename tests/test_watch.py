@@ -1,0 +1,84 @@
+"""Watching a drawing: the pace spreads the frames without changing the drawing, and the chart
+shows the distribution each marked sub-pixel was really drawn from."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from pixelcnn import demo
+from pixelcnn.model import GatedPixelCNN
+from pixelcnn.sampling import sample
+from pixelcnn.watch import DEFAULT_PACE, PACES, Beliefs, belief_chart, entropy_bits, parse_pace, shown_at
+
+FAST = "As fast as possible"
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return GatedPixelCNN(image_size=[8, 8], levels=16, hidden_channels=8, num_layers=2, kernel_size=3, num_classes=2, cond_dropout=0.1).eval()
+
+
+def test_the_watchable_pace_is_the_default_and_unknown_paces_are_refused():
+    assert DEFAULT_PACE.startswith("Watchable") and PACES[DEFAULT_PACE] >= 5 and PACES[FAST] == 0
+    with pytest.raises(ValueError, match="Pace must be one of: Watchable"):
+        parse_pace("slow motion")
+
+
+def test_shown_never_runs_ahead_of_the_sampler():
+    assert shown_at(3.0, 6.0, done=784, total=784) == 392  # half the time: half the drawing
+    assert shown_at(3.0, 6.0, done=100, total=784) == 100  # the sampler is behind: show what it has
+    assert shown_at(9.0, 6.0, done=784, total=784) == 784
+    assert shown_at(0.1, 0.0, done=50, total=784) == 50  # no pace: everything that is done
+
+
+def test_a_watchable_pace_spreads_the_same_drawing_over_seconds(model):
+    start = time.perf_counter()
+    paced = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, DEFAULT_PACE))
+    seconds = time.perf_counter() - start
+    fast = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, FAST))
+    assert np.array_equal(np.asarray(paced[-1].image), np.asarray(fast[-1].image))  # the pace changes nothing drawn
+    pace = PACES[DEFAULT_PACE]
+    assert seconds >= pace - 0.2
+    assert len(paced) >= 15 * (pace - 1)  # at 15 frames a second or more
+    assert len(fast) < len(paced) / 4
+    # Frames show the drawing in order: the undrawn (blue) area shrinks frame by frame.
+    undrawn = [(np.asarray(f.image.convert("RGB")).reshape(-1, 3) == demo.UNDRAWN).all(1).sum() for f in paced]
+    assert all(a >= b for a, b in zip(undrawn, undrawn[1:])) and undrawn[0] > undrawn[-1] == 0
+    assert "at a watchable pace" in paced[-1].status
+
+
+def test_beliefs_record_the_distribution_each_sub_pixel_was_drawn_from(model):
+    beliefs = Beliefs((1, 8, 8), 16, temperature=0.5)
+    seen = {}
+
+    def hook(channel, row, col, logits):
+        seen[(channel, row, col)] = logits[0].clone()
+        beliefs(channel, row, col, logits)
+
+    sample(model, 2, labels=torch.tensor([1, 0]), seed=1, guidance=2.0, on_logits=hook)
+    assert beliefs.count == 64
+    index = 3 * 8 + 5  # row 3, column 5
+    assert beliefs.position(index) == (0, 3, 5)
+    expected = torch.softmax(seen[(0, 3, 5)].double() / 0.5, 0).numpy()
+    assert np.allclose(beliefs.probabilities(index), expected)
+
+
+def test_entropy_and_the_chart():
+    assert entropy_bits(np.full(16, 1 / 16)) == pytest.approx(4.0)
+    assert entropy_bits(np.eye(16)[3]) == 0.0
+    probs = np.zeros(256)
+    probs[[0, 200]] = [0.25, 0.75]
+    chart = np.asarray(belief_chart(probs, 200, "test"))
+    orange = (chart == (255, 140, 0)).all(2)
+    assert orange.any()
+    columns = np.flatnonzero(orange.any(0))
+    plot_left, plot_width = 10, chart.shape[1] - 20  # the bars' area inside the chart's margins
+    assert (columns.mean() - plot_left) / plot_width * 256 == pytest.approx(200.5, abs=1.5)  # the drawn value's bar and marker
+
+
+def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
+    frames = list(demo.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
+    assert all(f.belief is not None and f.belief.size == (360, 170) for f in frames)
