@@ -155,11 +155,12 @@ def grid_shape(n: int) -> int:
 
 
 def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None, guidance=0.0,
-           width_px=560, note: str = "", pace: float = 0.0) -> Iterator[Frame]:
+           width_px=560, note: str = "", pace: float = 0.0, given: int = 0) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
     sub-pixel of the first image; the last frame with bits/dim. pace: seconds to spread the
     drawing over, at FPS frames a second (0: a frame whenever one is ready, at most one every
-    FRAME_SECONDS). The sampler runs at full speed either way."""
+    FRAME_SECONDS). The sampler runs at full speed either way. given: sub-pixels kept from an
+    upload (the rows a completion keeps), shown at once rather than paced."""
     h, w = model.image_size
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
@@ -178,7 +179,7 @@ def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, know
         now = time.perf_counter()
         if done < total and now - last < interval:
             continue
-        shown = shown_at(now - start, pace, done, total)
+        shown = shown_at(now - start, pace, done, total, given)
         if shown < total:
             last = now
             yield frame(done, total)
@@ -186,7 +187,7 @@ def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, know
     while shown < total:  # the sampler is done; the drawing goes on at its pace
         time.sleep(max(0.0, last + interval - time.perf_counter()))
         last = time.perf_counter()
-        shown = shown_at(last - start, pace, total, total)
+        shown = shown_at(last - start, pace, total, total, given)
         if shown < total:
             yield frame(total, total)
     with torch.no_grad():
@@ -264,7 +265,7 @@ def complete(model: GatedPixelCNN, dataset: str, image_path, class_name, keep_ro
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
     yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature),
-                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace))
+                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1])
 
 
 def parse_mix(mix) -> float:

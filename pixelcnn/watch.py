@@ -27,12 +27,13 @@ def parse_pace(pace) -> float:
     raise ValueError(f"Pace must be one of: {', '.join(PACES)}; not {pace!r}.")
 
 
-def shown_at(elapsed: float, pace: float, done: int, total: int) -> int:
+def shown_at(elapsed: float, pace: float, done: int, total: int, given: int = 0) -> int:
     """Sub-pixels to show `elapsed` seconds into a drawing spread over `pace` seconds, of which
-    the sampler has finished `done` of `total` (never more than it has finished)."""
+    the sampler has finished `done` of `total` (never more than it has finished); the first
+    `given` sub-pixels (kept from an upload) are shown at once and the pace spreads the rest."""
     if not pace:
         return done
-    return min(done, total, int(total * elapsed / pace))
+    return min(done, total, given + int((total - given) * elapsed / pace))
 
 
 class Beliefs:

@@ -82,3 +82,8 @@ def test_entropy_and_the_chart():
 def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
     frames = list(demo.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
     assert all(f.belief is not None and f.belief.size == (360, 170) for f in frames)
+
+
+def test_kept_rows_show_at_once_and_the_pace_spreads_the_rest():
+    assert shown_at(0.0, 6.0, done=784, total=784, given=392) == 392
+    assert shown_at(3.0, 6.0, done=784, total=784, given=392) == 588
