@@ -279,8 +279,8 @@ def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray, int]:
     from .faces import crop_to_image
 
     image = photo if isinstance(photo, Image.Image) else open_upload(photo)
-    embedding, crop = encoder(image)
-    return embedding[0], np.asarray(crop_to_image(crop[0])), encoder.count_faces(image)
+    embedding, crop, faces = encoder.embed_one(image)
+    return embedding, np.asarray(crop_to_image(crop)), faces
 
 
 def faces_note(counts: list[int]) -> str:

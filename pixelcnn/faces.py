@@ -215,26 +215,32 @@ class FaceEncoder:
         x = F.interpolate(x.expand(-1, 3, -1, -1), size=(160, 160), mode="bilinear", align_corners=False)
         return torch.cat([self.embed_crops(chunk) for chunk in ((x - 127.5) / 128).split(100)])
 
-    def crop(self, photo) -> torch.Tensor:
-        """One photo -> (3, 160, 160) standardised crop of its largest face, or a ValueError."""
+    def crop_and_count(self, photo) -> tuple[torch.Tensor, int]:
+        """One photo -> ((3, 160, 160) standardised crop of its largest face, how many faces it
+        holds), or a ValueError. One detection serves both (what MTCNN's own call does, split)."""
         image = load_photo(photo)
         if min(image.size) < MIN_FACE_SIDE:
             raise ValueError(f"The photo is {image.width}x{image.height} pixels; use one at least {MIN_FACE_SIDE} pixels a side.")
-        face = self.detector(image)
-        if face is None:
+        boxes, probs, points = self.detector.detect(image, landmarks=True)
+        if boxes is None:
             raise ValueError("No face was found in that photo; try a clear, front-facing portrait.")
-        return face
+        largest, _, _ = self.detector.select_boxes(boxes, probs, points, image, method=self.detector.selection_method)
+        return self.detector.extract(image, largest, None), len(boxes)
 
-    def count_faces(self, photo) -> int:
-        """How many faces the detector finds in one photo (the encoder uses the largest)."""
-        boxes, _ = self.detector.detect(load_photo(photo))
-        return 0 if boxes is None else len(boxes)
+    def crop(self, photo) -> torch.Tensor:
+        """One photo -> (3, 160, 160) standardised crop of its largest face, or a ValueError."""
+        return self.crop_and_count(photo)[0]
 
     def __call__(self, photos) -> tuple[torch.Tensor, torch.Tensor]:
         """A photo or a list of photos -> embeddings (B, 512), crops (B, 3, 160, 160) in [-1, 1]."""
         photos = photos if isinstance(photos, (list, tuple)) else [photos]
         crops = torch.stack([self.crop(p) for p in photos])
         return self.embed_crops(crops), crops
+
+    def embed_one(self, photo) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One photo -> (its largest face's (512,) embedding, its (3, 160, 160) crop, how many faces it holds)."""
+        crop, faces = self.crop_and_count(photo)
+        return self.embed_crops(crop[None])[0], crop, faces
 
 
 def with_embeddings(d):

@@ -1,5 +1,7 @@
 """The face encoder with the real converted weights, on the real ORL photos."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -113,3 +115,10 @@ def test_training_conditioned_on_each_photos_embedding(tmp_path):
     model = GatedPixelCNN.from_pretrained(out / "model")
     assert (model.cond_dim, model.cond_name, model.num_classes) == (512, faces.EMBEDDING, 0)
     assert json.loads((out / "model" / "training.json").read_text())["steps"] == 2
+
+
+def test_one_detection_gives_the_crop_the_embedding_and_the_count(encoder):
+    photo = str(Path(__file__).resolve().parent.parent / "assets" / "examples" / "obama.jpg")
+    embeddings, crops = encoder(photo)  # MTCNN's own call: detect, pick the largest, extract
+    embedding, crop, faces = encoder.embed_one(photo)
+    assert torch.equal(crop, crops[0]) and torch.allclose(embedding, embeddings[0], atol=1e-6) and faces == 1
