@@ -75,6 +75,21 @@ class AutoEncoderBase(nn.Module):
     def parameters_line(self) -> str:
         return f"{sum(p.numel() for p in self.parameters()):,} parameters"
 
+    # What a subclass names: its MEASURE (key, words), the method that measures it per image, and its card's words.
+    MEASURE: tuple[str, str]
+    TITLE = SENTENCE = DECODER = ""
+
+    def measured(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> (B,) the model's MEASURE of each image (labels and cond are not used)."""
+        return self.measured(x)
+
+    def card(self) -> tuple[str, str, str]:
+        """(title, what it is in a sentence, its size in a line) for the model card."""
+        return f"{self.TITLE}, m = {self.code_dim}", self.SENTENCE, f"{self.encoder_line()}; decoder: {self.DECODER or self.decoder.layers_line()}; {self.parameters_line()}."
+
 
 class PixelCNNAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
     """Encoder -> code -> a Gated PixelCNN decoder conditioned on the code; trained on its NLL."""
@@ -109,17 +124,10 @@ class PixelCNNAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
         return self.decoder.bits_per_dim(x, cond=self.encode(x))
 
     MEASURE = GatedPixelCNN.MEASURE
-
-    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
-        """(B, C, H, W) ints -> (B,) bits/dim given its own code (labels and cond are not used)."""
-        return self.bits_per_dim(x)
-
-    def card(self) -> tuple[str, str, str]:
-        """(title, what it is in a sentence, its size in a line) for the model card."""
-        return (f"PixelCNN auto-encoder, m = {self.code_dim}",
-                "An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
-                "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.",
-                f"{self.encoder_line()}; decoder: {self.decoder.layers_line()}; {self.parameters_line()}.")
+    measured = bits_per_dim
+    TITLE = "PixelCNN auto-encoder"
+    SENTENCE = ("An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
+                "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.")
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, decodings: int = 1, seed=None, temperature: float = 1.0, guidance: float = 0.0) -> torch.Tensor:
@@ -160,17 +168,11 @@ class MSEAutoEncoder(AutoEncoderBase, PyTorchModelHubMixin, **HUB_KWARGS):
         return (self(x) - self.unit(x)).pow(2).flatten(1).mean(1)
 
     MEASURE = ("mse", "mean squared error")
-
-    def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
-        """(B, C, H, W) ints -> (B,) mean squared error (labels and cond are not used)."""
-        return self.mse(x)
-
-    def card(self) -> tuple[str, str, str]:
-        """(title, what it is in a sentence, its size in a line) for the model card."""
-        return (f"MSE auto-encoder, m = {self.code_dim}",
-                "The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
-                "trained on mean squared error, from the `pixelcnn` package.",
-                f"{self.encoder_line()}; decoder: a linear layer and 2 transposed convolutions; {self.parameters_line()}.")
+    measured = mse
+    TITLE = "MSE auto-encoder"
+    SENTENCE = ("The baseline for the PixelCNN auto-encoder: the same encoder and code size, a deconvolutional decoder, "
+                "trained on mean squared error, from the `pixelcnn` package.")
+    DECODER = "a linear layer and 2 transposed convolutions"
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
