@@ -72,7 +72,15 @@ a neural network computes from every pixel above and to the left. The *Gated* Pi
 stacks of masked convolutions so no pixel above is ever hidden, and a label (a digit, a garment)
 steers every layer. Orange marks the pixel being drawn; blue ones are not drawn yet. *Guidance*
 (classifier-free guidance) mixes what the model predicts with and without the label and leans
-away from the unlabelled guess, so the samples follow the class more closely.
+away from the unlabelled guess, so the samples follow the class more closely. *Pace* spreads a
+drawing over a few seconds so you can follow it (the model itself computes at full speed), and
+the chart beside it shows the distribution the orange pixel of the first image was drawn from.
+
+**Inspect** asks the model about an image of yours: how many bits each pixel costs it, what
+class it believes the image is (Bayes over its classes), and, for a pixel you click, which
+pixels its prediction looks at, beside the original PixelCNN (one stack of masked
+convolutions, van den Oord et al. 2016a, [arXiv 1601.06759](https://arxiv.org/abs/1601.06759))
+whose blind spot above and to the right shows in red.
 
 **Portrait** conditions the PixelCNN on a 512-number face embedding (facenet-pytorch's MTCNN finds
 and aligns the face, InceptionResnetV1 embeds it). It learnt from the 40 people of the ORL faces:
