@@ -285,6 +285,7 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
     job, frames = portraits(client, EXAMPLES / "obama.jpg", count=8)
     assert job.status().success
     crops, grid, belief, status = frames[-1]
+    assert Image.open(belief).size == (360, 170)  # the chart of the last pixel drawn
     assert len(frames) >= 10 and frames[0][-1].startswith("Drawing") and status.startswith("Done: 8 images")
     assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
     scale = max(2, 560 // (3 * 33))
@@ -335,6 +336,7 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     frames = list(job)
     assert job.status().success
     pair, grid, belief, status = frames[-1]
+    assert Image.open(belief).size == (360, 170)
     assert len(frames) >= 5 and status.startswith("Done: 4 images")
     scale = max(2, 240 // 28)
     pair = np.asarray(Image.open(pair).convert("L"))

@@ -82,6 +82,8 @@ def test_each_tab_says_what_it_does_and_keeps_its_button_in_view(page, tab):
     button.wait_for(state="visible")
     box = button.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 900, f"{tab}: the button's bottom is at {box['y'] + box['height']:.0f} px"
+    pace = page.locator(f"{TABS[tab]}-pace")
+    assert pace.is_visible() and pace.locator("input[value^='Watchable']").is_checked()  # every drawing tab: watchable first
     legend = page.locator(".purpose:visible .legend")
     assert legend.count() == 1 and "not drawn yet" in legend.inner_text() and "being drawn" in legend.inner_text()
     page.screenshot(path=str(ARTIFACTS / f"tab-{tab.lower().replace(' ', '-')}.png"))
