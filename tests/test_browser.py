@@ -218,3 +218,10 @@ def test_inspect_a_bad_upload_shows_its_message(page, tmp_path):
     page.get_by_role("tab", name="Inspect").click()
     page.set_input_files("#inspect-upload input[type=file]", str(path))
     page.wait_for_selector("text=not an image we can read", timeout=60_000)
+
+
+def test_a_garment_example_switches_the_dataset_and_is_read_as_a_garment(page):
+    page.get_by_role("tab", name="Inspect").click()
+    page.get_by_text("fashion-mnist-test-7-sneaker.png").click()
+    status_has(page, "#inspect-summary", "Sneaker", 60_000)
+    assert page.locator("#inspect-dataset input").input_value() == "Fashion-MNIST"
