@@ -224,6 +224,15 @@ def evaluate_classes(args, model: PixelCNNBase) -> list[str]:
     return lines
 
 
+def load_final_weights(model, folder: Path) -> None:
+    """Load a run's last weights before averaging (its checkpoint.pt, beside the saved folder)
+    into model; weights_only, so nothing but tensors and plain values is unpickled."""
+    checkpoint = folder.parent / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise SystemExit(f"--weights final needs the run's checkpoint at {checkpoint}.")
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+
+
 def command_line(argv) -> str:
     return "python -m pixelcnn.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
 
@@ -251,10 +260,15 @@ def main(argv=None):
                         "a model trained without --cond-dropout is measured at 0 only")
     parser.add_argument("--twin", default="", help="portrait models: the unconditional twin to compare with")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", choices=["saved", "final"], default="saved",
+                        help="saved: the folder's weights (a run's EMA); final: the run's last weights before averaging, from the "
+                        "checkpoint.pt beside the folder (default: saved)")
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")
     args = parser.parse_args(argv)
 
     model = load_saved(Path(args.model) if Path(args.model).is_dir() else fetch(args.model))
+    if args.weights == "final":
+        load_final_weights(model, Path(args.model))
     start = time.time()
     lines = evaluate_portraits(args, model) if model.cond_dim else evaluate_classes(args, model)
     lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")

@@ -59,3 +59,20 @@ def test_the_model_as_a_classifier_on_held_out_digits(capsys):
     assert set(result) == {"test_bpd", "bayes_accuracy"}  # --per-class 0: no samples drawn
     assert result["bayes_accuracy"] > 0.5  # chance is 10%
     assert f"{100 * result['bayes_accuracy']:.1f}%** of 40 held-out test images" in out
+
+
+def test_a_runs_final_weights_can_be_measured_beside_its_average(tmp_path, capsys):
+    import torch
+
+    from pixelcnn.original import load_saved
+
+    folder = bundled_copy(tmp_path, 0.15)
+    model = load_saved(folder)
+    shifted = {k: v + 0.01 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save({"model": shifted, "step": 1}, tmp_path / "checkpoint.pt")
+    (tmp_path / "model").symlink_to(folder)  # RUN/model beside RUN/checkpoint.pt
+    saved, _ = run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0"], capsys)
+    final, _ = run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0", "--weights", "final"], capsys)
+    assert final["test_bpd"] != saved["test_bpd"]
+    with pytest.raises(SystemExit, match="needs the run's checkpoint"):
+        evaluate.main([str(bundled_copy(tmp_path / "no-run", 0.15)), "--dataset", "mnist", "--per-class", "0", "--weights", "final"])
