@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save_file, save_model
 from torch import nn
 
 from . import data as datasets
@@ -262,7 +262,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", choices=["saved", "final"], default="saved",
                         help="saved: the folder's weights (a run's EMA); final: the run's last weights before averaging, from the "
-                        "checkpoint.pt beside the folder (default: saved)")
+                        "checkpoint.pt beside the folder; with --write-card they replace the folder's weights (default: saved)")
     parser.add_argument("--write-card", action="store_true", help="write the results into the model card")
     args = parser.parse_args(argv)
 
@@ -272,8 +272,13 @@ def main(argv=None):
     start = time.time()
     lines = evaluate_portraits(args, model) if model.cond_dim else evaluate_classes(args, model)
     lines.insert(0, f"- Command: `{command_line(argv)}` ({(time.time() - start) / 60:.1f} min)")
+    if args.weights == "final":
+        lines.insert(1, "- Weights: the run's final weights, before averaging (`--weights final`)"
+                     + ("; written into this folder's model.safetensors with this card" if args.write_card else ""))
     print("\n".join(lines))
     if args.write_card:
+        if args.weights == "final":  # the card describes the weights beside it
+            save_model(model, str(Path(args.model) / "model.safetensors"))
         write_card_section(Path(args.model), "\n".join(lines))
 
 

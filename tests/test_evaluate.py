@@ -74,5 +74,10 @@ def test_a_runs_final_weights_can_be_measured_beside_its_average(tmp_path, capsy
     saved, _ = run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0"], capsys)
     final, _ = run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0", "--weights", "final"], capsys)
     assert final["test_bpd"] != saved["test_bpd"]
+    # With the card, the final weights replace the folder's: the card describes what is beside it.
+    run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0", "--weights", "final", "--write-card"], capsys)
+    again, _ = run([str(tmp_path / "model"), "--dataset", "mnist", "--per-class", "0"], capsys)
+    assert again["test_bpd"] == pytest.approx(final["test_bpd"], abs=1e-9)
+    assert "the run's final weights, before averaging" in (folder / "README.md").read_text()
     with pytest.raises(SystemExit, match="needs the run's checkpoint"):
         evaluate.main([str(bundled_copy(tmp_path / "no-run", 0.15)), "--dataset", "mnist", "--per-class", "0", "--weights", "final"])
