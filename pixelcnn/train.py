@@ -31,14 +31,12 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from . import data as datasets
-from .autoencoder import MSEAutoEncoder, PixelCNNAutoEncoder, figure_rows
-from .cards import plot_curves, write_model_card
+from .autoencoder import MSEAutoEncoder, PixelCNNAutoEncoder
+from .cards import plot_curves, sample_grid, write_model_card
 from .faces import EMBEDDING
-from .images import save_grid
 from .metrics import mean_loss
 from .model import GatedPixelCNN, PixelCNNBase
 from .original import PixelCNN
-from .sampling import sample
 from .trainset import load_data
 
 
@@ -267,24 +265,6 @@ def atomic_save(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x=None) -> None:
-    """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block;
-    for an auto-encoder, a row per test image: the image, then its decodings or reconstruction."""
-    if not isinstance(model, PixelCNNBase):
-        originals = torch.from_numpy(datasets.quantize(test_x[:8], model.levels))
-        if isinstance(model, PixelCNNAutoEncoder):
-            rows, columns = figure_rows(originals, pixelcnn=model, decodings=per_class, seed=seed), 1 + per_class
-        else:
-            rows, columns = figure_rows(originals, mse=model), 2
-        save_grid(rows, model.levels, path, columns=columns)
-        return
-    rows = model.num_classes or (min(8, len(conds)) if model.cond_dim else 1)
-    labels = torch.arange(rows).repeat_interleave(per_class) if model.num_classes else None
-    cond = torch.from_numpy(conds[:rows]).repeat_interleave(per_class, dim=0) if model.cond_dim else None
-    images = sample(model, rows * per_class, labels=labels, cond=cond, seed=seed)
-    save_grid(images, model.levels, path, columns=per_class)
 
 
 def trim_logs(out: Path, step: int, metrics: list[dict]) -> None:
