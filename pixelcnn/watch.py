@@ -7,6 +7,7 @@ what it draws.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -66,8 +67,9 @@ def entropy_bits(probs: np.ndarray) -> float:
     return float(-(nonzero * np.log2(nonzero)).sum())
 
 
+@lru_cache(maxsize=None)
 def font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    return ImageFont.load_default(size=size)  # loaded once: a chart is drawn for every frame
 
 
 def belief_chart(probs: np.ndarray, drawn: int, title: str, width: int = 360, height: int = 170) -> Image.Image:
