@@ -33,7 +33,7 @@ DEFAULT_GUIDANCE = {"mnist": 2.0, "fashion-mnist": 0.5, "portraits": 0.0}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 MIN_UPLOAD_SIDE = 8  # smaller pictures hold too little to complete, encode or classify
-FRAME_SECONDS = 0.08  # at least 12 frames a second while a grid grows
+FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
 UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
 CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # the sub-pixel being drawn
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}

@@ -67,8 +67,11 @@ def generate(client, *args):
     return job, frames
 
 
+WATCHABLE = "Watchable (about 6 s)"  # a stream of many frames on any machine, however fast
+
+
 def test_a_class_request_streams_and_ends_with_the_grid(client):
-    job, frames = generate(client, "MNIST", "7", 16, 1.0, "3")
+    job, frames = generate(client, "MNIST", "7", 16, 1.0, "3", 2.0, WATCHABLE)
     assert job.status().success
     statuses = [frame[-1] for frame in frames]
     assert len(frames) >= 10 and statuses[0].startswith("Drawing")
@@ -271,18 +274,17 @@ def test_app_loads_every_model_through_the_hub(tmp_path):
 EXAMPLES = ROOT / "assets" / "examples"
 
 
-def portraits(client, photo, second=None, mix=0.5, walk=False, count=4, seed="2"):
+def portraits(client, photo, second=None, mix=0.5, walk=False, count=4, seed="2", pace=FAST):
     upload = handle_file(str(photo)) if photo else None
     other = handle_file(str(second)) if second else None
-    job = client.submit(upload, None, other, mix, walk, count, 1.0, seed, api_name="/portraits")
+    job = client.submit(upload, None, other, mix, walk, count, 1.0, seed, pace=pace, api_name="/portraits")
     frames = list(job)
     job.result()  # raises the page's message when the request was refused
     return job, frames
 
 
 def test_a_portrait_request_streams_new_portraits_of_the_person(client):
-    # 8 portraits: enough work (about a second and a half here) for a stream of frames.
-    job, frames = portraits(client, EXAMPLES / "obama.jpg", count=8)
+    job, frames = portraits(client, EXAMPLES / "obama.jpg", count=8, pace=WATCHABLE)
     assert job.status().success
     crops, grid, belief, status = frames[-1]
     assert Image.open(belief).size == (360, 170)  # the chart of the last pixel drawn
@@ -450,7 +452,7 @@ def test_the_default_pace_is_watchable_and_draws_the_same_images(server):
 
 
 def test_each_frame_comes_with_the_chart_of_the_pixel_being_drawn(client):
-    _, frames = generate(client, "MNIST", "3", 4, 1.0, "8", 2.0, "Watchable (about 6 s)")
+    _, frames = generate(client, "MNIST", "3", 4, 1.0, "8", 2.0, WATCHABLE)
     charts = [np.asarray(Image.open(frame[1]).convert("RGB")) for frame in frames]
     assert all(chart.shape == (170, 360, 3) for chart in charts)
     # The chart follows the drawing: it changes from frame to frame, and marks a drawn value in orange.
