@@ -181,7 +181,7 @@ def belief_view(elem_id: str) -> gr.Image:
     """The chart beside a drawing: the distribution the model drew the marked pixel of the first
     image from."""
     return gr.Image(label="What the model believed about the orange pixel of image 1", type="pil", format="png", interactive=False,
-                    elem_id=elem_id, height=190, show_label=True)
+                    elem_id=elem_id, height=190, show_label=False)  # the chart carries its own title
 
 
 def stopped(status: str | None) -> str:

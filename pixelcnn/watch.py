@@ -72,15 +72,16 @@ def font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # loaded once: a chart is drawn for every frame
 
 
-def belief_chart(probs: np.ndarray, drawn: int, title: str, width: int = 360, height: int = 170) -> Image.Image:
-    """A bar chart of one sub-pixel's distribution over its intensity levels, the drawn value in
-    orange, its entropy in bits in the title."""
+def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", width: int = 360, height: int = 170) -> Image.Image:
+    """A bar chart of one sub-pixel's distribution over its intensity levels: the drawn value in
+    orange, its entropy in bits under the title."""
     levels = len(probs)
     image = Image.new("RGB", (width, height), (250, 250, 252))
     draw = ImageDraw.Draw(image)
-    left, right, top, bottom = 10, width - 10, 38, height - 22
+    left, right, top, bottom = 10, width - 10, 40, height - 22
     draw.text((left, 4), title, fill=(20, 20, 30), font=font(13))
-    draw.text((left, 20), f"entropy {entropy_bits(probs):.2f} bits · drew {drawn} (p = {probs[drawn]:.2f})", fill=(70, 70, 90), font=font(12))
+    words = f"{how + ' · ' if how else ''}entropy {entropy_bits(probs):.2f} bits · drew {drawn} (p = {probs[drawn]:.2f})"
+    draw.text((left, 21), words, fill=(70, 70, 90), font=font(11))
     tallest = max(float(probs.max()), 1e-12)
     step = (right - left) / levels
     for level, p in enumerate(probs):
@@ -93,7 +94,7 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, width: int = 360, he
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
     draw.text((left, bottom + 8), "0 (black)", fill=(90, 90, 100), font=font(11))
     draw.text((right - 70, bottom + 8), f"{levels - 1} (white)", fill=(90, 90, 100), font=font(11))
-    draw.text((right - 110, top - 2), f"tallest p = {tallest:.2f}", fill=(90, 90, 100), font=font(11))
+    draw.text((right - 95, top - 2), f"tallest: p = {tallest:.2f}", fill=(90, 90, 100), font=font(11))
     return image
 
 
@@ -105,6 +106,6 @@ def chart_for(beliefs: Beliefs, canvas: torch.Tensor, shown: int, guidance: floa
         return None
     channel, row, col = beliefs.position(index)
     colour = f", {'RGB'[channel]}" if beliefs.channels == 3 else ""
-    how = f"guided (w = {guidance:g})" if guidance else "as drawn"
-    title = f"Image 1, row {row + 1}, column {col + 1}{colour}: p(intensity), {how}"
-    return belief_chart(beliefs.probabilities(index), int(canvas[0, channel, row, col]), title)
+    title = f"The orange pixel of image 1 (row {row + 1}, column {col + 1}{colour})"
+    how = f"p(intensity), guided w = {guidance:g}" if guidance else "p(intensity)"
+    return belief_chart(beliefs.probabilities(index), int(canvas[0, channel, row, col]), title, how)

@@ -173,6 +173,7 @@ def test_the_first_drawing_comes_at_a_watchable_pace_with_its_live_chart(page):
     page.locator("#belief img").wait_for(state="visible", timeout=30_000)
     first_chart = page.eval_on_selector("#belief img", "img => img.src")
     page.wait_for_function("(src) => document.querySelector('#belief img').src !== src", arg=first_chart, timeout=30_000)
+    page.wait_for_function("() => /Drawing… [5-9]\\d%/.test(document.querySelector('#status').innerText)", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "generate-watchable-with-chart.png"))
     status_has(page, "#status", "Done")
     times = page.evaluate("window.__frames")
