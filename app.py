@@ -56,10 +56,15 @@ LEARNT = {
     "Fashion-MNIST": "The Fashion-MNIST model learnt from Zalando's 60,000 small greyscale photos of clothes.",
 }
 
+def original_of(label: str) -> str:
+    """The label of the original PixelCNN trained on the same data as the model labelled `label`."""
+    return f"{label} (original PixelCNN)"
+
+
 # Every model the page can show: label -> (folder in assets/ and in a Hub repo, loader).
 MODELS = {
     **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
-    **{f"{label} (original PixelCNN)": (f"{name}-original", PixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
+    **{original_of(label): (f"{name}-original", PixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
     "Portraits": (demo.PORTRAITS, portrait.load),
     **{f"Auto-encoder ({kind})": (name, autoencoder.load) for kind, name in demo.AUTOENCODERS.items()},
 }
@@ -143,6 +148,17 @@ def friendly(start, *args):
         if still_path is not None:
             os.remove(still_path)
         trim_malloc()  # give the request's freed memory back now, not at the next sweep
+
+
+def answered(ask, *args):
+    """Run a one-answer request for the page: a bad request becomes one message; the request's
+    freed memory goes back when it ends (as for `friendly`'s streams)."""
+    try:
+        return ask(*args)
+    except ValueError as err:
+        raise refuse(str(err)) from None
+    finally:
+        trim_malloc()
 
 
 def load_encoder(notes: list[str]):
@@ -321,21 +337,11 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
     def inspect(dataset, upload, drawing, class_choice):
         path = upload or (drawing or {}).get("composite")
-        try:
-            return inspection.inspect(model_for(dataset), dataset, path, class_choice)
-        except ValueError as err:
-            raise refuse(str(err)) from None
-        finally:
-            trim_malloc()
+        return answered(inspection.inspect, model_for(dataset), dataset, path, class_choice)
 
     def looks_at(dataset, upload, drawing, class_choice, x_px, y_px):
         path = upload or (drawing or {}).get("composite")
-        try:
-            return inspection.where_it_looks(model_for(dataset), models.get(f"{dataset} (original PixelCNN)"), dataset, path, class_choice, x_px, y_px)
-        except ValueError as err:
-            raise refuse(str(err)) from None
-        finally:
-            trim_malloc()
+        return answered(inspection.where_it_looks, model_for(dataset), models.get(original_of(dataset)), dataset, path, class_choice, x_px, y_px)
 
     def inspect_classes(dataset):
         model = models.get(dataset)

@@ -169,7 +169,7 @@ def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, know
     start = last = time.perf_counter()
     canvas, shown = None, 0
 
-    def frame(done, total):
+    def frame(total):
         status = f"{note}Drawing… {100 * shown / total:.0f}% ({shown:,} of {total:,} sub-pixels), {time.perf_counter() - start:.1f} s"
         return Frame(render(canvas, model.levels, shown, columns, scale), status, False, chart_for(beliefs, canvas, shown, guidance))
 
@@ -182,14 +182,14 @@ def stream(model: PixelCNNBase, n: int, labels=None, cond=None, known=None, know
         shown = shown_at(now - start, pace, done, total, given)
         if shown < total:
             last = now
-            yield frame(done, total)
+            yield frame(total)
     sampled = time.perf_counter() - start
     while shown < total:  # the sampler is done; the drawing goes on at its pace
         time.sleep(max(0.0, last + interval - time.perf_counter()))
         last = time.perf_counter()
         shown = shown_at(last - start, pace, total, total, given)
         if shown < total:
-            yield frame(total, total)
+            yield frame(total)
     with torch.no_grad():
         bpd = model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item()
     elapsed = time.perf_counter() - start

@@ -10,16 +10,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .demo import digit_from_upload, open_upload
+from .demo import CURSOR, UNDRAWN, digit_from_upload, open_upload
 from .explain import class_probabilities, dependency_map, surprise_map
 from .images import to_uint8
 from .model import PixelCNNBase
 
 SCALE = 10  # screen pixels per image pixel in every Inspect picture
 BEST_GUESS = "Its best guess"  # the Class choice that uses the class the model finds most likely
-FUTURE = np.array([28, 32, 56], dtype=np.float64)  # dark blue, as on the drawing tabs: not seen yet
 UNSEEN = np.array([200, 40, 60], dtype=np.float64)  # red: above or to the left, yet out of the prediction's sight
-CLICKED = np.array([255, 140, 0], dtype=np.uint8)  # orange: the pixel asked about
+# As on the drawing tabs: dark blue (UNDRAWN) is not drawn yet when the pixel is predicted; orange (CURSOR) is the pixel asked about.
 
 
 def heat(values: np.ndarray, top: float) -> np.ndarray:
@@ -39,24 +38,24 @@ def as_rgb(x: torch.Tensor, levels: int) -> np.ndarray:
     return np.repeat(image, 3 // image.shape[2], axis=2)
 
 
-def read(model: PixelCNNBase, dataset: str, image_path, class_choice) -> tuple[torch.Tensor, np.ndarray, int]:
+def read(model: PixelCNNBase, dataset: str, image_path, class_choice, classify: bool = False) -> tuple[torch.Tensor, np.ndarray | None, int]:
     """An upload or drawing -> (the image as the model sees it (1, C, H, W), p(class | image), the
-    class its surprise and dependencies are computed under)."""
+    class its surprise and dependencies are computed under). The class probabilities (a pass per
+    class) are computed when asked for or when the class is the model's best guess, else None."""
     if image_path is None:
         raise ValueError("Draw a digit or a garment, upload an image, or pick an example first.")
-    x = digit_from_upload(model, open_upload(image_path))
-    probs = class_probabilities(model, x)
-    if class_choice in (None, "", BEST_GUESS):
-        return x, probs, int(probs.argmax())
-    if class_choice not in model.class_names:
+    named = class_choice not in (None, "", BEST_GUESS)
+    if named and class_choice not in model.class_names:
         raise ValueError(f"{dataset} has no class {class_choice!r}; choose a Class from: {BEST_GUESS}, {', '.join(model.class_names)}.")
-    return x, probs, model.class_names.index(class_choice)
+    x = digit_from_upload(model, open_upload(image_path))
+    probs = class_probabilities(model, x) if classify or not named else None
+    return x, probs, model.class_names.index(class_choice) if named else int(probs.argmax())
 
 
 def inspect(model: PixelCNNBase, dataset: str, image_path, class_choice) -> tuple[Image.Image, dict, str, Image.Image]:
     """-> (the surprise map, {class name: p(class | image)}, a sentence with the totals, the image
     as the model sees it, to click on)."""
-    x, probs, label = read(model, dataset, image_path, class_choice)
+    x, probs, label = read(model, dataset, image_path, class_choice, classify=True)
     bits = surprise_map(model, x, label=label).numpy()  # (C, H, W)
     per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
     bpd = float(bits.mean())
@@ -92,9 +91,9 @@ def looks_map(model: PixelCNNBase, x: torch.Tensor, label: int, row: int, col: i
     shade = np.log1p(strength / max(strength.max(), 1e-30) * 1e3) / np.log1p(1e3)  # log scale: faint links stay visible
     rgb = 0.8 * heat(shade, 1.0) + 0.2 * as_rgb(x, model.levels)  # the image shows through, faintly
     rgb[~seen & past] = UNSEEN
-    rgb[~past] = FUTURE
+    rgb[~past] = UNDRAWN
     rgb = rgb.round().astype(np.uint8)
-    rgb[row, col] = CLICKED
+    rgb[row, col] = CURSOR
     return upscale(rgb), int((seen & past).sum()), int((~seen & past).sum())
 
 
