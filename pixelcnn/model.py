@@ -41,6 +41,7 @@ class PixelCNNBase(nn.Module):
         cond_map_channels: int = 0,
         cond_dropout: float = 0.0,
         dataset: str = "",
+        classifier_temperature: float = 1.0,
     ):
         """
         image_channels: 1 (grey) or 3 (RGB); image_size: [H, W] the model was trained at (a
@@ -51,7 +52,9 @@ class PixelCNNBase(nn.Module):
         channels of an optional spatial conditioning map (0 = none); cond_dropout: the share of
         each training batch whose conditioning vector was replaced by "none" (the zero vector),
         so the model also learnt p(x) and can be sampled with classifier-free guidance (0 = it
-        was not, and guidance is refused).
+        was not, and guidance is refused); classifier_temperature: the model as a classifier
+        divides its class log-likelihoods by this before Bayes' rule (fitted on held-out images by
+        `pixelcnn.evaluate --calibrate`; 1 = plain Bayes).
         """
         super().__init__()
         if image_channels not in (1, 3):
@@ -64,6 +67,8 @@ class PixelCNNBase(nn.Module):
             raise ValueError("hidden_channels must be a multiple of image_channels (one group per colour).")
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
+        if not classifier_temperature > 0:
+            raise ValueError(f"classifier_temperature must be above 0, got {classifier_temperature}.")
         if not 0.0 <= cond_dropout < 1.0:
             raise ValueError(f"cond_dropout must lie in [0, 1), got {cond_dropout}.")
         class_names = list(class_names) if class_names else [str(k) for k in range(num_classes)]
@@ -82,6 +87,7 @@ class PixelCNNBase(nn.Module):
         self.cond_map_channels = cond_map_channels
         self.cond_dropout = cond_dropout
         self.dataset = dataset
+        self.classifier_temperature = classifier_temperature
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
 

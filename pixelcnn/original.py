@@ -69,11 +69,19 @@ class PixelCNN(
 
 
 def saved_kind(folder) -> type[PixelCNNBase]:
-    """The class of the PixelCNN saved in a save_pretrained folder, told by its weights' names
-    (read from the safetensors header: nothing is unpickled)."""
+    """The class of the PixelCNN saved in a save_pretrained folder, told by its config (a
+    two-stage model) or its weights' names (read from the safetensors header: nothing is
+    unpickled)."""
+    import json
+
     from safetensors import safe_open
 
     from .model import GatedPixelCNN
+    from .twostage import TwoStagePixelCNN
+
+    config = json.loads((Path(folder) / "config.json").read_text())
+    if "sketch" in config and "detail" in config:
+        return TwoStagePixelCNN
 
     with safe_open(str(Path(folder) / "model.safetensors"), framework="pt") as weights:
         return PixelCNN if "layers.0.conv.weight" in weights.keys() else GatedPixelCNN

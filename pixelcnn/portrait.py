@@ -46,11 +46,12 @@ def check_embedding(model: GatedPixelCNN, name: str) -> None:
         raise ValueError(f"this model was trained on {model.cond_name!r} embeddings, not {name!r}.")
 
 
-def load(location) -> GatedPixelCNN:
-    """A portrait model from a folder or Hub location, checked against our face encoder."""
+def load(location):
+    """A portrait model (one or two stages) from a folder or Hub location, checked against our face encoder."""
     from .faces import EMBEDDING
+    from .original import load_saved
 
-    model = GatedPixelCNN.from_pretrained(location).eval()
+    model = load_saved(location)
     check_embedding(model, EMBEDDING)
     return model
 

@@ -22,6 +22,7 @@ import torch
 from .convs import channel_groups
 from .gated import gate
 from .model import GatedPixelCNN, PixelCNNBase
+from .twostage import TwoStagePixelCNN
 
 MAX_SIDE = 512
 METHODS = ("cached", "naive")
@@ -108,6 +109,7 @@ def sample_stream(
     every: int = 1,
     on_logits=None,
     guidance: float = 0.0,
+    no_condition: bool = False,
 ) -> Iterator[tuple[torch.Tensor, int, int]]:
     """Yield (canvas, done, total) every `every` pixels and once at the end.
 
@@ -115,7 +117,18 @@ def sample_stream(
     sub-pixels. The last canvas equals `sample(...)` for the same arguments. `on_logits`, if
     given, is called with (channel, row, col, logits (n, levels)) before each draw (the guided
     logits, before the temperature). guidance: w >= 0 for classifier-free guidance (0 = none).
+    no_condition: draw from the model's unconditional branch ("none" for every image; a model
+    trained with conditioning dropout only; labels and cond may then be left out).
     """
+    if isinstance(model, TwoStagePixelCNN):
+        raise TypeError("a two-stage model is drawn in two stages: use sample_stages (or sample).")
+    if no_condition:
+        if not model.guidable:
+            raise ValueError("this model has no unconditional branch (it was not trained with --cond-dropout): pick a class or person.")
+        if guidance:
+            raise ValueError("with no condition there is nothing to guide towards: use guidance=0.")
+        labels = torch.zeros(n, dtype=torch.long) if model.num_classes and labels is None else labels
+        cond = torch.zeros(n, model.cond_dim) if model.cond_dim and cond is None else cond
     h, w = check_args(model, n, size, temperature, method, guidance)
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}.")
@@ -138,7 +151,7 @@ def sample_stream(
         cond_map = torch.as_tensor(cond_map, device=device)
     model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
     model.check_cond_map(canvas, cond_map)
-    unconditional = None
+    unconditional = torch.ones(n, dtype=torch.bool, device=device) if no_condition else None
     if guidance:  # both branches in one batch: rows [0, n) conditional, [n, 2n) unconditional
         labels, cond, cond_map = (None if t is None else torch.cat([t, t]) for t in (labels, cond, cond_map))
         unconditional = torch.arange(2 * n, device=device) >= n
@@ -170,16 +183,64 @@ def sample_stream(
     yield canvas.clone(), total, total
 
 
-def sample(model: PixelCNNBase, n: int, **kwargs) -> torch.Tensor:
+def sample(model: PixelCNNBase | TwoStagePixelCNN, n: int, **kwargs) -> torch.Tensor:
     """Draw n images: (n, C, H, W) int64 intensities in [0, levels).
 
     Keyword arguments as `sample_stream`: labels (int or (n,) ints), cond (n, cond_dim), size
     (H, W), temperature > 0, seed, method ("cached" or "naive"), known / known_mask (n, C, H, W)
-    to keep given pixels and complete the rest, guidance w >= 0.
+    to keep given pixels and complete the rest, guidance w >= 0, no_condition; for a two-stage
+    model as `sample_stages` (sketch, sketch_guidance).
     """
-    for canvas, done, total in sample_stream(model, n, every=1 << 30, **kwargs):
+    frames = sample_stages(model, n, every=1 << 30, **kwargs) if isinstance(model, TwoStagePixelCNN) else (
+        ("image", *frame) for frame in sample_stream(model, n, every=1 << 30, **kwargs))
+    for _, canvas, done, total in frames:
         pass
     return canvas
+
+
+def sample_stages(
+    model: TwoStagePixelCNN,
+    n: int,
+    *,
+    labels=None,
+    cond=None,
+    sketch: torch.Tensor | None = None,
+    seed: int | None = None,
+    guidance: float = 0.0,
+    sketch_guidance: float | None = None,
+    every: int = 1,
+    sketch_every: int = 1,
+    on_logits=None,
+    on_sketch_logits=None,
+    no_condition: bool = False,
+    **kwargs,
+) -> Iterator[tuple[str, torch.Tensor, int, int]]:
+    """Draw a two-stage model's sketch, then the detail over it.
+
+    Yields ("sketch", (n, C, h, w) sketch canvas, done, total) while the sketch is drawn (every
+    `sketch_every` sketch pixels; not at all when `sketch` (n, C, h, w) ints in [0, sketch
+    levels) is given), then ("detail", (n, C, H, W) canvas, done, total) as `sample_stream`.
+    guidance: the detail stage's; sketch_guidance: the sketch stage's (None: the same). The
+    sketch stage draws with `seed`, the detail stage with seed + 1. Other keyword arguments
+    (temperature, method, size is not allowed) go to both stages' `sample_stream`.
+    """
+    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
+    condition = dict(labels=labels, cond=cond, no_condition=no_condition)
+    if sketch is None:
+        for sketch, done, total in sample_stream(model.sketch, n, **condition, seed=seed, guidance=sketch_guidance, every=sketch_every,
+                                                 on_logits=on_sketch_logits, **kwargs):
+            yield "sketch", sketch, done, total
+    else:
+        sketch = torch.as_tensor(sketch)
+        expected = (n, model.image_channels, *model.sketch.image_size)
+        if tuple(sketch.shape) != expected or sketch.is_floating_point() or sketch.min() < 0 or sketch.max() >= model.sketch.levels:
+            raise ValueError(f"sketch must be {expected} integers in [0, {model.sketch.levels}).")
+    with torch.no_grad():
+        cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
+    for canvas, done, total in sample_stream(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance, every=every,
+                                             on_logits=on_logits, **kwargs):
+        yield "detail", canvas, done, total
 
 
 def _naive(model, canvas, labels, cond, cond_map, unconditional, draw):

@@ -38,11 +38,14 @@ from .metrics import mean_loss
 from .model import GatedPixelCNN, PixelCNNBase
 from .original import PixelCNN
 from .trainset import load_data
+from .twostage import TwoStagePixelCNN
 
 
 @dataclass
 class Options:
     model: str = "pixelcnn"  # pixelcnn | autoencoder (PixelCNN decoder of a code) | mse-autoencoder
+    sketch: int = 0  # draw a sketch first: the image average-pooled by this factor (0 = one stage)
+    sketch_levels: int = 32  # intensity levels of the sketch, with --sketch
     arch: str = "gated"  # gated (two stacks, 2016b) | original (one stack of masked convolutions, 2016a), for --model pixelcnn
     code_dim: int = 10  # the auto-encoders' code size m
     dataset: str = "mnist"  # mnist | fashion-mnist | orl-faces | photo-patches | folder
@@ -82,6 +85,9 @@ class Options:
 
 
 HELP = {
+    "sketch": "train a two-stage model: a PixelCNN of the image average-pooled by this factor (28 -> 7 with 4), and a "
+    "PixelCNN of the image conditioned on that sketch as a spatial map (0 = one stage)",
+    "sketch_levels": "intensity levels of the sketch, with --sketch",
     "compile": "torch.compile the model (on the CPU it needs a C++ compiler; without one it warns and trains in eager mode)",
     "channels_last": "keep weights and activations in channels-last memory order",
     "model": "pixelcnn, autoencoder (an encoder and a PixelCNN decoder of its code), or mse-autoencoder (the baseline)",
@@ -192,7 +198,11 @@ def build_model(opts: Options, d: datasets.ImageDataset):
         raise SystemExit(f"--arch must be gated or original, not {opts.arch!r}.")
     class_cond = opts.conditioning == "class"
     face_cond = opts.conditioning == "face"
-    return (GatedPixelCNN if opts.arch == "gated" else PixelCNN)(
+    if opts.sketch and opts.arch != "gated":
+        raise SystemExit("--sketch needs --arch gated.")
+    build = (lambda **config: TwoStagePixelCNN.build(opts.sketch, opts.sketch_levels, **config)) if opts.sketch else (
+        GatedPixelCNN if opts.arch == "gated" else PixelCNN)
+    return build(
         image_channels=channels,
         image_size=[h, w],
         levels=opts.levels,
@@ -215,9 +225,13 @@ def load_init(model, location: str) -> None:
     from .hub import fetch
 
     folder = Path(location) if Path(location).is_dir() else fetch(location)
+    weights = load_file(folder / "model.safetensors")
     try:
-        model.load_state_dict(load_file(folder / "model.safetensors"))
-    except RuntimeError as error:
+        if isinstance(model, TwoStagePixelCNN) and not any(key.startswith("detail.") for key in weights):
+            model.start_detail_from(weights)  # a single-stage model starts the detail stage
+        else:
+            model.load_state_dict(weights)
+    except (RuntimeError, ValueError) as error:
         raise SystemExit(f"--init {location}: its weights do not fit this model's options ({str(error).splitlines()[0]}); "
                          f"use the options in {folder / 'config.json'}.") from None
 
@@ -227,6 +241,8 @@ def batch_loss(net, model, x, labels=None, cond=None, unconditional=None, precis
     bits/dim (mean NLL per sub-pixel in bits) for the PixelCNNs, MSE for the MSE auto-encoder.
     net: the model, or its DDP / compiled wrapper; x: (B, C, H, W) ints."""
     with torch.autocast(x.device.type, dtype=precision or torch.float32, enabled=precision is not None):
+        if isinstance(model, TwoStagePixelCNN):
+            return model.bits(x, net(x, labels, cond, None, unconditional)).mean()
         if isinstance(model, PixelCNNBase):
             prediction = net(x, labels, cond, None, unconditional)
         else:

@@ -43,7 +43,7 @@ def server():
 
 
 FAST = "As fast as possible"
-DRAWING = {"/generate": 6, "/complete": 9, "/portraits": 9, "/autoencode": 5}  # endpoint -> position of its pace
+DRAWING = {"/generate": 6, "/sketch": 9, "/complete": 9, "/portraits": 9, "/autoencode": 5}  # endpoint -> position of its pace
 
 
 class FastClient(Client):
@@ -79,10 +79,24 @@ def test_a_class_request_streams_and_ends_with_the_grid(client):
     image = Image.open(frames[-1][0])
     scale = max(2, 560 // (4 * 29))
     assert image.size == ((4 * 29 + 1) * scale,) * 2
-    # Mid-stream frames show undrawn (blue) pixels; the last frame has none left.
-    middle = np.asarray(Image.open(frames[len(frames) // 2][0]).convert("RGB")).reshape(-1, 3)
-    last = np.asarray(image.convert("RGB")).reshape(-1, 3)
-    assert (middle == demo.UNDRAWN).all(1).any() and not (last == demo.UNDRAWN).all(1).any()
+    assert_sketch_then_detail(frames, 0)
+
+
+def colours(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+
+
+def assert_sketch_then_detail(frames, picture: int):
+    """A two-stage drawing: the sketch first (undrawn cells blue), then the detail over it (the
+    next pixel orange), and a last frame with neither."""
+    statuses = [frame[-1] for frame in frames]
+    assert "Drawing the sketch…" in statuses[0]
+    assert any("Drawing the detail over the sketch…" in status for status in statuses)
+    assert (colours(frames[0][picture]) == demo.UNDRAWN).all(1).any()
+    middle = colours(frames[len(frames) // 2][picture])
+    assert (middle == demo.CURSOR).all(1).sum() > 0
+    last = colours(frames[-1][picture])
+    assert not (last == demo.UNDRAWN).all(1).any() and not (last == demo.CURSOR).all(1).any()
 
 
 def test_same_seed_same_images(client):
@@ -290,10 +304,9 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
     assert Image.open(belief).size == (360, 170)  # the chart of the last pixel drawn
     assert len(frames) >= 10 and frames[0][-1].startswith("Drawing") and status.startswith("Done: 8 images")
     assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
-    scale = max(2, 560 // (3 * 33))
-    assert Image.open(grid).size == ((3 * 33 + 1) * scale,) * 2
-    middle = np.asarray(Image.open(frames[len(frames) // 2][1]).convert("RGB")).reshape(-1, 3)
-    assert (middle == demo.UNDRAWN).all(1).any()
+    scale = max(2, 560 // (4 * 33))  # 8 portraits: 4 columns, 2 rows, no empty cell
+    assert Image.open(grid).size == ((4 * 33 + 1) * scale, (2 * 33 + 1) * scale)
+    assert_sketch_then_detail(frames, 1)
 
 
 def test_two_portraits_mix_and_walk(client):
@@ -521,3 +534,93 @@ def test_bad_inspect_requests_get_one_sentence_and_the_app_keeps_serving(client,
     with pytest.raises(Exception, match="MNIST has no class 'banana'"):
         inspect(client, EXAMPLES / "mnist-test-7.png", class_choice="banana")
     assert inspect(client, EXAMPLES / "mnist-test-3.png")[1]["label"] == "3"
+
+
+# -- two stages: the sketch, then the detail ---------------------------------------------------
+
+
+def sketch_request(client, path, class_name=demo.NO_CLASS, count=4, seed="3", centre=True, dataset="MNIST", guidance=0.0):
+    upload = handle_file(str(path)) if path else None
+    job = client.submit(dataset, upload, None, class_name, centre, count, 1.0, seed, guidance, api_name="/sketch")
+    frames = list(job)
+    job.result()  # raises the page's message when the request was refused
+    return job, frames
+
+
+def tiles_of(grid_path, n, side=28) -> np.ndarray:
+    """The (n, side, side) grey images of a drawing tab's final grid."""
+    grid = np.asarray(Image.open(grid_path).convert("L"))
+    columns = demo.grid_shape(n)
+    scale = max(2, 560 // (columns * (side + 1)))
+    return np.stack([grid[(1 + (k // columns) * (side + 1)) * scale :: scale][:side, (1 + (k % columns) * (side + 1)) * scale :: scale][:, :side]
+                     for k in range(n)])
+
+
+def test_the_sketch_tab_draws_over_the_visitors_sketch(client):
+    model = demo.bundled("mnist-sketch", studio.load_saved)
+    seven = demo.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-7.png"), centre=True)
+    three = demo.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
+    job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", count=4)
+    preview, grid, belief, status = frames[-1]
+    assert status.startswith("Done: 4 images") and "bits/dim" not in status  # no class: nothing to count bits under
+    assert all("Drawing the detail over the sketch" in frame[-1] for frame in frames[:-1])  # the sketch is given, not drawn
+    assert Image.open(preview).size == ((28 + 2) * 8,) * 2
+    # What was drawn follows the sketch: each image's own sketch is nearer the seven's than a three's.
+    drawn = model.sketch_of(torch.from_numpy(demo.quantize(tiles_of(grid, 4)[:, None], model.levels)))
+    to_seven = (drawn - seven).abs().float().mean((1, 2, 3))
+    to_three = (drawn - three).abs().float().mean((1, 2, 3))
+    assert torch.all(to_seven < to_three), (to_seven, to_three)
+
+
+def test_the_sketch_tab_with_a_class_and_its_refusals(client, tmp_path):
+    job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", class_name="7", count=2, guidance=1.0)
+    assert frames[-1][-1].startswith("Done: 2 images") and "bits/dim" in frames[-1][-1]
+    blank = tmp_path / "blank.png"
+    Image.new("L", (196, 196), 255).save(blank)
+    with pytest.raises(Exception, match="The drawing is empty; paint a rough shape"):
+        sketch_request(client, blank)
+    with pytest.raises(Exception, match="Paint a rough shape on the pad, upload a picture, or pick an example first"):
+        sketch_request(client, None)
+    with pytest.raises(Exception, match="MNIST has no class 'banana'"):
+        sketch_request(client, EXAMPLES / "mnist-test-7.png", class_name="banana")
+    for name, (path, message) in make_bad_files(tmp_path).items():
+        with pytest.raises(Exception, match=message):
+            sketch_request(client, path)
+
+
+def test_the_same_sketch_and_seed_draw_the_same_images_and_centring_moves_the_sketch(client, tmp_path):
+    corner = np.zeros((28, 28), dtype=np.uint8)
+    corner[2:12, 2:5] = 255  # a short bar in the top-left corner
+    path = tmp_path / "corner.png"
+    Image.fromarray(corner).save(path)
+    _, a = sketch_request(client, path, count=1, seed="8")
+    _, b = sketch_request(client, path, count=1, seed="8")
+    assert np.array_equal(np.asarray(Image.open(a[-1][1])), np.asarray(Image.open(b[-1][1])))
+    _, kept = sketch_request(client, path, count=1, seed="8", centre=False)
+    centred = np.asarray(Image.open(a[-1][0]).convert("L"))
+    as_drawn = np.asarray(Image.open(kept[-1][0]).convert("L"))
+    cell = lambda picture, r, c: picture[8 + r * 32 + 16, 8 + c * 32 + 16]  # noqa: E731  (the centre of sketch cell (r, c))
+    assert cell(as_drawn, 0, 0) > 0 and cell(centred, 0, 0) == 0  # the bar stays in the corner only when not centred
+
+
+def test_by_class_draws_with_two_guidances(client):
+    _, low = generate(client, "MNIST", "2", 2, 1.0, "6", 0.0, FAST, 0.0)
+    _, high = generate(client, "MNIST", "2", 2, 1.0, "6", 0.0, FAST, 3.0)
+    assert low[-1][-1].startswith("Done") and high[-1][-1].startswith("Done")
+    assert not np.array_equal(np.asarray(Image.open(low[-1][0])), np.asarray(Image.open(high[-1][0])))
+    with pytest.raises(Exception, match="Sketch guidance must be a number from 0 to 10, not 'lots'"):
+        client.predict("MNIST", "2", 2, 1.0, "6", 0.0, FAST, "lots", api_name="/generate")
+
+
+def test_a_portrait_can_keep_the_photos_layout(client):
+    photo = EXAMPLES / "orl-s1-held-out.png"
+    job = client.submit(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, demo.KEEP_LAYOUT, 0.0, api_name="/portraits")
+    frames = list(job)
+    assert frames[-1][-1].startswith("Done: 2 images")
+    assert all("Drawing the sketch" not in frame[-1] for frame in frames)  # the photo's own sketch: nothing to sketch
+    model = demo.bundled("portraits-sketch", studio.portrait.load)
+    wanted = demo.photo_layout(model, str(photo))
+    drawn = model.sketch_of(torch.from_numpy(demo.quantize(tiles_of(frames[-1][1], 2, side=32)[:, None], model.levels)))
+    assert (drawn - wanted).abs().float().mean() <= 2.0  # in sketch levels (of 32): the layout is kept
+    with pytest.raises(Exception, match="Layout must be one of"):
+        client.predict(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, "sideways", 0.0, api_name="/portraits")

@@ -3,6 +3,7 @@ person would: clicks Generate, sees the grid grow mid-stream and finish, uploads
 complete, a portrait to draw new ones of, a digit to auto-encode. Screenshots land in
 tests/artifacts/."""
 
+import io
 import shutil
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_stop_cancels_a_generation_and_says_where(page):
     assert page.inner_text("#status") == text  # nothing more arrives
 
 
-TABS = {"By class": "#generate", "Complete": "#complete", "Portrait": "#portraits", "Auto-encoder": "#autoencode"}
+TABS = {"By class": "#generate", "Sketch": "#sketch", "Complete": "#complete", "Portrait": "#portraits", "Auto-encoder": "#autoencode"}
 
 
 @pytest.mark.parametrize("tab", list(TABS))
@@ -173,7 +174,7 @@ def test_the_first_drawing_comes_at_a_watchable_pace_with_its_live_chart(page):
     page.locator("#belief img").wait_for(state="visible", timeout=30_000)
     first_chart = page.eval_on_selector("#belief img", "img => img.src")
     page.wait_for_function("(src) => document.querySelector('#belief img').src !== src", arg=first_chart, timeout=30_000)
-    page.wait_for_function("() => /Drawing… [5-9]\\d%/.test(document.querySelector('#status').innerText)", timeout=30_000)
+    page.wait_for_function("() => /Drawing[^…]*… [5-9]\\d%/.test(document.querySelector('#status').innerText)", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "generate-watchable-with-chart.png"))
     status_has(page, "#status", "Done")
     times = page.evaluate("window.__frames")
@@ -226,3 +227,24 @@ def test_a_garment_example_switches_the_dataset_and_is_read_as_a_garment(page):
     page.get_by_text("fashion-mnist-test-7-sneaker.png").click()
     status_has(page, "#inspect-summary", "Sneaker", 60_000)
     assert page.locator("#inspect-dataset input").input_value() == "Fashion-MNIST"
+
+
+def test_paint_a_sketch_and_watch_the_model_draw_over_it(page):
+    page.get_by_role("tab", name="Sketch").click()
+    canvas = page.locator("#sketch-pad canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    # A rough "7": a bar across the top, then a stroke down to the bottom left.
+    points = [(0.3, 0.25), (0.7, 0.25), (0.6, 0.45), (0.5, 0.65), (0.45, 0.8)]
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+    page.mouse.down()
+    for fx, fy in points[1:]:
+        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
+    page.mouse.up()
+    page.locator("#sketch-preview img").wait_for(state="visible", timeout=60_000)  # the sketch the model will follow
+    page.locator("#sketch-pace").get_by_text("As fast as possible").click()
+    page.click("#sketch")
+    status_has(page, "#sketch-status", "Done: 8 images")
+    page.screenshot(path=str(ARTIFACTS / "sketch-done.png"), full_page=True)
+    preview = np.asarray(Image.open(io.BytesIO(page.locator("#sketch-preview img").screenshot())).convert("L"))
+    assert preview.max() > 100  # the painted strokes show as light cells

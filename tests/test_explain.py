@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pixelcnn.explain import class_probabilities, dependency_map, surprise_map
+from pixelcnn.explain import calibration_error, class_probabilities, dependency_map, fit_temperature, reading, softmax, surprise_map
 from pixelcnn.model import GatedPixelCNN
 
 from .test_model import H, W, make_model
@@ -70,3 +70,31 @@ def test_dependency_map_is_the_causal_past_for_the_gated_model():
 def test_dependency_map_refuses_a_pixel_outside(mnist):
     with pytest.raises(ValueError, match="outside the 28 x 28 image"):
         dependency_map(mnist, torch.zeros(1, 1, 28, 28, dtype=torch.long), 28, 3, label=0)
+
+
+def test_the_temperature_fit_finds_the_calibrating_temperature():
+    # Log-likelihoods whose softmax at T = 20 is exactly the probability the true class is drawn with.
+    rng = np.random.default_rng(0)
+    n, k, true_t = 4000, 5, 20.0
+    table = rng.normal(0, 60, (n, k))
+    probs = softmax(table, true_t)
+    labels = np.array([rng.choice(k, p=p) for p in probs])
+    fitted = fit_temperature(table, labels)
+    assert fitted == pytest.approx(true_t, rel=0.1)
+    assert calibration_error(softmax(table, fitted), labels) < 0.03 < calibration_error(softmax(table, 1.0), labels)
+
+
+def test_calibration_error_by_hand():
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    labels = np.array([0, 1, 0, 0])  # at 0.9: right half the time; at 0.6: always
+    assert calibration_error(probs, labels) == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
+
+
+def test_a_calibrated_model_is_less_sure_and_the_reading_says_so(mnist, digits):
+    x, _ = digits
+    plain = class_probabilities(mnist, x[:1], temperature=1.0)
+    warm = class_probabilities(mnist, x[:1], temperature=50.0)
+    assert warm.max() < plain.max() and warm.argmax() == plain.argmax()
+    names = [str(k) for k in range(4)]
+    assert reading(np.array([0.05, 0.9, 0.03, 0.02]), names) == (1, "**1** (p = 0.90)")
+    assert reading(np.array([0.45, 0.3, 0.15, 0.1]), names) == (None, "not sure: maybe 0 (p = 0.45) or 1 (p = 0.30)")

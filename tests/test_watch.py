@@ -10,7 +10,8 @@ import torch
 from pixelcnn import demo
 from pixelcnn.model import GatedPixelCNN
 from pixelcnn.sampling import sample
-from pixelcnn.watch import DEFAULT_PACE, PACES, Beliefs, belief_chart, entropy_bits, parse_pace, shown_at
+from pixelcnn.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace, pixel_chart,
+                           placeholder_chart, shown_at)
 
 FAST = "As fast as possible"
 
@@ -87,3 +88,33 @@ def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
 def test_kept_rows_show_at_once_and_the_pace_spreads_the_rest():
     assert shown_at(0.0, 6.0, done=784, total=784, given=392) == 392
     assert shown_at(3.0, 6.0, done=784, total=784, given=392) == 588
+
+
+def test_the_chart_follows_the_last_pixel_the_model_hesitated_over():
+    beliefs = Beliefs((1, 2, 4), 16, images=2)
+    sure, unsure = torch.full((2, 16), -50.0), torch.zeros(2, 16)
+    sure[:, 3] = 50.0
+    for index in range(8):
+        beliefs(0, index // 4, index % 4, unsure if index in (2, 5) else sure)
+    assert last_hesitation(beliefs, 4)[0] == 2 and last_hesitation(beliefs, 7)[0] == 5
+    index, recent = last_hesitation(beliefs, 1)
+    assert index == 1 and recent == pytest.approx([0.0, 0.0])  # no hesitation yet: the latest drawn
+    assert last_hesitation(Beliefs((1, 2, 4), 16), 3)[0] == -1  # nothing recorded: nothing to chart
+    assert beliefs.entropies(8)[5] == pytest.approx(4.0) and beliefs.entropies(8, image=1)[5] == pytest.approx(4.0)
+    canvas = torch.full((2, 1, 2, 4), 3)
+    assert chart_for(beliefs, canvas, 7).size == (360, 170) and np.asarray(placeholder_chart()).shape == (170, 360, 3)
+
+
+def test_a_click_on_a_finished_grid_finds_its_image_and_pixel(model):
+    frames = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "3", 0.0, FAST))
+    drawing = frames[-1].drawing
+    assert drawing is not None and drawing.columns == 2 and all(f.drawing is None for f in frames[:-1])
+    scale = drawing.scale
+    # Image 4 (second row, second column), row 2, column 5: past the first gap, one 8x8 tile and its gap.
+    x, y = (1 + 9 + 5) * scale + scale // 2, (1 + 9 + 2) * scale + 1
+    expected = pixel_chart(drawing.beliefs, drawing.canvas, 3, 2, 5)
+    assert np.array_equal(np.asarray(drawing.chart_at(x, y)), np.asarray(expected))
+    with pytest.raises(ValueError, match="between the images"):
+        drawing.chart_at((1 + 8) * scale, 5 * scale)  # the gap after the first column
+    with pytest.raises(ValueError, match="Click a pixel"):
+        drawing.chart_at("left", 3)
