@@ -235,7 +235,7 @@ def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> 
         with gr.Column(scale=3, min_width=280):
             gr.Markdown(f"**{label}**", elem_classes=["grid-label"])
             canvas = gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=canvas_id, show_label=False,
-                              buttons=["fullscreen"])
+                              buttons=[])  # no toolbar over the top row of images
         with gr.Column(scale=2, min_width=280):
             status = gr.Markdown(elem_id=status_id, elem_classes=["status"])
             belief = belief_view(belief_id)
@@ -377,7 +377,8 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         return models[dataset]
 
     def drawer(dataset):
-        """The model that draws a dataset's classes: its two-stage model where one is loaded."""
+        """The model that draws a dataset's classes and reads the class in a visitor's picture: its
+        two-stage model where one is loaded."""
         return models.get(sketch_first(dataset)) or model_for(dataset)
 
     def guidance_for(label, defaults=demo.DEFAULT_GUIDANCE):
@@ -427,7 +428,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         if dataset not in models or path is None:
             return None, gr.update(), ""
         try:
-            shown, guess, sentence = demo.completion_preview(models[dataset], dataset, path, keep_rows)
+            shown, guess, sentence = demo.completion_preview(models[dataset], dataset, path, keep_rows, drawer(dataset))
         except ValueError as err:
             return None, gr.update(), str(err)
         return shown, gr.update() if guess is None else guess, sentence  # when the model is not sure, the Class stays as it is
@@ -448,11 +449,12 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
     def inspect(dataset, upload, drawing, class_choice):
         path = upload or (drawing or {}).get("composite")
-        return answered(inspection.inspect, model_for(dataset), dataset, path, class_choice)
+        return answered(inspection.inspect, model_for(dataset), dataset, path, class_choice, drawer(dataset))
 
     def looks_at(dataset, upload, drawing, class_choice, x_px, y_px):
         path = upload or (drawing or {}).get("composite")
-        return answered(inspection.where_it_looks, model_for(dataset), models.get(original_of(dataset)), dataset, path, class_choice, x_px, y_px)
+        return answered(inspection.where_it_looks, model_for(dataset), models.get(original_of(dataset)), dataset, path, class_choice, x_px, y_px,
+                        drawer(dataset))
 
     def inspect_classes(dataset):
         model = models.get(dataset)
@@ -466,174 +468,175 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
             gr.Markdown("\n".join(f"- {note}" for note in notes))
-        with gr.Tab("By class"):
-            purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
-                    class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
-                    start_guidance, start_sketch_guidance = drawing_guidance(names[0]) if names else (0.0, 0.0)
-                    count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
-                        "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)
-                    learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
-                with gr.Column(scale=2):
-                    canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
-            dataset.change(classes, dataset, [class_name, guidance, sketch_guidance], api_name=False)
-            dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
-            wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance], [canvas, belief, drawn, status],
-                 "generate")
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays one tap away
+            with gr.Tab("By class"):
+                purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                        class_name = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class", allow_custom_value=True)
+                        start_guidance, start_sketch_guidance = drawing_guidance(names[0]) if names else (0.0, 0.0)
+                        count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
+                            "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)
+                        learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
+                    with gr.Column(scale=2):
+                        canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
+                dataset.change(classes, dataset, [class_name, guidance, sketch_guidance], api_name=False)
+                dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
+                wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance], [canvas, belief, drawn, status],
+                     "generate")
 
-        with gr.Tab("Sketch"):
-            purpose("Paint a rough shape: the model reads it as a 7x7 sketch and draws the detail over it, in the class you pick or in "
-                    "none. A picture, not a label, steers every layer: the paper's location-dependent conditioning.")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    s_drawing = gr.Sketchpad(type="filepath", label="Paint a rough shape (a thick brush works best)", canvas_size=(196, 196),
-                                             height=250, brush=pen(18), elem_id="sketch-pad")
-                    s_upload = gr.File(label="…or upload a picture", file_types=["image"], type="filepath", elem_id="sketch-upload",
-                                       height=UPLOAD_HEIGHT)
-                    with gr.Row():
-                        s_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True,
-                                                elem_id="sketch-dataset")
-                        s_class = gr.Dropdown([demo.NO_CLASS, *(first.class_names if first else [])], value=demo.NO_CLASS, label="Class",
-                                              allow_custom_value=True, elem_id="sketch-class")
-                    s_centre = gr.Checkbox(value=True, label="Centre and size my drawing as the dataset's images are", elem_id="sketch-centre")
-                    s_count, s_temperature, s_seed, s_pace, s_go, s_stop, s_guidance = sampling_controls(
-                        "Images", 8, "Draw over my sketch", "sketch", guidance=drawing_guidance(names[0])[0] if names else 0.0)
-                    held_out_sketches = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
-                                         for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
-                    if held_out_sketches:
-                        picture_examples(held_out_sketches, s_upload, "Or start from a held-out image's sketch", (s_dataset,))
-                with gr.Column(scale=2):
-                    s_preview = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False,
-                                         elem_id="sketch-preview", height=200)
-                    s_canvas, s_belief, s_drawn, s_status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief",
-                                                                         "sketch-status")
-            s_dataset.change(sketch_classes, s_dataset, s_class, api_name=False, queue=False)
-            for source in (s_upload, s_drawing, s_centre, s_dataset):
-                source.change(sketch_preview, [s_dataset, s_upload, s_drawing, s_centre], s_preview, api_name=False, trigger_mode="always_last")
-            wire(s_go, s_stop, follow, [s_dataset, s_upload, s_drawing, s_class, s_centre, s_count, s_temperature, s_seed, s_guidance, s_pace],
-                 [s_preview, s_canvas, s_belief, s_drawn, s_status], "sketch")
+            with gr.Tab("Sketch"):
+                purpose("Paint a rough shape: the model reads it as a 7x7 sketch and draws the detail over it, in the class you pick or in "
+                        "none. A picture, not a label, steers every layer: the paper's location-dependent conditioning.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        s_drawing = gr.Sketchpad(type="filepath", format="png", label="Paint a rough shape (a thick brush works best)", canvas_size=(196, 196),
+                                                 height=250, brush=pen(18), elem_id="sketch-pad")
+                        s_upload = gr.File(label="…or upload a picture", file_types=["image"], type="filepath", elem_id="sketch-upload",
+                                           height=UPLOAD_HEIGHT)
+                        with gr.Row():
+                            s_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True,
+                                                    elem_id="sketch-dataset")
+                            s_class = gr.Dropdown([demo.NO_CLASS, *(first.class_names if first else [])], value=demo.NO_CLASS, label="Class",
+                                                  allow_custom_value=True, elem_id="sketch-class")
+                        s_centre = gr.Checkbox(value=True, label="Centre and size my drawing as the dataset's images are", elem_id="sketch-centre")
+                        s_count, s_temperature, s_seed, s_pace, s_go, s_stop, s_guidance = sampling_controls(
+                            "Images", 8, "Draw over it", "sketch", guidance=drawing_guidance(names[0])[0] if names else 0.0)
+                        held_out_sketches = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
+                                             for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
+                        if held_out_sketches:
+                            picture_examples(held_out_sketches, s_upload, "Or start from a held-out image's sketch", (s_dataset,))
+                    with gr.Column(scale=2):
+                        s_preview = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False,
+                                             elem_id="sketch-preview", height=200)
+                        s_canvas, s_belief, s_drawn, s_status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief",
+                                                                             "sketch-status")
+                s_dataset.change(sketch_classes, s_dataset, s_class, api_name=False, queue=False)
+                for source in (s_upload, s_drawing, s_centre, s_dataset):
+                    source.change(sketch_preview, [s_dataset, s_upload, s_drawing, s_centre], s_preview, api_name=False, trigger_mode="always_last")
+                wire(s_go, s_stop, follow, [s_dataset, s_upload, s_drawing, s_class, s_centre, s_count, s_temperature, s_seed, s_guidance, s_pace],
+                     [s_preview, s_canvas, s_belief, s_drawn, s_status], "sketch")
 
-        with gr.Tab("Complete"):
-            purpose("Draw a digit or upload one: the model keeps its top rows and draws the rest.")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen(), elem_id="complete-pad")
-                    upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload", height=UPLOAD_HEIGHT)
-                    if digits:
-                        picture_examples(digits, upload, "…or pick a held-out MNIST digit")
-                    with gr.Row():
-                        c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
-                        c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class",
-                                              allow_custom_value=True, elem_id="complete-class")
-                    keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
-                    c_count, c_temperature, c_seed, c_pace, c_go, c_stop, c_guidance = sampling_controls(
-                        "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        c_preview = gr.Image(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
-                                             elem_id="complete-preview", height=240)
-                        c_guess = gr.Markdown(elem_id="complete-guess")
-                    c_canvas, c_belief, c_drawn, c_status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")
-            c_dataset.change(lambda name: classes(name)[:1] + (gr.Slider(value=guidance_for(name)),), c_dataset, [c_class, c_guidance],
-                             api_name=False)
-            for source in (upload, drawing, keep, c_dataset):
-                source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
-            wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance, c_pace],
-                 [c_canvas, c_belief, c_drawn, c_status], "complete")
+            with gr.Tab("Complete"):
+                purpose("Draw a digit or upload one: the model keeps its top rows and draws the rest.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        drawing = gr.Sketchpad(type="filepath", format="png", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen(), elem_id="complete-pad")
+                        upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload", height=UPLOAD_HEIGHT)
+                        with gr.Row():
+                            c_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                            c_class = gr.Dropdown(first.class_names if first else [], value=first.class_names[0] if first else None, label="Class",
+                                                  allow_custom_value=True, elem_id="complete-class")
+                        keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
+                        c_count, c_temperature, c_seed, c_pace, c_go, c_stop, c_guidance = sampling_controls(
+                            "Completions", 8, "Complete", "complete", guidance=guidance_for(names[0]) if names else 0.0)
+                        if digits:
+                            picture_examples(digits, upload, "…or pick a held-out MNIST digit")
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            c_preview = gr.Image(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
+                                                 elem_id="complete-preview", height=240)
+                            c_guess = gr.Markdown(elem_id="complete-guess")
+                        c_canvas, c_belief, c_drawn, c_status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")
+                c_dataset.change(lambda name: classes(name)[:1] + (gr.Slider(value=guidance_for(name)),), c_dataset, [c_class, c_guidance],
+                                 api_name=False)
+                for source in (upload, drawing, keep, c_dataset):
+                    source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
+                wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance, c_pace],
+                     [c_canvas, c_belief, c_drawn, c_status], "complete")
 
-        with gr.Tab("Portrait"):
-            purpose("Upload a portrait: the face encoder finds the face, and the PixelCNN, conditioned on its embedding, draws new "
-                    "32x32 greyscale faces from it.")
-            gr.Markdown("The portrait model learnt from the ORL faces: 360 photos of 40 people. For one of them (try the ORL examples, "
-                        "photos it never saw) it draws that person in new poses; for anyone else it draws the faces it knows that are "
-                        "nearest to that embedding, so expect a likeness of hair, glasses and face shape, not the person.")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
-                    two_stage_portraits = sketch_first("Portraits") in models
-                    p_layout = Radio(list(demo.LAYOUTS), value=demo.NEW_POSE, label="Layout", elem_id="portrait-layout", visible=two_stage_portraits,
-                                     info="New pose: the model sketches an 8x8 layout from the face, then draws the detail. Keep my photo's "
-                                     "layout: your photo's own 8x8 sketch (where the face, hair and light are) stays; the detail comes from the face.")
-                    portrait_label = sketch_first("Portraits") if two_stage_portraits else "Portraits"
-                    p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance, p_sketch_guidance = sampling_controls(
-                        "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for(portrait_label),
-                        sketch_guidance=guidance_for(portrait_label, demo.DEFAULT_SKETCH_GUIDANCE))
-                    if examples:
-                        picture_examples(examples, p_upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
-                    with gr.Accordion("Webcam or clipboard", open=False):
-                        p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
-                    with gr.Accordion("Mix with a second person", open=False):
-                        p_second = gr.File(label="Second portrait", file_types=["image"], type="filepath", elem_id="portrait-second")
-                        p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second", visible=False, elem_id="portrait-mix")
-                        p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False, visible=False,
-                                             elem_id="portrait-walk")
-                with gr.Column(scale=2):
-                    p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
-                    p_canvas, p_belief, p_drawn, p_status = drawing_view("New portraits", "portrait-canvas", "portrait-belief", "portrait-status")
-            p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
-            wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace,
-                                                 p_layout, p_sketch_guidance], [p_crops, p_canvas, p_belief, p_drawn, p_status], "portraits")
+            with gr.Tab("Portrait"):
+                purpose("Upload a portrait: the face encoder finds the face, and the PixelCNN, conditioned on its embedding, draws new "
+                        "32x32 greyscale faces from it.")
+                gr.Markdown("The portrait model learnt from the ORL faces: 360 photos of 40 people. For one of them (try the ORL examples, "
+                            "photos it never saw) it draws that person in new poses; for anyone else it draws the faces it knows that are "
+                            "nearest to that embedding, so expect a likeness of hair, glasses and face shape, not the person.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
+                        two_stage_portraits = sketch_first("Portraits") in models
+                        p_layout = Radio(list(demo.LAYOUTS), value=demo.NEW_POSE, label="Layout", elem_id="portrait-layout", visible=two_stage_portraits,
+                                         info="New pose: the model sketches an 8x8 layout from the face, then draws the detail. Keep my photo's "
+                                         "layout: your photo's own 8x8 sketch (where the face, hair and light are) stays; the detail comes from the face.")
+                        portrait_label = sketch_first("Portraits") if two_stage_portraits else "Portraits"
+                        p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance, p_sketch_guidance = sampling_controls(
+                            "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for(portrait_label),
+                            sketch_guidance=guidance_for(portrait_label, demo.DEFAULT_SKETCH_GUIDANCE))
+                        if examples:
+                            picture_examples(examples, p_upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
+                        with gr.Accordion("Webcam or clipboard", open=False):
+                            p_camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
+                        with gr.Accordion("Mix with a second person", open=False):
+                            p_second = gr.File(label="Second portrait", file_types=["image"], type="filepath", elem_id="portrait-second")
+                            p_mix = Slider(0, 1, value=0.5, step=0.05, label="Mix: 0 = first person, 1 = second", visible=False, elem_id="portrait-mix")
+                            p_walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False, visible=False,
+                                                 elem_id="portrait-walk")
+                    with gr.Column(scale=2):
+                        p_crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
+                        p_canvas, p_belief, p_drawn, p_status = drawing_view("New portraits", "portrait-canvas", "portrait-belief", "portrait-status")
+                p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
+                wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace,
+                                                     p_layout, p_sketch_guidance], [p_crops, p_canvas, p_belief, p_drawn, p_status], "portraits")
 
-        with gr.Tab("Auto-encoder"):
-            purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")
-            gr.Markdown("The MSE decoder gives back one blurry average. Each PixelCNN decoding is sharp: it keeps some of what the code "
-                        "says (stroke thickness, slant, loops) and invents the rest, and with this small, CPU-trained decoder it often "
-                        "does not keep the digit itself. Both learnt from the same 9,003 MNIST digits.")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    a_drawing = gr.Sketchpad(type="filepath", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen())
-                    a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload",
-                                       height=UPLOAD_HEIGHT)
-                    a_count, a_temperature, a_seed, a_pace, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Decode", "autoencode")
-                    if digits:
-                        picture_examples(digits, a_upload, "Held-out MNIST digits")
-                with gr.Column(scale=2):
-                    a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
-                    a_canvas, a_belief, a_drawn, a_status = drawing_view("PixelCNN decodings of the same code", "autoencoder-canvas",
-                                                                         "autoencoder-belief", "autoencoder-status")
-            wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed, a_pace], [a_pair, a_canvas, a_belief, a_drawn, a_status], "autoencode")
+            with gr.Tab("Auto-encoder"):
+                purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")
+                gr.Markdown("The MSE decoder gives back one blurry average. Each PixelCNN decoding is sharp: it keeps some of what the code "
+                            "says (stroke thickness, slant, loops) and invents the rest, and with this small, CPU-trained decoder it often "
+                            "does not keep the digit itself. Both learnt from the same 9,003 MNIST digits.")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        a_drawing = gr.Sketchpad(type="filepath", format="png", label="Draw a digit", canvas_size=(196, 196), height=250, brush=pen())
+                        a_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="autoencoder-upload",
+                                           height=UPLOAD_HEIGHT)
+                        a_count, a_temperature, a_seed, a_pace, a_go, a_stop = sampling_controls("PixelCNN decodings", 8, "Decode", "autoencode")
+                        if digits:
+                            picture_examples(digits, a_upload, "Held-out MNIST digits")
+                    with gr.Column(scale=2):
+                        a_pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
+                        a_canvas, a_belief, a_drawn, a_status = drawing_view("PixelCNN decodings of the same code", "autoencoder-canvas",
+                                                                             "autoencoder-belief", "autoencoder-status")
+                wire(a_go, a_stop, decode, [a_upload, a_drawing, a_count, a_temperature, a_seed, a_pace], [a_pair, a_canvas, a_belief, a_drawn, a_status], "autoencode")
 
-        with gr.Tab("Inspect"):
-            purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
-                    "and, when you click a pixel, which pixels its prediction looks at.", legend=False)
-            with gr.Row():
-                with gr.Column(scale=1):
-                    i_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")
-                    i_drawing = gr.Sketchpad(type="filepath", label="Draw", canvas_size=(196, 196), height=250, brush=pen(), elem_id="inspect-pad")
-                    i_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload",
-                                       height=UPLOAD_HEIGHT)
-                    i_class = gr.Dropdown([inspection.BEST_GUESS, *(first.class_names if first else [])], value=inspection.BEST_GUESS,
-                                          label="Class the bits are counted under", allow_custom_value=True, elem_id="inspect-class")
-                    i_go = gr.Button("Inspect", variant="primary", elem_id="inspect")
-                    held_out = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
-                                for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
-                    if held_out:
-                        picture_examples(held_out, i_upload, "Held-out test images (MNIST digits, Fashion-MNIST garments)", (i_dataset,))
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        i_surprise = gr.Image(label="Surprise: bits per pixel (bright = unexpected)", type="pil", format="png", interactive=False,
-                                              elem_id="inspect-surprise", height=300)
-                        i_classes = gr.Label(label="The model as a classifier: p(class | image)", num_top_classes=10, elem_id="inspect-classes")
-                    i_summary = gr.Markdown(elem_id="inspect-summary")
-                    gr.Markdown("**Where a pixel looks.** Click a pixel of the image below: the maps shade every pixel whose value changes "
-                                "the model's prediction for it (brighter = more), computed through the model itself. Orange: the pixel you "
-                                "clicked; dark blue: not drawn yet when it is predicted; red: drawn already, yet out of the prediction's sight.")
-                    with gr.Row():
-                        i_image = gr.Image(label="Click a pixel", type="pil", format="png", interactive=False, elem_id="inspect-image", height=300)
-                        i_gated = gr.Image(label="Gated PixelCNN", type="pil", format="png", interactive=False, elem_id="inspect-gated", height=300)
-                        i_original = gr.Image(label="Original PixelCNN", type="pil", format="png",
-                                              interactive=False, elem_id="inspect-original", height=300)
-                    i_looks = gr.Markdown(elem_id="inspect-looks")
-                    i_x, i_y = gr.Number(visible=False), gr.Number(visible=False)
-            i_inputs = [i_dataset, i_upload, i_drawing, i_class]
-            i_outputs = [i_surprise, i_classes, i_summary, i_image]
-            i_dataset.change(inspect_classes, i_dataset, i_class, api_name=False, queue=False)
-            i_go.click(inspect, i_inputs, i_outputs, api_name="inspect", concurrency_limit=2)
-            for source in (i_upload, i_drawing, i_class):
-                source.change(inspect, i_inputs, i_outputs, api_name=False, trigger_mode="always_last", concurrency_limit=2)
-            i_image.select(clicked, None, [i_x, i_y], api_name=False, queue=False).then(looks_at, [*i_inputs, i_x, i_y], [i_gated, i_original, i_looks], api_name="where_it_looks", concurrency_limit=2)
+            with gr.Tab("Inspect"):
+                purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
+                        "and, when you click a pixel, which pixels its prediction looks at.", legend=False)
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        i_dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")
+                        i_drawing = gr.Sketchpad(type="filepath", format="png", label="Draw", canvas_size=(196, 196), height=250, brush=pen(), elem_id="inspect-pad")
+                        i_upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload",
+                                           height=UPLOAD_HEIGHT)
+                        i_class = gr.Dropdown([inspection.BEST_GUESS, *(first.class_names if first else [])], value=inspection.BEST_GUESS,
+                                              label="Class the bits are counted under", allow_custom_value=True, elem_id="inspect-class")
+                        i_go = gr.Button("Inspect", variant="primary", elem_id="inspect")
+                        held_out = [[str(p), label] for label, name in demo.DATASETS.items() if label in models
+                                    for p in sorted((demo.ASSETS / "examples").glob(f"{name}-test-*.png"))]
+                        if held_out:
+                            picture_examples(held_out, i_upload, "Held-out test images (MNIST digits, Fashion-MNIST garments)", (i_dataset,))
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            i_surprise = gr.Image(label="Surprise: bits per pixel (bright = unexpected)", type="pil", format="png", interactive=False,
+                                                  elem_id="inspect-surprise", height=300)
+                            i_classes = gr.Label(label="The model as a classifier: p(class | image)", num_top_classes=10, elem_id="inspect-classes")
+                        i_summary = gr.Markdown(elem_id="inspect-summary")
+                        gr.Markdown("**Where a pixel looks.** Click a pixel of the image below: the maps shade every pixel whose value changes "
+                                    "the model's prediction for it (brighter = more), computed through the model itself. Orange: the pixel you "
+                                    "clicked; dark blue: not drawn yet when it is predicted; red: drawn already, yet out of the prediction's sight.")
+                        with gr.Row():
+                            i_image = gr.Image(label="Click a pixel", type="pil", format="png", interactive=False, elem_id="inspect-image", height=300)
+                            i_gated = gr.Image(label="Gated PixelCNN", type="pil", format="png", interactive=False, elem_id="inspect-gated", height=300)
+                            i_original = gr.Image(label="Original PixelCNN", type="pil", format="png",
+                                                  interactive=False, elem_id="inspect-original", height=300)
+                        i_looks = gr.Markdown(elem_id="inspect-looks")
+                        i_x, i_y = gr.Number(visible=False), gr.Number(visible=False)
+                i_inputs = [i_dataset, i_upload, i_drawing, i_class]
+                i_outputs = [i_surprise, i_classes, i_summary, i_image]
+                i_dataset.change(inspect_classes, i_dataset, i_class, api_name=False, queue=False)
+                i_go.click(inspect, i_inputs, i_outputs, api_name="inspect", concurrency_limit=2)
+                for source in (i_upload, i_drawing, i_class):
+                    source.change(inspect, i_inputs, i_outputs, api_name=False, trigger_mode="always_last", concurrency_limit=2)
+                i_image.select(clicked, None, [i_x, i_y], api_name=False, queue=False).then(looks_at, [*i_inputs, i_x, i_y], [i_gated, i_original, i_looks], api_name="where_it_looks", concurrency_limit=2)
 
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=cards or "none loaded"))

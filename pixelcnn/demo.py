@@ -17,7 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .data import quantize, square_resize
-from .explain import class_probabilities, reading
+from .explain import SURE, class_probabilities, reading
 from .images import model_input, tile, to_uint8
 from .model import GatedPixelCNN, PixelCNNBase
 from .sampling import sample_stages, sample_stream
@@ -43,7 +43,7 @@ DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}
 PORTRAITS = "portraits"  # the folder (in assets/ or the Hub repo) of the face-conditioned model
 SKETCH_FIRST = {"MNIST": "mnist-sketch", "Fashion-MNIST": "fashion-mnist-sketch", "Portraits": "portraits-sketch"}  # two-stage models
 # A two-stage model's sketch-stage guidance the page starts at, per folder (its Guidance slider is the detail stage's).
-DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 2.0, "fashion-mnist-sketch": 1.0, "portraits-sketch": 0.0}
+DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 3.0, "fashion-mnist-sketch": 1.0, "portraits-sketch": 0.0}
 NO_CLASS = "None: follow the sketch only"  # the Sketch tab's class choice for the unconditional branch
 NEW_POSE = "New pose: the model sketches the layout first"
 KEEP_LAYOUT = "Keep my photo's layout: its own 8x8 sketch, detail from the face"
@@ -365,14 +365,14 @@ def digit_from_upload(model: GatedPixelCNN, image: Image.Image, layout: bool = T
     return torch.from_numpy(quantize(array[None], model.levels))
 
 
-def completion_preview(model: GatedPixelCNN, dataset: str, image_path, keep_rows) -> tuple[Image.Image, str | None, str]:
+def completion_preview(model: GatedPixelCNN, dataset: str, image_path, keep_rows, reader=None) -> tuple[Image.Image, str | None, str]:
     """An uploaded or drawn digit -> (the digit as the model sees it, kept rows as they are and the
-    rows it will draw tinted; the class the model reads in it, or None when it is not sure; a
-    sentence on that reading)."""
+    rows it will draw tinted; the class `reader` (default: the model) reads in it, or None when it
+    is not sure; a sentence on that reading)."""
     h, _ = model.image_size
     rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
     digit = digit_from_upload(model, open_upload(image_path))  # (1, C, H, W)
-    guess, words = reading(class_probabilities(model, digit), model.class_names)
+    guess, words = reading(class_probabilities(reader or model, digit), model.class_names)
     tiles = to_uint8(digit, model.levels)[0]  # (H, W, C)
     tiles = np.repeat(tiles, 3 // tiles.shape[2], axis=2).astype(np.float64)
     tiles[rows:] = 0.35 * tiles[rows:] + 0.65 * UNDRAWN  # what the model will draw anew

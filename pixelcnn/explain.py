@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import PixelCNNBase
+from .twostage import TwoStagePixelCNN
 
 
 def conditioning(model: PixelCNNBase, label: int | None = None, cond: torch.Tensor | None = None) -> dict:
@@ -32,8 +33,13 @@ def surprise_map(model: PixelCNNBase, x: torch.Tensor, label: int | None = None,
 
 
 @torch.no_grad()
-def class_log_likelihoods(model: PixelCNNBase, x: torch.Tensor) -> np.ndarray:
-    """log p(x | c) in nats for every class c. x: (1, C, H, W) ints -> (num_classes,) floats."""
+def class_log_likelihoods(model: PixelCNNBase | TwoStagePixelCNN, x: torch.Tensor) -> np.ndarray:
+    """log p(x | c) in nats for every class c; a two-stage model reads the class from its sketch
+    stage alone, log p(sketch(x) | c): the coarse shape decides the class, and the detail's
+    bits, mostly about stroke texture, only add noise (measured in the README).
+    x: (1, C, H, W) ints -> (num_classes,) floats."""
+    if isinstance(model, TwoStagePixelCNN):
+        x, model = model.sketch_of(x), model.sketch
     labels = torch.arange(model.num_classes)
     bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)
     return (-bits.double() * x[0].numel() * math.log(2)).cpu().numpy()
@@ -58,11 +64,11 @@ def softmax(log_likelihoods: np.ndarray, temperature: float = 1.0) -> np.ndarray
 def fit_temperature(log_likelihoods: np.ndarray, labels: np.ndarray) -> float:
     """The temperature T that makes softmax(log p(x | c) / T) the best-calibrated classifier of
     held-out images: the T of the lowest mean negative log-probability of their true classes (a
-    log-spaced search from 1 to 10^4, refined once). (N, K) nats and (N,) labels -> T."""
+    log-spaced search from 0.1 to 10^4, refined once). (N, K) nats and (N,) labels -> T."""
     def loss(t):
         return -np.log(np.maximum(softmax(log_likelihoods, t)[np.arange(len(labels)), labels], 1e-300)).mean()
 
-    grid = np.logspace(0, 4, 81)
+    grid = np.logspace(-1, 4, 101)
     best = grid[int(np.argmin([loss(t) for t in grid]))]
     fine = best * np.logspace(-0.05, 0.05, 21)
     return float(fine[int(np.argmin([loss(t) for t in fine]))])

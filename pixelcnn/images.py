@@ -85,7 +85,8 @@ def stroke_width(ink: np.ndarray) -> float:
     """(H, W) bools -> the strokes' mean width in pixels: a stroke of width w and length L has area
     w*L and loses about 2*L pixels to one 3x3 erosion, so w = 2 * area / pixels lost."""
     area = float(ink.sum())
-    eroded = float((np.asarray(Image.fromarray(ink.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(3))) > 0).sum())
+    framed = np.pad(ink, 1).astype(np.uint8) * 255  # a margin of background, so that ink at the border erodes too
+    eroded = float((np.asarray(Image.fromarray(framed).filter(ImageFilter.MinFilter(3))) > 0).sum())
     return 2.0 * area / max(area - eroded, 1.0)
 
 
@@ -94,13 +95,14 @@ def with_stroke(grey: np.ndarray, width: float) -> np.ndarray:
     `width` pixels (by 3x3 erosions or dilations; one changes the width by 2)."""
     ink = grey > max(8, int(grey.max()) // 2)
     steps = int(round((stroke_width(ink) - width) / 2))
-    picture = Image.fromarray(grey)
+    margin = abs(steps) + 1  # background around the drawing, so that filters see its edges as edges
+    picture = Image.fromarray(np.pad(grey, margin))
     for _ in range(abs(steps)):
         thinner = picture.filter(ImageFilter.MinFilter(3) if steps > 0 else ImageFilter.MaxFilter(3))
         if steps > 0 and not np.asarray(thinner).any():
             break  # never erode a drawing away
         picture = thinner
-    return np.asarray(picture)
+    return np.asarray(picture)[margin:-margin, margin:-margin]
 
 
 def laid_out(grey: np.ndarray, size: int, layout: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from .demo import CURSOR, UNDRAWN, digit_from_upload, open_upload
 from .explain import class_probabilities, dependency_map, reading, surprise_map
+from .twostage import TwoStagePixelCNN
 from .images import to_uint8
 from .model import PixelCNNBase
 
@@ -38,31 +39,33 @@ def as_rgb(x: torch.Tensor, levels: int) -> np.ndarray:
     return np.repeat(image, 3 // image.shape[2], axis=2)
 
 
-def read(model: PixelCNNBase, dataset: str, image_path, class_choice, classify: bool = False) -> tuple[torch.Tensor, np.ndarray | None, int]:
+def read(model: PixelCNNBase, dataset: str, image_path, class_choice, classify: bool = False, reader=None
+         ) -> tuple[torch.Tensor, np.ndarray | None, int]:
     """An upload or drawing -> (the image as the model sees it (1, C, H, W), p(class | image), the
     class its surprise and dependencies are computed under). The class probabilities (a pass per
-    class) are computed when asked for or when the class is the model's best guess, else None."""
+    class, by `reader`, default the model itself) are computed when asked for or when the class is
+    the model's best guess, else None."""
     if image_path is None:
         raise ValueError("Draw a digit or a garment, upload an image, or pick an example first.")
     named = class_choice not in (None, "", BEST_GUESS)
     if named and class_choice not in model.class_names:
         raise ValueError(f"{dataset} has no class {class_choice!r}; choose a Class from: {BEST_GUESS}, {', '.join(model.class_names)}.")
     x = digit_from_upload(model, open_upload(image_path))
-    probs = class_probabilities(model, x) if classify or not named else None
+    probs = class_probabilities(reader or model, x) if classify or not named else None
     return x, probs, model.class_names.index(class_choice) if named else int(probs.argmax())
 
 
-def inspect(model: PixelCNNBase, dataset: str, image_path, class_choice) -> tuple[Image.Image, dict, str, Image.Image]:
-    """-> (the surprise map, {class name: p(class | image)}, a sentence with the totals, the image
-    as the model sees it, to click on)."""
-    x, probs, label = read(model, dataset, image_path, class_choice, classify=True)
+def inspect(model: PixelCNNBase, dataset: str, image_path, class_choice, reader=None) -> tuple[Image.Image, dict, str, Image.Image]:
+    """-> (the surprise map, {class name: p(class | image)} by `reader` (default: the model), a
+    sentence with the totals, the image as the model sees it, to click on)."""
+    x, probs, label = read(model, dataset, image_path, class_choice, classify=True, reader=reader)
     bits = surprise_map(model, x, label=label).numpy()  # (C, H, W)
     per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
     bpd = float(bits.mean())
     name = model.class_names[label]
     sentence = (f"Given the class **{name}**, the model needs **{bits.sum():.0f} bits** for this image, **{bpd:.3f} bits/dim** "
                 f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes, calibrated) it reads "
-                f"the image as {reading(probs, model.class_names)[1]}.")
+                f"the image as {reading(probs, model.class_names)[1]}{' (from its coarse sketch)' if isinstance(reader, TwoStagePixelCNN) else ''}.")
     labels = {class_name: float(p) for class_name, p in zip(model.class_names, probs)}
     return upscale(heat(per_pixel, per_pixel.max())), labels, sentence, upscale(as_rgb(x, model.levels))
 
@@ -96,11 +99,11 @@ def looks_map(model: PixelCNNBase, x: torch.Tensor, label: int, row: int, col: i
     return upscale(rgb), int((seen & past).sum()), int((~seen & past).sum())
 
 
-def where_it_looks(gated: PixelCNNBase, original: PixelCNNBase | None, dataset: str, image_path, class_choice, x_px, y_px
+def where_it_looks(gated: PixelCNNBase, original: PixelCNNBase | None, dataset: str, image_path, class_choice, x_px, y_px, reader=None
                    ) -> tuple[Image.Image, Image.Image | None, str]:
     """A click at (x_px, y_px) on the image -> (the Gated PixelCNN's dependency map, the original
-    PixelCNN's, a sentence comparing them)."""
-    x, _, label = read(gated, dataset, image_path, class_choice)
+    PixelCNN's, a sentence comparing them), under the class chosen or read by `reader`."""
+    x, _, label = read(gated, dataset, image_path, class_choice, reader=reader)
     row, col = pixel_at(gated, x_px, y_px)
     gated_map, gated_seen, gated_unseen = looks_map(gated, x, label, row, col)
     where = f"pixel (row {row + 1}, column {col + 1})"

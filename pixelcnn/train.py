@@ -46,6 +46,7 @@ class Options:
     model: str = "pixelcnn"  # pixelcnn | autoencoder (PixelCNN decoder of a code) | mse-autoencoder
     sketch: int = 0  # draw a sketch first: the image average-pooled by this factor (0 = one stage)
     sketch_levels: int = 32  # intensity levels of the sketch, with --sketch
+    stage: str = "both"  # with --sketch: both | sketch (train the sketch stage alone, the rest kept as --init gave it)
     arch: str = "gated"  # gated (two stacks, 2016b) | original (one stack of masked convolutions, 2016a), for --model pixelcnn
     code_dim: int = 10  # the auto-encoders' code size m
     dataset: str = "mnist"  # mnist | fashion-mnist | orl-faces | photo-patches | folder
@@ -88,6 +89,8 @@ HELP = {
     "sketch": "train a two-stage model: a PixelCNN of the image average-pooled by this factor (28 -> 7 with 4), and a "
     "PixelCNN of the image conditioned on that sketch as a spatial map (0 = one stage)",
     "sketch_levels": "intensity levels of the sketch, with --sketch",
+    "stage": "with --sketch: both stages, or sketch: the sketch stage alone (a 7x7 model: many more steps a minute), the map and "
+    "the detail stage kept as --init gave them",
     "compile": "torch.compile the model (on the CPU it needs a C++ compiler; without one it warns and trains in eager mode)",
     "channels_last": "keep weights and activations in channels-last memory order",
     "model": "pixelcnn, autoencoder (an encoder and a PixelCNN decoder of its code), or mse-autoencoder (the baseline)",
@@ -200,6 +203,8 @@ def build_model(opts: Options, d: datasets.ImageDataset):
     face_cond = opts.conditioning == "face"
     if opts.sketch and opts.arch != "gated":
         raise SystemExit("--sketch needs --arch gated.")
+    if opts.stage not in ("both", "sketch") or (opts.stage == "sketch" and not opts.sketch):
+        raise SystemExit("--stage is both or sketch, and sketch needs --sketch FACTOR.")
     build = (lambda **config: TwoStagePixelCNN.build(opts.sketch, opts.sketch_levels, **config)) if opts.sketch else (
         GatedPixelCNN if opts.arch == "gated" else PixelCNN)
     return build(
@@ -236,11 +241,15 @@ def load_init(model, location: str) -> None:
                          f"use the options in {folder / 'config.json'}.") from None
 
 
-def batch_loss(net, model, x, labels=None, cond=None, unconditional=None, precision: torch.dtype | None = None) -> torch.Tensor:
-    """One batch's training loss, computed in fp32 from a forward pass under autocast(precision):
+def batch_loss(net, model, x, labels=None, cond=None, unconditional=None, precision: torch.dtype | None = None, stage: str = "both"
+               ) -> torch.Tensor:
+    """One batch's training loss (with stage "sketch", a two-stage model's sketch stage alone), computed in fp32 from a forward pass under autocast(precision):
     bits/dim (mean NLL per sub-pixel in bits) for the PixelCNNs, MSE for the MSE auto-encoder.
     net: the model, or its DDP / compiled wrapper; x: (B, C, H, W) ints."""
     with torch.autocast(x.device.type, dtype=precision or torch.float32, enabled=precision is not None):
+        if isinstance(model, TwoStagePixelCNN) and stage == "sketch":
+            sketch = model.sketch_of(x)  # the sketch stage's own bits per sketch sub-pixel
+            return F.cross_entropy(model.sketch(sketch, labels, cond, None, unconditional).float(), sketch) / math.log(2)
         if isinstance(model, TwoStagePixelCNN):
             return model.bits(x, net(x, labels, cond, None, unconditional)).mean()
         if isinstance(model, PixelCNNBase):
@@ -394,7 +403,7 @@ def train(opts: Options) -> Path:
             if cond is not None and opts.cond_noise:
                 cond = F.normalize(cond + opts.cond_noise * torch.randn(cond.shape, generator=augment).to(cond.device), dim=1)
             unconditional = (torch.rand(len(x), generator=augment) < opts.cond_dropout).to(world.device) if opts.cond_dropout else None
-            loss = batch_loss(net, model, x, labels, cond, unconditional, precision)
+            loss = batch_loss(net, model, x, labels, cond, unconditional, precision, opts.stage)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if opts.grad_clip:

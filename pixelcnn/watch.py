@@ -109,7 +109,8 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
         x0 = left + level * step
         bar = (bottom - top) * p / tallest
         if bar >= 0.5 or level == drawn:
-            draw.rectangle([x0, bottom - max(bar, 1), x0 + max(step - (step > 2), 1), bottom], fill=DRAWN if level == drawn else BAR)
+            # at least 3 pixels wide, so that a lone likely value (black, on a digit's background) shows
+            draw.rectangle([x0 - 1, bottom - max(bar, 1), x0 + max(step - (step > 2), 1) + 1, bottom], fill=DRAWN if level == drawn else BAR)
     x = left + (drawn + 0.5) * step
     draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))

@@ -177,6 +177,14 @@ def test_numbers_and_strings_are_taken_either_way(client):
     assert np.array_equal(np.asarray(Image.open(frames[-1][0])), np.asarray(Image.open(again[-1][0])))
 
 
+def test_a_refused_request_says_so_in_its_status_line_too(client):
+    job = client.submit("MNIST", "3", 4, "hot", "", api_name="/generate")
+    frames = list(job)
+    assert frames[-1][-1] == "Not drawn: Temperature must be a number from 0.05 to 3, not 'hot'; 1.0 samples the model as trained."
+    with pytest.raises(Exception, match="Temperature must be"):
+        job.result()
+
+
 def test_a_refused_request_logs_one_line_not_a_traceback(client, capfd, caplog):
     caplog.set_level("INFO", logger="pixelcnn.app")
     with pytest.raises(Exception, match="Temperature must be"):
@@ -242,7 +250,9 @@ def test_completion_keeps_the_top_of_the_upload(client, tmp_path):
     grid = np.asarray(Image.open(frames[-1][0]).convert("L"))
     scale = max(2, 560 // (2 * 29))
     tile = grid[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale]  # first image, one value per pixel
-    assert np.array_equal(tile[:14] > 127, digit[:14] > 127)
+    # The kept rows are the upload as the model sees it (laid out as MNIST's digits were: centred, in a 20x20 box).
+    seen = demo.to_uint8(demo.digit_from_upload(demo.bundled("mnist"), Image.open(path)), 256)[0, :, :, 0]
+    assert np.array_equal(tile[:14], seen[:14]) and (seen[:14] > 127).sum() > 20
 
 
 def test_app_falls_back_fast_when_the_hub_is_unreachable(tmp_path):
@@ -356,8 +366,8 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     scale = max(2, 240 // 28)
     pair = np.asarray(Image.open(pair).convert("L"))
     assert pair.shape == ((28 + 2) * scale, (2 * 29 + 1) * scale)
-    # The left half is the digit itself.
-    digit = np.asarray(Image.open(EXAMPLES / "mnist-test-7.png"))
+    # The left half is the digit as the encoders see it.
+    digit = demo.to_uint8(demo.digit_from_upload(demo.bundled("mnist"), Image.open(EXAMPLES / "mnist-test-7.png")), 256)[0, :, :, 0]
     assert np.array_equal(pair[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale], digit)
     assert Image.open(grid).size == ((2 * 29 + 1) * max(2, 560 // (2 * 29)),) * 2
     with pytest.raises(Exception, match="The uploaded file is empty"):
@@ -400,8 +410,8 @@ def test_two_faces_say_which_one_was_used(client, tmp_path):
 def test_sixteen_bit_grey_keeps_its_tones():
     model = demo.bundled("mnist")
     ramp = (np.arange(28 * 28, dtype=np.uint32).reshape(28, 28) * 65535 // (28 * 28 - 1)).astype(np.uint16)
-    as_16 = demo.digit_from_upload(model, Image.fromarray(ramp))
-    as_8 = demo.digit_from_upload(model, Image.fromarray((ramp // 257).astype(np.uint8)))
+    as_16 = demo.digit_from_upload(model, Image.fromarray(ramp), layout=False)  # resized whole: the tones as they are
+    as_8 = demo.digit_from_upload(model, Image.fromarray((ramp // 257).astype(np.uint8)), layout=False)
     assert len(torch.unique(as_16)) > 200  # a smooth ramp, not clipped to black and white
     assert (as_16 - as_8).abs().max() <= 1
 
@@ -624,3 +634,31 @@ def test_a_portrait_can_keep_the_photos_layout(client):
     assert (drawn - wanted).abs().float().mean() <= 2.0  # in sketch levels (of 32): the layout is kept
     with pytest.raises(Exception, match="Layout must be one of"):
         client.predict(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, "sideways", 0.0, api_name="/portraits")
+
+
+# -- what a visitor draws is what the model reads ------------------------------------------------
+
+DRAWN = ROOT / "tests" / "data" / "drawn-digits"  # held-out digits redrawn as a pad makes them (make_drawn_digits.py)
+
+
+def test_drawn_digits_are_read_as_what_they_are_and_wrong_readings_are_unsure():
+    model, reader = demo.bundled("mnist"), demo.bundled("mnist-sketch", studio.load_saved)
+    paths = sorted(DRAWN.glob("*.png"))
+    assert len(paths) == 50
+    right, wrong_p = 0, []
+    for path in paths:  # the page's own upload path: open, bring into MNIST's form, read
+        probs = demo.class_probabilities(reader, demo.digit_from_upload(model, demo.open_upload(path)))
+        if int(probs.argmax()) == int(path.stem[-1]):
+            right += 1
+        else:
+            wrong_p.append(float(probs.max()))
+    assert right >= 45, f"{right} of 50 read right"  # 90%, as measured (README)
+    assert sum(p < demo.SURE for p in wrong_p) >= 2 and max(wrong_p) < 0.99, wrong_p  # wrong readings are not sure of themselves
+
+
+def test_an_unsure_reading_leaves_the_class_alone():
+    model, reader = demo.bundled("mnist"), demo.bundled("mnist-sketch", studio.load_saved)
+    _, guess, sentence = demo.completion_preview(model, "MNIST", str(DRAWN / "drawn-84-8.png"), 14, reader)  # a bold, blotted 8
+    assert guess is None and "not sure: maybe 8 (p = 0.32)" in sentence and "pick the Class yourself" in sentence
+    _, seven, sentence = demo.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
+    assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence

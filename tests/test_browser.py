@@ -229,18 +229,32 @@ def test_a_garment_example_switches_the_dataset_and_is_read_as_a_garment(page):
     assert page.locator("#inspect-dataset input").input_value() == "Fashion-MNIST"
 
 
-def test_paint_a_sketch_and_watch_the_model_draw_over_it(page):
-    page.get_by_role("tab", name="Sketch").click()
-    canvas = page.locator("#sketch-pad canvas").first
+def paint(page, pad: str, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw on a sketchpad as a visitor does: pick the brush, then drag the mouse along each stroke
+    (points as fractions of the pad's canvas)."""
+    brush = page.locator(f"{pad} button[aria-label='Brush']")
+    brush.wait_for(state="visible")
+    brush.click()
+    page.wait_for_timeout(500)  # the pad switches to the brush
+    canvas = page.locator(f"{pad} canvas").first
     canvas.wait_for(state="visible")
     box = canvas.bounding_box()
-    # A rough "7": a bar across the top, then a stroke down to the bottom left.
-    points = [(0.3, 0.25), (0.7, 0.25), (0.6, 0.45), (0.5, 0.65), (0.45, 0.8)]
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for fx, fy in points[1:]:
-        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
-    page.mouse.up()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
+        page.mouse.up()
+    page.wait_for_timeout(500)
+
+
+SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.6, 0.45), (0.5, 0.65), (0.45, 0.8)]]  # a bar across the top, a stroke down to the left
+ONE = [[(0.5, 0.2), (0.5, 0.8)]]
+
+
+def test_paint_a_sketch_and_watch_the_model_draw_over_it(page):
+    page.get_by_role("tab", name="Sketch").click()
+    paint(page, "#sketch-pad", SEVEN)
     page.locator("#sketch-preview img").wait_for(state="visible", timeout=60_000)  # the sketch the model will follow
     page.locator("#sketch-pace").get_by_text("As fast as possible").click()
     page.click("#sketch")
@@ -248,3 +262,73 @@ def test_paint_a_sketch_and_watch_the_model_draw_over_it(page):
     page.screenshot(path=str(ARTIFACTS / "sketch-done.png"), full_page=True)
     preview = np.asarray(Image.open(io.BytesIO(page.locator("#sketch-preview img").screenshot())).convert("L"))
     assert preview.max() > 100  # the painted strokes show as light cells
+
+
+def test_draw_a_digit_and_the_model_reads_it(page):
+    page.get_by_role("tab", name="Inspect").click()
+    paint(page, "#inspect-pad", ONE)
+    status_has(page, "#inspect-summary", "reads the image as 1 (p =", 60_000)  # after the last stroke's reading arrives
+    page.screenshot(path=str(ARTIFACTS / "inspect-drawn-one.png"))
+
+
+def test_complete_from_a_drawing_and_from_an_example(page):
+    page.get_by_role("tab", name="Complete").click()
+    paint(page, "#complete-pad", ONE)
+    status_has(page, "#complete-guess", "keeps the top 14 of 28 rows", 60_000)
+    page.locator("#complete-pace").get_by_text("As fast as possible").click()
+    page.click("#complete")
+    status_has(page, "#complete-status", "Done: 8 images")
+    page.locator("#complete img[src*='mnist-test-3'], img[src*='mnist-test-3']").first.click()  # the example's thumbnail
+    status_has(page, "#complete-guess", "reads this MNIST image as 3", 60_000)
+    page.click("#complete")
+    status_has(page, "#complete-status", "Drawing", 60_000)
+    status_has(page, "#complete-status", "Done: 8 images")
+
+
+def test_the_chart_is_labelled_before_the_first_drawing_and_sits_beside_the_grid(page):
+    chart = page.locator("#belief img")
+    chart.wait_for(state="visible")
+    placeholder = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("L"))
+    assert (placeholder < 100).sum() > 200  # its words are there before anything is drawn
+    page.click("#generate")
+    status_has(page, "#status", "Drawing", 60_000)
+    grid, box = page.locator("#canvas").bounding_box(), chart.bounding_box()
+    assert box["x"] >= grid["x"] + grid["width"] - 1 and box["y"] + box["height"] <= 900  # beside the grid, in view at 1280x900
+
+
+def test_the_status_line_after_stop_after_an_error_and_at_a_new_start(page):
+    page.click("#generate")
+    status_has(page, "#status", "Drawing", 60_000)
+    page.click("#stop")
+    status_has(page, "#status", "Stopped at", 10_000)
+    page.click("#generate")
+    status_has(page, "#status", "Drawing", 60_000)
+    text = page.inner_text("#status")
+    assert "Stopped" not in text and "processing" not in text and text.count("Drawing") == 1  # one fresh line, nothing stacked
+    status_has(page, "#status", "Done")
+    page.get_by_role("tab", name="Complete").click()
+    page.click("#complete")  # nothing drawn or uploaded yet
+    status_has(page, "#complete-status", "Not drawn: Upload an image first", 30_000)
+
+
+@pytest.fixture
+def phone(browser, server):  # noqa: F811
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server)
+    page.wait_for_selector("#generate")
+    yield page
+    page.close()
+
+
+def test_on_a_phone_every_tab_is_one_tap_away_and_the_grid_is_in_view_while_it_draws(phone):
+    for tab in ("By class", "Sketch", "Complete", "Portrait", "Auto-encoder", "Inspect"):
+        assert phone.get_by_role("tab", name=tab).is_visible(), f"{tab} is hidden behind a menu"
+    phone.locator("#generate").scroll_into_view_if_needed()
+    phone.click("#generate")
+    status_has(phone, "#status", "Drawing", 60_000)
+    phone.wait_for_timeout(1500)  # the page scrolls the grid into view
+    box = phone.locator("#canvas").bounding_box()
+    assert box is not None and box["y"] >= -1 and box["y"] + 0.75 * box["height"] <= 844, box
+    phone.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))
+    label = phone.locator("#canvas").locator("label, [data-testid='block-label']")
+    assert label.count() == 0 or not label.first.is_visible()  # no label over the top row

@@ -195,3 +195,26 @@ def test_the_original_architecture_trains_and_reloads(stripes, tmp_path):
     assert "original PixelCNN" in card and "multiply-adds per pixel" in card
     bad = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--arch", "lstm", "--out", str(tmp_path / "bad")])
     assert bad.wait(timeout=300) != 0 and "--arch must be gated or original" in bad.stderr.read().decode()
+
+
+def test_a_two_stage_run_trains_both_stages_and_then_the_sketch_alone(stripes, tmp_path):
+    from safetensors.torch import load_file
+
+    from pixelcnn.original import load_saved
+
+    two = tmp_path / "two"
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--sketch", "4", "--sketch-levels", "8", "--cond-dropout", "0.2",
+                      "--epochs", "4", "--out", str(two)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    model = load_saved(two / "model")
+    assert type(model).__name__ == "TwoStagePixelCNN" and model.sketch.image_size == [2, 2] and model.class_names == ["horizontal", "vertical"]
+    summary = json.loads((two / "model" / "training.json").read_text())
+    # Below a uniform guess, which costs 4 bits a pixel (16 levels) plus the sketch's 3 bits a cell (8 levels) / 16.
+    assert 0 < summary["test_bpd"] < 4.0 + 3 / 16 and f"{summary['test_bpd']:.4f}" in (two / "model" / "README.md").read_text()
+    sketch_only = tmp_path / "sketch-only"
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--sketch", "4", "--sketch-levels", "8", "--cond-dropout", "0.2",
+                      "--stage", "sketch", "--ema", "0", "--init", str(two / "model"), "--epochs", "1", "--out", str(sketch_only)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    before, after = load_file(two / "model" / "model.safetensors"), load_file(sketch_only / "model" / "model.safetensors")
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    assert changed and all(key.startswith("sketch.") for key in changed)  # the map and the detail stage stay as they were
