@@ -365,8 +365,11 @@ def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
 def build(models: dict, notes: list[str]) -> gr.Blocks:
     names = [label for label in demo.DATASETS if label in models]
     first = models[names[0]] if names else None
-    portrait_model = models.get(sketch_first("Portraits")) or models.get("Portraits")
-    encoder = load_encoder(notes) if portrait_model is not None else None
+    # New poses come from the one-stage portrait model, which measured the better likeness; keeping a
+    # photo's layout needs the two-stage one (README: the bundled two-stage models).
+    portrait_models = {demo.NEW_POSE: models.get("Portraits") or models.get(sketch_first("Portraits")),
+                       demo.KEEP_LAYOUT: models.get(sketch_first("Portraits"))}
+    encoder = load_encoder(notes) if portrait_models[demo.NEW_POSE] is not None else None
     pixelcnn_ae, mse_ae = models.get("Auto-encoder (PixelCNN)"), models.get("Auto-encoder (MSE)")
     digits = sorted(str(p) for p in (demo.ASSETS / "examples").glob("mnist-*.png"))
     examples = sorted(str(p) for p in (demo.ASSETS / "examples").glob("orl-*.png")) + sorted(str(p) for p in (demo.ASSETS / "examples").glob("*.jpg"))
@@ -433,13 +436,13 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             return None, gr.update(), str(err)
         return shown, gr.update() if guess is None else guess, sentence  # when the model is not sure, the Class stays as it is
 
-    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, layout=demo.NEW_POSE,
-                       sketch_guidance=None):
+    def make_portraits(upload, camera, second, mix, walk, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, layout=demo.NEW_POSE):
+        portrait_model = portrait_models.get(layout, portrait_models[demo.NEW_POSE])
         if portrait_model is None or encoder is None:
             raise refuse("The portrait model or the face encoder is not loaded on this server; see the notes at the top.")
         photo = upload if upload is not None else camera
         yield from friendly(demo.portraits, portrait_model, encoder, photo, second, mix, walk, count, temperature, seed, guidance, pace,
-                            layout, sketch_guidance, stills=1)
+                            layout, stills=1)
 
     def decode(upload, drawing, count, temperature, seed, pace=DEFAULT_PACE):
         if pixelcnn_ae is None or mse_ae is None:
@@ -557,12 +560,10 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         p_upload = gr.File(label="Portrait", file_types=["image"], type="filepath", elem_id="portrait-upload", height=120)
                         two_stage_portraits = sketch_first("Portraits") in models
                         p_layout = Radio(list(demo.LAYOUTS), value=demo.NEW_POSE, label="Layout", elem_id="portrait-layout", visible=two_stage_portraits,
-                                         info="New pose: the model sketches an 8x8 layout from the face, then draws the detail. Keep my photo's "
+                                         info="New pose: the model draws the person from the face embedding alone, pose and light its own. Keep my photo's "
                                          "layout: your photo's own 8x8 sketch (where the face, hair and light are) stays; the detail comes from the face.")
-                        portrait_label = sketch_first("Portraits") if two_stage_portraits else "Portraits"
-                        p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance, p_sketch_guidance = sampling_controls(
-                            "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for(portrait_label),
-                            sketch_guidance=guidance_for(portrait_label, demo.DEFAULT_SKETCH_GUIDANCE))
+                        p_count, p_temperature, p_seed, p_pace, p_go, p_stop, p_guidance = sampling_controls(
+                            "Portraits", 8, "Draw portraits", "portraits", guidance=guidance_for("Portraits"))
                         if examples:
                             picture_examples(examples, p_upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
                         with gr.Accordion("Webcam or clipboard", open=False):
@@ -577,7 +578,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                         p_canvas, p_belief, p_drawn, p_status = drawing_view("New portraits", "portrait-canvas", "portrait-belief", "portrait-status")
                 p_second.change(lambda f: (gr.update(visible=f is not None),) * 2, p_second, [p_mix, p_walk], api_name=False, queue=False)
                 wire(p_go, p_stop, make_portraits, [p_upload, p_camera, p_second, p_mix, p_walk, p_count, p_temperature, p_seed, p_guidance, p_pace,
-                                                     p_layout, p_sketch_guidance], [p_crops, p_canvas, p_belief, p_drawn, p_status], "portraits")
+                                                     p_layout], [p_crops, p_canvas, p_belief, p_drawn, p_status], "portraits")
 
             with gr.Tab("Auto-encoder"):
                 purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")

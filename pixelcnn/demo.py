@@ -43,9 +43,9 @@ DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}
 PORTRAITS = "portraits"  # the folder (in assets/ or the Hub repo) of the face-conditioned model
 SKETCH_FIRST = {"MNIST": "mnist-sketch", "Fashion-MNIST": "fashion-mnist-sketch", "Portraits": "portraits-sketch"}  # two-stage models
 # A two-stage model's sketch-stage guidance the page starts at, per folder (its Guidance slider is the detail stage's).
-DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 3.0, "fashion-mnist-sketch": 1.0, "portraits-sketch": 0.0}
+DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 3.0, "fashion-mnist-sketch": 3.0, "portraits-sketch": 0.0}
 NO_CLASS = "None: follow the sketch only"  # the Sketch tab's class choice for the unconditional branch
-NEW_POSE = "New pose: the model sketches the layout first"
+NEW_POSE = "New pose: drawn from the face alone"
 KEEP_LAYOUT = "Keep my photo's layout: its own 8x8 sketch, detail from the face"
 LAYOUTS = (NEW_POSE, KEEP_LAYOUT)
 AUTOENCODERS = {"PixelCNN": "autoencoder/pixelcnn-m10", "MSE": "autoencoder/mse-m10"}

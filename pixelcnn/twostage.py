@@ -123,9 +123,10 @@ class TwoStagePixelCNN(
 
     def upsampled(self, sketch: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) sketch ints -> (B, C, h*f, w*f) ints at the detail model's levels (each cell
-        filled with its centre value): the sketch as a picture of the image's size."""
-        centre = (sketch.double() + 0.5) * self.detail.levels / self.sketch.levels
-        full = centre.round().long().clamp_(0, self.detail.levels - 1)
+        filled with its level's intensity, 0 black and the top level white): the sketch as a
+        picture of the image's size."""
+        scaled = sketch.double() * (self.detail.levels - 1) / (self.sketch.levels - 1)
+        full = scaled.round().long().clamp_(0, self.detail.levels - 1)
         return full.repeat_interleave(self.factor, -2).repeat_interleave(self.factor, -1)
 
     # -- likelihood ------------------------------------------------------------------------------
