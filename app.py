@@ -7,6 +7,7 @@ Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. The page only calls the `pixe
 """
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -263,16 +264,23 @@ def stopped(status: str | None) -> str:
     return f"Stopped at {percent}% ({done} of {total} sub-pixels drawn). Press the button again to start anew."
 
 
-# On a narrow screen the grid sits below the controls: bring it into view as the drawing starts.
-SCROLL_TO = ("() => { if (window.innerWidth < 768) { const grid = document.getElementById('{id}'); "
-             "if (grid) grid.scrollIntoView({behavior: 'smooth', block: 'start'}); } }")
+# Each drawing button and the grid it draws into (their elem_ids).
+GRIDS = {"generate": "canvas", "sketch": "sketch-canvas", "complete": "complete-canvas", "portraits": "portrait-canvas",
+         "autoencode": "autoencoder-canvas"}
+# On a narrow screen the grid sits below the controls: the page brings it into view as the drawing
+# starts. Plain DOM, on load: a Gradio event of its own on the button would stop the button
+# working again after Stop.
+SCROLL_JS = """() => { const grids = %s;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('button');
+    if (window.innerWidth >= 768 || !button || !(button.id in grids)) return;
+    setTimeout(() => document.getElementById(grids[button.id])?.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
+  }, true); }""" % json.dumps(GRIDS)
 
 
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
     """Go streams fn's frames (two requests at a time) into outputs (..., grid, chart, drawing,
-    status) and, on a phone, scrolls the grid into view; Stop cancels them and says where they
-    stopped in the status line."""
-    go.click(None, None, None, js=SCROLL_TO.replace("{id}", outputs[-4].elem_id), api_name=False, queue=False)
+    status); Stop cancels them and says where they stopped in the status line."""
     event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
     # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
     stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
@@ -517,7 +525,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                                                                              "sketch-status")
                 s_dataset.change(sketch_classes, s_dataset, s_class, api_name=False, queue=False)
                 for source in (s_upload, s_drawing, s_centre, s_dataset):
-                    source.change(sketch_preview, [s_dataset, s_upload, s_drawing, s_centre], s_preview, api_name=False, trigger_mode="always_last")
+                    source.change(sketch_preview, [s_dataset, s_upload, s_drawing, s_centre], s_preview, api_name=False)
                 wire(s_go, s_stop, follow, [s_dataset, s_upload, s_drawing, s_class, s_centre, s_count, s_temperature, s_seed, s_guidance, s_pace],
                      [s_preview, s_canvas, s_belief, s_drawn, s_status], "sketch")
 
@@ -545,7 +553,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
                 c_dataset.change(lambda name: classes(name)[:1] + (gr.Slider(value=guidance_for(name)),), c_dataset, [c_class, c_guidance],
                                  api_name=False)
                 for source in (upload, drawing, keep, c_dataset):
-                    source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False, trigger_mode="always_last")
+                    source.change(preview, [c_dataset, upload, drawing, keep], [c_preview, c_class, c_guess], api_name=False)
                 wire(c_go, c_stop, complete, [c_dataset, upload, drawing, c_class, keep, c_count, c_temperature, c_seed, c_guidance, c_pace],
                      [c_canvas, c_belief, c_drawn, c_status], "complete")
 
