@@ -325,6 +325,8 @@ def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     deleted, now = 0, time.time() if now is None else now
     for component in outputs:
         for path in list(component.temp_files):
+            if path == starting_file(component):
+                continue  # the picture the page starts with (the chart's placeholder) is shown to every new visitor
             try:
                 if now - os.stat(path).st_mtime <= age:
                     continue
@@ -356,6 +358,12 @@ def trim_malloc() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def starting_file(component) -> str | None:
+    """The file of the value a component starts with (the chart's placeholder), or None."""
+    value = getattr(component, "value", None)
+    return value.get("path") if isinstance(value, dict) else None
 
 
 def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
@@ -475,7 +483,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
     card_files = {label: path for label, path in card_files.items() if path.exists()}
     gr.set_static_paths(list(card_files.values()))  # served as they are, so the About links open them
     cards = ", ".join(f"[{label}](/gradio_api/file={path})" for label, path in card_files.items())
-    with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS) as page:
+    with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS, js=SCROLL_JS) as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:
             gr.Markdown("\n".join(f"- {note}" for note in notes))

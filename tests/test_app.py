@@ -665,3 +665,11 @@ def test_an_unsure_reading_leaves_the_class_alone():
     assert guess is None and "not sure: maybe 8 (p = 0.32)" in sentence and "pick the Class yourself" in sentence
     _, seven, sentence = demo.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
     assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence
+
+
+def test_the_sweeper_keeps_the_picture_a_page_starts_with(server):
+    chart = studio.belief_view("swept-chart")  # starts with the placeholder chart
+    start = chart.value["path"]
+    assert Path(start).exists() and start in chart.temp_files
+    studio.sweep_frames([chart], age=0, now=time.time() + 3600)
+    assert Path(start).exists() and start in chart.temp_files  # every new visitor still sees it
