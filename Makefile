@@ -11,10 +11,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system data demo test bench clean
 
-# Python packages: reinstalled only when a requirements file changes.
-$(STAMP): requirements.txt requirements-test.txt
+# Python packages, and this package itself in editable mode (the `pixelcnn` command; tests and
+# benches import it without path edits): reinstalled only when one of these files changes.
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # Debian packages: a headless browser for the UI tests, Fashion-MNIST for offline training.
@@ -27,8 +29,7 @@ system:
 
 # Datasets and face-encoder weights, cached under $${PIXELCNN_CACHE:-~/.cache/pixelcnn}.
 data: $(STAMP) system
-	$(PY) -m pixelcnn.data fetch mnist fashion-mnist orl-faces photo-patches
-	$(PY) -m pixelcnn.faces fetch
+	$(VENV)/bin/pixelcnn fetch
 
 setup: $(STAMP) system data
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import free_port, wait_serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from common import macs_per_image, matmul_flops  # noqa: E402
-from pixelcnn.model import GatedPixelCNN  # noqa: E402
-from pixelcnn.sampling import sample, sample_stream  # noqa: E402
+from pixelcnn.models import GatedPixelCNN
+from pixelcnn.sampling import sample, sample_stream
 
 BATCHES = (1, 16, 64)
 

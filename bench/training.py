@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from common import macs_per_image, matmul_flops  # noqa: E402
-from pixelcnn.data import load_dataset, quantize  # noqa: E402
-from pixelcnn.metrics import mean_loss  # noqa: E402
-from pixelcnn.model import GatedPixelCNN  # noqa: E402
-from pixelcnn.train import batch_loss, compiled  # noqa: E402
+from pixelcnn.data import load_dataset, quantize
+from pixelcnn.training.metrics import mean_loss
+from pixelcnn.models import GatedPixelCNN
+from pixelcnn.training.build import batch_loss
+from pixelcnn.training.loop import compiled
 
 BATCHES = (32, 64)
 

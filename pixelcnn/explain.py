@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import PixelCNNBase
-from .twostage import TwoStagePixelCNN
+from pixelcnn.models.base import PixelCNNBase
+from pixelcnn.models.twostage import TwoStagePixelCNN
 
 
 def conditioning(model: PixelCNNBase, label: int | None = None, cond: torch.Tensor | None = None) -> dict:
@@ -38,7 +38,7 @@ def class_log_likelihoods(model: PixelCNNBase | TwoStagePixelCNN, x: torch.Tenso
     stage alone, log p(sketch(x) | c): the coarse shape decides the class, and the detail's
     bits, mostly about stroke texture, only add noise (measured in the README).
     x: (1, C, H, W) ints -> (num_classes,) floats."""
-    if isinstance(model, TwoStagePixelCNN):
+    if model.STAGED:
         x, model = model.sketch_of(x), model.sketch
     labels = torch.arange(model.num_classes)
     bits = model.bits_per_dim(x.expand(model.num_classes, -1, -1, -1), labels=labels)  # (K,)

@@ -16,30 +16,17 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import app as studio
-from pixelcnn import demo
+import app
+from pixelcnn import studio
+from pixelcnn.data import quantize
+from pixelcnn.explain import SURE, class_probabilities
+from pixelcnn.images import to_uint8
+from pixelcnn.pictures import MAX_BYTES, model_pixels
+from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
 
 from .hub_stub import HubStub
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    models, notes = studio.load_models(None)
-    assert set(models) == set(studio.MODELS), notes
-    page = studio.build(models, notes)
-    page.queue(max_size=32, default_concurrency_limit=2)
-    port = free_port()
-    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, max_file_size=demo.MAX_UPLOAD_BYTES, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    page.close()
 
 
 FAST = "As fast as possible"
@@ -92,11 +79,11 @@ def assert_sketch_then_detail(frames, picture: int):
     statuses = [frame[-1] for frame in frames]
     assert "Drawing the sketch…" in statuses[0]
     assert any("Drawing the detail over the sketch…" in status for status in statuses)
-    assert (colours(frames[0][picture]) == demo.UNDRAWN).all(1).any()
+    assert (colours(frames[0][picture]) == palette.UNDRAWN).all(1).any()
     middle = colours(frames[len(frames) // 2][picture])
-    assert (middle == demo.CURSOR).all(1).sum() > 0
+    assert (middle == palette.CURSOR).all(1).sum() > 0
     last = colours(frames[-1][picture])
-    assert not (last == demo.UNDRAWN).all(1).any() and not (last == demo.CURSOR).all(1).any()
+    assert not (last == palette.UNDRAWN).all(1).any() and not (last == palette.CURSOR).all(1).any()
 
 
 def test_same_seed_same_images(client):
@@ -133,13 +120,13 @@ def test_bad_class_requests_get_one_sentence(client, args, message):
 @pytest.mark.parametrize(
     "parse, value, message",
     [
-        (demo.parse_temperature, float("nan"), "Temperature must be a number from"),
-        (demo.parse_temperature, "hot", "Temperature must be a number from"),
-        (demo.parse_temperature, 0.0, "Temperature must be a number from"),
-        (demo.parse_count, float("inf"), "whole number from 1 to 16"),
-        (demo.parse_count, 10**6, "whole number from 1 to 16"),
-        (demo.parse_seed, -1, "Seed must be a whole number"),
-        (demo.parse_seed, float("nan"), "Seed must be a whole number"),
+        (checks.parse_temperature, float("nan"), "Temperature must be a number from"),
+        (checks.parse_temperature, "hot", "Temperature must be a number from"),
+        (checks.parse_temperature, 0.0, "Temperature must be a number from"),
+        (checks.parse_count, float("inf"), "whole number from 1 to 16"),
+        (checks.parse_count, 10**6, "whole number from 1 to 16"),
+        (checks.parse_seed, -1, "Seed must be a whole number"),
+        (checks.parse_seed, float("nan"), "Seed must be a whole number"),
     ],
 )
 def test_request_checks_behind_the_page(parse, value, message):
@@ -149,8 +136,8 @@ def test_request_checks_behind_the_page(parse, value, message):
 
 
 def test_guidance_is_on_by_default_and_changes_the_drawing(client):
-    model = demo.bundled("mnist")
-    assert model.guidable and demo.default_guidance("mnist", model) == demo.DEFAULT_GUIDANCE["mnist"] > 0
+    model = shelf.bundled("mnist")
+    assert model.guidable and checks.default_guidance("mnist", model) == shelf.DEFAULT_GUIDANCE["mnist"] > 0
     _, plain = generate(client, "MNIST", "4", 4, 1.0, "5", 0.0)
     _, guided = generate(client, "MNIST", "4", 4, 1.0, "5", 3.0)
     assert plain[-1][-1].startswith("Done") and guided[-1][-1].startswith("Done")
@@ -158,15 +145,15 @@ def test_guidance_is_on_by_default_and_changes_the_drawing(client):
 
 
 def test_guidance_checks_behind_the_page():
-    model = demo.bundled("mnist")
-    for bad in ("lots", float("nan"), -1.0, demo.MAX_GUIDANCE + 1):
+    model = shelf.bundled("mnist")
+    for bad in ("lots", float("nan"), -1.0, checks.MAX_GUIDANCE + 1):
         with pytest.raises(ValueError, match="Guidance must be a number from 0"):
-            demo.parse_guidance(bad, model)
-    assert demo.parse_guidance("2.5", model) == 2.5
+            checks.parse_guidance(bad, model)
+    assert checks.parse_guidance("2.5", model) == 2.5
     model.cond_dropout = 0.0  # as a model trained without conditioning dropout
     with pytest.raises(ValueError, match="trained without conditioning dropout.*set Guidance to 0"):
-        demo.parse_guidance(1.0, model)
-    assert demo.parse_guidance(0, model) == 0.0 and demo.default_guidance("mnist", model) == 0.0
+        checks.parse_guidance(1.0, model)
+    assert checks.parse_guidance(0, model) == 0.0 and checks.default_guidance("mnist", model) == 0.0
 
 
 def test_numbers_and_strings_are_taken_either_way(client):
@@ -197,7 +184,7 @@ def test_a_refused_request_logs_one_line_not_a_traceback(client, capfd, caplog):
 
 
 def test_request_checks_accept_good_values():
-    assert (demo.parse_count("16"), demo.parse_temperature("0.7"), demo.parse_seed(" "), demo.parse_seed("42")) == (16, 0.7, None, 42)
+    assert (checks.parse_count("16"), checks.parse_temperature("0.7"), checks.parse_seed(" "), checks.parse_seed("42")) == (16, 0.7, None, 42)
 
 
 def make_bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -251,12 +238,12 @@ def test_completion_keeps_the_top_of_the_upload(client, tmp_path):
     scale = max(2, 560 // (2 * 29))
     tile = grid[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale]  # first image, one value per pixel
     # The kept rows are the upload as the model sees it (laid out as MNIST's digits were: centred, in a 20x20 box).
-    seen = demo.to_uint8(demo.digit_from_upload(demo.bundled("mnist"), Image.open(path)), 256)[0, :, :, 0]
+    seen = to_uint8(model_pixels(shelf.bundled("mnist"), Image.open(path)), 256)[0, :, :, 0]
     assert np.array_equal(tile[:14], seen[:14]) and (seen[:14] > 127).sum() > 20
 
 
 def test_app_falls_back_fast_when_the_hub_is_unreachable(tmp_path):
-    code = "import app, json; m, n = app.load_models('someone/pixelcnn'); print(json.dumps([sorted(m), n]))"
+    code = "from pixelcnn.studio import load_models; import json; m, n = load_models('someone/pixelcnn'); print(json.dumps([sorted(m), n]))"
     env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "hub")}
     start = time.time()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -270,10 +257,10 @@ def test_app_falls_back_fast_when_the_hub_is_unreachable(tmp_path):
 
 def test_app_loads_every_model_through_the_hub(tmp_path):
     repo = tmp_path / "hub" / "someone" / "pixelcnn"
-    for name, _ in studio.MODELS.values():
+    for name in studio.MODELS.values():
         shutil.copytree(ROOT / "assets" / name, repo / name)
     code = (
-        "import app, json, torch; m, n = app.load_models('someone/pixelcnn');"
+        "from pixelcnn.studio import load_models; import json, torch; m, n = load_models('someone/pixelcnn');"
         "print(json.dumps([n, {k: getattr(v, 'class_names', type(v).__name__) for k, v in m.items()}]))"
     )
     with HubStub(tmp_path / "hub") as hub:
@@ -281,7 +268,7 @@ def test_app_loads_every_model_through_the_hub(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         notes, classes = json.loads(out.stdout.strip().splitlines()[-1])
-        assert notes == [f"{label}: loaded from the Hub (someone/pixelcnn/{name})." for label, (name, _) in studio.MODELS.items()]
+        assert notes == [f"{label}: loaded from the Hub (someone/pixelcnn/{name})." for label, name in studio.MODELS.items()]
         assert classes["Fashion-MNIST"][9] == "Ankle boot"
         assert classes["Auto-encoder (PixelCNN)"] == "PixelCNNAutoEncoder" and classes["Auto-encoder (MSE)"] == "MSEAutoEncoder"
         assert ("GET", "someone/pixelcnn/resolve/main/portraits/model.safetensors") in hub.requests
@@ -317,7 +304,7 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
     scale = max(2, 560 // (4 * 33))  # 8 portraits: 4 columns, 2 rows, no empty cell
     assert Image.open(grid).size == ((4 * 33 + 1) * scale, (2 * 33 + 1) * scale)
     middle = colours(frames[len(frames) // 2][1])  # a new pose: the one-stage model, row by row
-    assert (middle == demo.UNDRAWN).all(1).any() and not (colours(grid) == demo.UNDRAWN).all(1).any()
+    assert (middle == palette.UNDRAWN).all(1).any() and not (colours(grid) == palette.UNDRAWN).all(1).any()
 
 
 def test_two_portraits_mix_and_walk(client):
@@ -351,7 +338,7 @@ def test_bad_portraits_get_one_sentence_and_the_app_keeps_serving(client, tmp_pa
 def test_portrait_checks_behind_the_page():
     for value in (float("nan"), -0.1, 1.5, "half"):
         with pytest.raises(ValueError, match="Mix must be a number from 0 to 1.*0 is the first person"):
-            demo.parse_mix(value)
+            checks.parse_mix(value)
 
 
 # -- the Auto-encoder tab ------------------------------------------------------------------------
@@ -368,7 +355,7 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     pair = np.asarray(Image.open(pair).convert("L"))
     assert pair.shape == ((28 + 2) * scale, (2 * 29 + 1) * scale)
     # The left half is the digit as the encoders see it.
-    digit = demo.to_uint8(demo.digit_from_upload(demo.bundled("mnist"), Image.open(EXAMPLES / "mnist-test-7.png")), 256)[0, :, :, 0]
+    digit = to_uint8(model_pixels(shelf.bundled("mnist"), Image.open(EXAMPLES / "mnist-test-7.png")), 256)[0, :, :, 0]
     assert np.array_equal(pair[scale : scale + 28 * scale : scale, scale : scale + 28 * scale : scale], digit)
     assert Image.open(grid).size == ((2 * 29 + 1) * max(2, 560 // (2 * 29)),) * 2
     with pytest.raises(Exception, match="The uploaded file is empty"):
@@ -386,11 +373,11 @@ def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
         os.utime(path, (1000, 1000))  # written at t = 1000
     os.utime(paths[0], (1050, 1050))  # sent again at t = 1050 (Gradio rewrites a picture's file)
     output.temp_files = {str(p) for p in paths} | {str(tmp_path / "gone.png")}
-    assert studio.sweep_frames([output], age=60, now=1040) == 0 and all(p.exists() for p in paths)
+    assert serving.sweep_frames([output], age=60, now=1040) == 0 and all(p.exists() for p in paths)
     assert output.temp_files == {str(p) for p in paths}  # Gradio serves only listed files: kept ones stay listed
-    assert studio.sweep_frames([output], age=60, now=1070) == 2
+    assert serving.sweep_frames([output], age=60, now=1070) == 2
     assert paths[0].exists() and not paths[1].exists() and not paths[2].exists() and output.temp_files == {str(paths[0])}
-    assert studio.sweep_frames([output], age=60, now=1200) == 1 and output.temp_files == set()
+    assert serving.sweep_frames([output], age=60, now=1200) == 1 and output.temp_files == set()
 
 
 # -- what a visitor sees of their own uploads ----------------------------------------------------
@@ -409,10 +396,10 @@ def test_two_faces_say_which_one_was_used(client, tmp_path):
 
 
 def test_sixteen_bit_grey_keeps_its_tones():
-    model = demo.bundled("mnist")
+    model = shelf.bundled("mnist")
     ramp = (np.arange(28 * 28, dtype=np.uint32).reshape(28, 28) * 65535 // (28 * 28 - 1)).astype(np.uint16)
-    as_16 = demo.digit_from_upload(model, Image.fromarray(ramp), layout=False)  # resized whole: the tones as they are
-    as_8 = demo.digit_from_upload(model, Image.fromarray((ramp // 257).astype(np.uint8)), layout=False)
+    as_16 = model_pixels(model, Image.fromarray(ramp), layout=False)  # resized whole: the tones as they are
+    as_8 = model_pixels(model, Image.fromarray((ramp // 257).astype(np.uint8)), layout=False)
     assert len(torch.unique(as_16)) > 200  # a smooth ramp, not clipped to black and white
     assert (as_16 - as_8).abs().max() <= 1
 
@@ -425,19 +412,19 @@ def test_tiny_uploads_get_a_sentence(client, tmp_path):
 
 
 def test_the_model_reads_held_out_digits_as_a_classifier():
-    model = demo.bundled("mnist")
+    model = shelf.bundled("mnist")
     digits = sorted(EXAMPLES.glob("mnist-test-*.png"))
     right = 0
     for path in digits:
-        probs = demo.class_probabilities(model, demo.digit_from_upload(model, Image.open(path)))
+        probs = class_probabilities(model, model_pixels(model, Image.open(path)))
         assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-9
         right += model.class_names[int(probs.argmax())] == path.stem[-1]
     assert right >= 4  # of 5 held-out digits
 
 
 def test_completion_preview_marks_the_kept_rows():
-    model = demo.bundled("mnist")
-    shown, guess, sentence = demo.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 10)
+    model = shelf.bundled("mnist")
+    shown, guess, sentence = requests.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 10)
     pixels = np.asarray(shown.convert("RGB"))
     scale = 8
     kept = pixels[scale + 5 * scale, scale + 3 * scale]  # row 5: as uploaded (dark background stays grey)
@@ -447,12 +434,12 @@ def test_completion_preview_marks_the_kept_rows():
 
 
 def test_stop_says_where_the_drawing_stopped():
-    assert studio.stopped("Drawing… 64% (8,028 of 12,544 sub-pixels), 0.4 s") == (
+    assert serving.stopped("Drawing… 64% (8,028 of 12,544 sub-pixels), 0.4 s") == (
         "Stopped at 64% (8,028 of 12,544 sub-pixels drawn). Press the button again to start anew.")
     note = "The first photo has 2 faces: the largest was used (shown above). "
-    assert studio.stopped(note + "Drawing… 5% (51 of 1,024 sub-pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
+    assert serving.stopped(note + "Drawing… 5% (51 of 1,024 sub-pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
     done = "Done: 16 images in 1.20 s; the model gives them 0.951 bits/dim."
-    assert studio.stopped(done) == done and studio.stopped(None) == "Stopped."
+    assert serving.stopped(done) == done and serving.stopped(None) == "Stopped."
 
 
 # -- watching a drawing ------------------------------------------------------------------------
@@ -498,8 +485,8 @@ def test_inspect_shows_the_surprise_map_and_the_class_it_reads(client):
     assert classes["label"] == "7" and len(classes["confidences"]) == 10
     assert sum(c["confidence"] for c in classes["confidences"]) == pytest.approx(1.0, abs=1e-6)
     bpd = float(summary.split("**")[5].split()[0])
-    model = studio.GatedPixelCNN.from_pretrained(ROOT / "assets" / "mnist").eval()
-    digit = demo.digit_from_upload(model, Image.open(EXAMPLES / "mnist-test-7.png"))
+    model = shelf.bundled("mnist")
+    digit = model_pixels(model, Image.open(EXAMPLES / "mnist-test-7.png"))
     assert bpd == pytest.approx(model.bits_per_dim(digit, labels=torch.tensor([7])).item(), abs=5e-4)
     heat = np.asarray(Image.open(surprise).convert("RGB"))
     assert heat.shape == (280, 280, 3) and np.asarray(Image.open(clickable)).shape[:2] == (280, 280)
@@ -550,7 +537,7 @@ def test_bad_inspect_requests_get_one_sentence_and_the_app_keeps_serving(client,
 # -- two stages: the sketch, then the detail ---------------------------------------------------
 
 
-def sketch_request(client, path, class_name=demo.NO_CLASS, count=4, seed="3", centre=True, dataset="MNIST", guidance=0.0):
+def sketch_request(client, path, class_name=requests.NO_CLASS, count=4, seed="3", centre=True, dataset="MNIST", guidance=0.0):
     upload = handle_file(str(path)) if path else None
     job = client.submit(dataset, upload, None, class_name, centre, count, 1.0, seed, guidance, api_name="/sketch")
     frames = list(job)
@@ -561,23 +548,23 @@ def sketch_request(client, path, class_name=demo.NO_CLASS, count=4, seed="3", ce
 def tiles_of(grid_path, n, side=28) -> np.ndarray:
     """The (n, side, side) grey images of a drawing tab's final grid."""
     grid = np.asarray(Image.open(grid_path).convert("L"))
-    columns = demo.grid_shape(n)
+    columns = frames.grid_shape(n)
     scale = max(2, 560 // (columns * (side + 1)))
     return np.stack([grid[(1 + (k // columns) * (side + 1)) * scale :: scale][:side, (1 + (k % columns) * (side + 1)) * scale :: scale][:, :side]
                      for k in range(n)])
 
 
 def test_the_sketch_tab_draws_over_the_visitors_sketch(client):
-    model = demo.bundled("mnist-sketch", studio.load_saved)
-    seven = demo.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-7.png"), centre=True)
-    three = demo.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
+    model = shelf.bundled("mnist-sketch")
+    seven = requests.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-7.png"), centre=True)
+    three = requests.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
     job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", count=4)
     preview, grid, belief, status = frames[-1]
     assert status.startswith("Done: 4 images") and "bits/dim" not in status  # no class: nothing to count bits under
     assert all("Drawing the detail over the sketch" in frame[-1] for frame in frames[:-1])  # the sketch is given, not drawn
     assert Image.open(preview).size == ((28 + 2) * 8,) * 2
     # What was drawn follows the sketch: each image's own sketch is nearer the seven's than a three's.
-    drawn = model.sketch_of(torch.from_numpy(demo.quantize(tiles_of(grid, 4)[:, None], model.levels)))
+    drawn = model.sketch_of(torch.from_numpy(quantize(tiles_of(grid, 4)[:, None], model.levels)))
     to_seven = (drawn - seven).abs().float().mean((1, 2, 3))
     to_three = (drawn - three).abs().float().mean((1, 2, 3))
     assert torch.all(to_seven < to_three), (to_seven, to_three)
@@ -625,14 +612,14 @@ def test_by_class_draws_with_two_guidances(client):
 
 def test_a_portrait_can_keep_the_photos_layout(client):
     photo = EXAMPLES / "orl-s1-held-out.png"
-    job = client.submit(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, demo.KEEP_LAYOUT, api_name="/portraits")
+    job = client.submit(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, checks.KEEP_LAYOUT, api_name="/portraits")
     frames = list(job)
     assert frames[-1][-1].startswith("Done: 2 images")
     assert all("Drawing the sketch" not in frame[-1] for frame in frames)  # the photo's own sketch: nothing to sketch
-    model = demo.bundled("portraits-sketch", studio.portrait.load)
-    wanted = demo.photo_layout(model, str(photo))
-    drawn = model.sketch_of(torch.from_numpy(demo.quantize(tiles_of(frames[-1][1], 2, side=32)[:, None], model.levels)))
-    other = demo.photo_layout(model, str(EXAMPLES / "orl-s15-held-out.png"))
+    model = shelf.bundled("portraits-sketch")
+    wanted = requests.photo_layout(model, str(photo))
+    drawn = model.sketch_of(torch.from_numpy(quantize(tiles_of(frames[-1][1], 2, side=32)[:, None], model.levels)))
+    other = requests.photo_layout(model, str(EXAMPLES / "orl-s15-held-out.png"))
     # The layout is kept: both portraits' sketches are nearer the photo's own than another photo's.
     assert torch.all((drawn - wanted).abs().float().mean((1, 2, 3)) < (drawn - other).abs().float().mean((1, 2, 3)))
     with pytest.raises(Exception, match="Layout must be one of"):
@@ -645,31 +632,31 @@ DRAWN = ROOT / "tests" / "data" / "drawn-digits"  # held-out digits redrawn as a
 
 
 def test_drawn_digits_are_read_as_what_they_are_and_wrong_readings_are_unsure():
-    model, reader = demo.bundled("mnist"), demo.bundled("mnist-sketch", studio.load_saved)
+    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
     paths = sorted(DRAWN.glob("*.png"))
     assert len(paths) == 50
     right, wrong_p = 0, []
     for path in paths:  # the page's own upload path: open, bring into MNIST's form, read
-        probs = demo.class_probabilities(reader, demo.digit_from_upload(model, demo.open_upload(path)))
+        probs = class_probabilities(reader, model_pixels(model, checks.open_upload(path)))
         if int(probs.argmax()) == int(path.stem[-1]):
             right += 1
         else:
             wrong_p.append(float(probs.max()))
     assert right >= 45, f"{right} of 50 read right"  # 90%, as measured (README)
-    assert sum(p < demo.SURE for p in wrong_p) >= 2 and max(wrong_p) < 0.99, wrong_p  # wrong readings are not sure of themselves
+    assert sum(p < SURE for p in wrong_p) >= 2 and max(wrong_p) < 0.99, wrong_p  # wrong readings are not sure of themselves
 
 
 def test_an_unsure_reading_leaves_the_class_alone():
-    model, reader = demo.bundled("mnist"), demo.bundled("mnist-sketch", studio.load_saved)
-    _, guess, sentence = demo.completion_preview(model, "MNIST", str(DRAWN / "drawn-84-8.png"), 14, reader)  # a bold, blotted 8
+    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
+    _, guess, sentence = requests.completion_preview(model, "MNIST", str(DRAWN / "drawn-84-8.png"), 14, reader)  # a bold, blotted 8
     assert guess is None and "not sure: maybe 8 (p = 0.32)" in sentence and "pick the Class yourself" in sentence
-    _, seven, sentence = demo.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
+    _, seven, sentence = requests.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
     assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence
 
 
 def test_the_sweeper_keeps_the_picture_a_page_starts_with(server):
-    chart = studio.belief_view("swept-chart")  # starts with the placeholder chart
+    chart = widgets.belief_view("swept-chart")  # starts with the placeholder chart
     start = chart.value["path"]
     assert Path(start).exists() and start in chart.temp_files
-    studio.sweep_frames([chart], age=0, now=time.time() + 3600)
+    serving.sweep_frames([chart], age=0, now=time.time() + 3600)
     assert Path(start).exists() and start in chart.temp_files  # every new visitor still sees it

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from pixelcnn.autoencoder import MSEAutoEncoder, PixelCNNAutoEncoder, figure_rows, load
-from pixelcnn.data import cut_patches
-from pixelcnn.model import GatedPixelCNN
+from pixelcnn import load
+from pixelcnn.models import MSEAutoEncoder, PixelCNNAutoEncoder
+from pixelcnn.training.cards import figure_rows
+from pixelcnn.data.formats import cut_patches
+from pixelcnn.models import GatedPixelCNN
 
 SMALL = dict(image_size=[12, 8], levels=16, code_dim=5, encoder_channels=4)
 
@@ -123,7 +125,7 @@ def test_training_both_auto_encoders_and_comparing_them(tmp_path):
     outs = {}
     for kind in ("autoencoder", "mse-autoencoder"):
         outs[kind] = tmp_path / kind
-        cmd = [sys.executable, "-m", "pixelcnn.train", "--model", kind, "--dataset", "folder", "--folder", str(root), *TINY,
+        cmd = [sys.executable, "-m", "pixelcnn", "train", "--model", kind, "--dataset", "folder", "--folder", str(root), *TINY,
                "--epochs", "4", "--out", str(outs[kind])]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -138,7 +140,7 @@ def test_training_both_auto_encoders_and_comparing_them(tmp_path):
     # An unconditional twin of the decoder's size, so the comparison runs in full.
     twin = tmp_path / "twin"
     GatedPixelCNN(image_size=[8, 8], levels=16, hidden_channels=8, num_layers=2, kernel_size=3).save_pretrained(twin)
-    cmd = [sys.executable, "-m", "pixelcnn.autoencoder", str(outs["autoencoder"] / "model"), "--mse", str(outs["mse-autoencoder"] / "model"),
+    cmd = [sys.executable, "-m", "pixelcnn", "evaluate", str(outs["autoencoder"] / "model"), "--mse", str(outs["mse-autoencoder"] / "model"),
            "--twin", str(twin), "--dataset", "mnist", "--rows", "3", "--decodings", "2", "--write-card"]
     # The models are 8x8: the comparison resizes the dataset's test images to the model's size.
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

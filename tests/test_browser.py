@@ -11,28 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_app import EXAMPLES, server  # noqa: F401  (the module-scoped live server)
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed (make test installs it)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 @pytest.fixture
-def page(browser, server):  # noqa: F811
+def page(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server)
     page.wait_for_selector("#generate")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from pixelcnn import data
+from pixelcnn.data import formats, sources
 
 
 def test_npm_digit_json_parses_to_exact_pixels(tmp_path):
@@ -15,7 +16,7 @@ def test_npm_digit_json_parses_to_exact_pixels(tmp_path):
     pixels = {label: rng.integers(0, 256, (label + 1, 784)) for label in range(10)}
     for label, values in pixels.items():
         (tmp_path / f"{label}.json").write_text(json.dumps({"data": (values / 255).flatten().tolist()}))
-    per_class, names = data.read_npm_digits(tmp_path)
+    per_class, names = formats.read_npm_digits(tmp_path)
     assert names == [str(k) for k in range(10)]
     for label in range(10):
         assert per_class[label].dtype == np.uint8
@@ -24,7 +25,7 @@ def test_npm_digit_json_parses_to_exact_pixels(tmp_path):
 
 def test_every_tenth_digit_of_each_class_is_held_out():
     per_class = [np.full((n, 28, 28), label, dtype=np.uint8) for label, n in enumerate([25, 9, 10, 31, 1, 19, 20, 11, 40, 12])]
-    train_x, train_y, test_x, test_y = data.split_every_tenth(per_class)
+    train_x, train_y, test_x, test_y = formats.split_every_tenth(per_class)
     assert np.bincount(test_y, minlength=10).tolist() == [2, 0, 1, 3, 0, 1, 2, 1, 4, 1]
     assert len(train_y) + len(test_y) == sum(len(d) for d in per_class)
     assert np.all(test_x[:, 0, 0] == test_y) and np.all(train_x[:, 0, 0] == train_y)
@@ -40,19 +41,19 @@ def test_idx_files_parse(tmp_path):
     images = np.random.default_rng(1).integers(0, 256, (5, 28, 28))
     write_idx(tmp_path / "img.gz", images)
     write_idx(tmp_path / "lab.gz", np.array([3, 1, 4, 1, 5]))
-    assert np.array_equal(data.read_idx(tmp_path / "img.gz"), images)
-    assert data.read_idx(tmp_path / "lab.gz").tolist() == [3, 1, 4, 1, 5]
+    assert np.array_equal(formats.read_idx(tmp_path / "img.gz"), images)
+    assert formats.read_idx(tmp_path / "lab.gz").tolist() == [3, 1, 4, 1, 5]
     (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab")
     with pytest.raises(ValueError, match="not an unsigned-byte idx file"):
-        data.read_idx(tmp_path / "bad")
+        formats.read_idx(tmp_path / "bad")
 
 
 def test_debian_fashion_layout_parses(tmp_path, monkeypatch):
     for split, n in (("train", 6), ("t10k", 2)):
         write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", np.full((n, 28, 28), 7))
         write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path)
-    d = data._debian_fashion()
+    monkeypatch.setattr(sources, "FASHION_DEBIAN_DIR", tmp_path)
+    d = sources._debian_fashion()
     assert d.train_x.shape == (6, 1, 28, 28) and d.test_x.shape == (2, 1, 28, 28)
     assert d.class_names[9] == "Ankle boot"
 
@@ -62,7 +63,7 @@ def test_pgm_folders_give_identities_in_numeric_order(tmp_path):
         (tmp_path / person).mkdir()
         for k in (1, 2, 10):
             Image.fromarray(np.full((112, 92), int(person[1:]) * 10 + k, dtype=np.uint8)).save(tmp_path / person / f"{k}.pgm")
-    images, labels, names = data.read_pgm_folder(tmp_path)
+    images, labels, names = formats.read_pgm_folder(tmp_path)
     assert names == ["s1", "s2", "s10"]
     assert images.shape == (9, 112, 92)
     assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -76,11 +77,11 @@ def test_image_folder_resizes_converts_and_skips_junk(tmp_path):
     Image.new("L", (10, 50), 200).save(tmp_path / "cats" / "b.jpg")
     Image.new("P", (64, 64)).save(tmp_path / "dogs" / "c.gif")
     (tmp_path / "dogs" / "notes.txt").write_text("not an image")
-    x, y, classes = data.read_image_folder(tmp_path, (12, 16), channels=3)
+    x, y, classes = formats.read_image_folder(tmp_path, (12, 16), channels=3)
     assert classes == ["cats", "dogs"]
     assert x.shape == (3, 3, 12, 16) and x.dtype == np.uint8
     assert y.tolist() == [0, 0, 1]
-    grey, _, _ = data.read_image_folder(tmp_path, (8, 8), channels=1)
+    grey, _, _ = formats.read_image_folder(tmp_path, (8, 8), channels=1)
     assert grey.shape == (3, 1, 8, 8)
     assert abs(int(grey[1, 0, 4, 4]) - 200) <= 1
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pixelcnn import evaluate
+from pixelcnn.cli import main as pixelcnn_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def bundled_copy(tmp_path, cond_dropout):
 
 
 def run(args, capsys):
-    evaluate.main(args)
+    pixelcnn_main(["evaluate"] + args)
     out = capsys.readouterr().out
     return json.loads(next(line for line in out.splitlines() if line.startswith("{"))), out
 
@@ -40,7 +40,7 @@ def test_evaluate_sweeps_guidance_and_writes_the_card(tmp_path, capsys):
     run(args, capsys)  # again: the card's section is replaced, not repeated
     card = (folder / "README.md").read_text()
     assert card.count("## Evaluation") == 1
-    assert f"{first['test_bpd']:.4f}" in card and "python -m pixelcnn.evaluate" in card and "| guidance |" in card
+    assert f"{first['test_bpd']:.4f}" in card and "pixelcnn evaluate" in card and "| guidance |" in card
 
 
 def test_a_model_without_a_none_branch_is_measured_unguided(tmp_path, capsys):
@@ -50,7 +50,7 @@ def test_a_model_without_a_none_branch_is_measured_unguided(tmp_path, capsys):
 
 def test_bad_guidance_list_is_refused(capsys):
     with pytest.raises(SystemExit):
-        evaluate.main([str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--guidance", "1,x"])
+        pixelcnn_main(["evaluate"] + [str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--guidance", "1,x"])
     assert "--guidance takes numbers" in capsys.readouterr().err
 
 
@@ -64,7 +64,7 @@ def test_the_model_as_a_classifier_on_held_out_digits(capsys):
 def test_a_runs_final_weights_can_be_measured_beside_its_average(tmp_path, capsys):
     import torch
 
-    from pixelcnn.original import load_saved
+    from pixelcnn import load as load_saved
 
     folder = bundled_copy(tmp_path, 0.15)
     model = load_saved(folder)
@@ -80,4 +80,4 @@ def test_a_runs_final_weights_can_be_measured_beside_its_average(tmp_path, capsy
     assert again["test_bpd"] == pytest.approx(final["test_bpd"], abs=1e-9)
     assert "the run's final weights, before averaging" in (folder / "README.md").read_text()
     with pytest.raises(SystemExit, match="needs the run's checkpoint"):
-        evaluate.main([str(bundled_copy(tmp_path / "no-run", 0.15)), "--dataset", "mnist", "--per-class", "0", "--weights", "final"])
+        pixelcnn_main(["evaluate"] + [str(bundled_copy(tmp_path / "no-run", 0.15)), "--dataset", "mnist", "--per-class", "0", "--weights", "final"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pixelcnn.explain import calibration_error, class_probabilities, dependency_map, fit_temperature, reading, softmax, surprise_map
-from pixelcnn.model import GatedPixelCNN
+from pixelcnn.models import GatedPixelCNN
 
 from .test_model import H, W, make_model
 

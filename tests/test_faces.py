@@ -104,10 +104,10 @@ def test_training_conditioned_on_each_photos_embedding(tmp_path):
     import subprocess
     import sys
 
-    from pixelcnn.model import GatedPixelCNN
+    from pixelcnn.models import GatedPixelCNN
 
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pixelcnn.train", "--dataset", "orl-faces", "--conditioning", "face", "--image-size", "16",
+    cmd = [sys.executable, "-m", "pixelcnn", "train", "--dataset", "orl-faces", "--conditioning", "face", "--image-size", "16",
            "--hidden-channels", "8", "--num-layers", "2", "--kernel-size", "3", "--max-steps", "2", "--batch-size", "8",
            "--samples-per-class", "2", "--test-limit", "8", "--out", str(out)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

@@ -25,7 +25,7 @@ def test_locations():
 def test_train_pushes_and_the_model_comes_back(stripes, tmp_path):  # noqa: F811
     with HubStub(tmp_path / "hub") as hub:
         env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_stand_in", "HF_HUB_CACHE": str(tmp_path / "cache")}
-        train = [sys.executable, "-m", "pixelcnn.train", "--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "1",
+        train = [sys.executable, "-m", "pixelcnn", "train", "--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "1",
                  "--out", str(tmp_path / "run"), "--push-to-hub", "someone/pixelcnn/stripes"]
         result = subprocess.run(train, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pixelcnn.model import GatedPixelCNN
+from pixelcnn.models import GatedPixelCNN
 
 H, W = 7, 9  # non-square on purpose: catches crops that confuse height and width
 
@@ -126,7 +126,7 @@ def break_model(model, how):
     elif how == "first layer mask B":
         first.horizontal.mask.fill_(1.0)
     elif how == "no shift before the link":
-        import pixelcnn.gated as gated
+        import pixelcnn.models.gated_layer as gated
 
         gated.down_shift, model._restore = (lambda v: v), gated.down_shift
     elif how == "head sees every colour":
@@ -141,7 +141,7 @@ def test_causality_check_catches_leaks(how):
         assert future_leaks(model) != []
     finally:
         if hasattr(model, "_restore"):
-            import pixelcnn.gated as gated
+            import pixelcnn.models.gated_layer as gated
 
             gated.down_shift = model._restore
 

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from pixelcnn.explain import dependency_map
-from pixelcnn.model import GatedPixelCNN
-from pixelcnn.original import PixelCNN, load_saved, saved_kind
+from pixelcnn.models import GatedPixelCNN
+from pixelcnn import load as load_saved
+from pixelcnn.loader import kind_of as saved_kind
+from pixelcnn.models import PixelCNN
 from pixelcnn.sampling import sample
 
 from .test_model import H, W, conditioning, future_leaks, make_model, sees

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from pixelcnn import data, faces
-from pixelcnn.model import GatedPixelCNN
-from pixelcnn.portrait import check_embedding, interpolate
+from pixelcnn.models import GatedPixelCNN
+from pixelcnn.faces import check_embedding, interpolate
 
 
 def test_interpolation_stays_on_the_sphere_and_ends_at_both():
@@ -43,14 +43,14 @@ def test_cli_from_a_photo_to_a_grid(tmp_path):
     photo = tmp_path / "person.png"
     Image.fromarray(data.load_dataset("orl-faces").test_x[0, 0]).save(photo)
     out = tmp_path / "grid.png"
-    cmd = [sys.executable, "-m", "pixelcnn.portrait", str(photo), "-n", "3", "-o", str(out), "--model", str(tmp_path / "model"), "--seed", "1"]
+    cmd = [sys.executable, "-m", "pixelcnn", "sample", str(tmp_path / "model"), "--photo", str(photo), "-n", "3", "--out", str(out), "--seed", "1"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     grid = np.asarray(Image.open(out))
     assert grid.shape == ((12 + 2) * 3, (3 * 11 + 1) * 3)
     blank = tmp_path / "blank.png"
     Image.new("RGB", (120, 120), (200, 200, 200)).save(blank)
-    cmd[3] = str(blank)
+    cmd[6] = str(blank)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "No face was found" in result.stderr
 
@@ -65,7 +65,7 @@ def test_training_on_a_folder_of_portraits_conditions_on_each_photos_embedding(t
         for k, photo in enumerate(photos):
             Image.fromarray(photo[0]).save(folder / f"{k}.png")
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pixelcnn.train", "--dataset", "folder", "--folder", str(tmp_path / "people"), "--conditioning", "face",
+    cmd = [sys.executable, "-m", "pixelcnn", "train", "--dataset", "folder", "--folder", str(tmp_path / "people"), "--conditioning", "face",
            "--image-size", "8", "--levels", "16", "--hidden-channels", "8", "--num-layers", "2", "--kernel-size", "3", "--batch-size", "4",
            "--epochs", "1", "--test-limit", "0", "--samples-per-class", "1", "--out", str(out)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "PIXELCNN_CACHE": str(tmp_path / "cache")})
@@ -79,7 +79,7 @@ def test_training_on_a_folder_of_portraits_conditions_on_each_photos_embedding(t
 
 
 def test_identity_rates_measure_the_real_photos_and_the_samples():
-    from pixelcnn.evaluate import identity_rates, portrait_data
+    from pixelcnn.training.portraits import identity_rates, portrait_data
 
     torch.manual_seed(0)
     model = GatedPixelCNN(image_size=[32, 32], levels=16, hidden_channels=8, num_layers=2, kernel_size=3, cond_dim=512, cond_name=faces.EMBEDDING)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from pixelcnn.model import GatedPixelCNN
+from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample, sample_stream
 
 

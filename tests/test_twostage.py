@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from pixelcnn.model import GatedPixelCNN
-from pixelcnn.original import load_saved
+from pixelcnn.models import GatedPixelCNN
+from pixelcnn import load as load_saved
 from pixelcnn.sampling import sample, sample_stages, sample_stream
-from pixelcnn.twostage import TwoStagePixelCNN
+from pixelcnn.models import TwoStagePixelCNN
 
 
 def two_stage(classes=3, cond_dim=0, channels=1, size=(8, 12), dropout=0.2, dtype=torch.float32):

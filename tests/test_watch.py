@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from pixelcnn import demo
-from pixelcnn.model import GatedPixelCNN
+from pixelcnn.data import quantize
+from pixelcnn.explain import SURE, class_probabilities
+from pixelcnn.images import to_uint8
+from pixelcnn.pictures import MAX_BYTES, model_pixels
+from pixelcnn.studio import checks, frames, palette, requests, shelf
+from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample
-from pixelcnn.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace, pixel_chart,
+from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace, pixel_chart,
                            placeholder_chart, shown_at)
 
 FAST = "As fast as possible"
@@ -37,16 +41,16 @@ def test_shown_never_runs_ahead_of_the_sampler():
 
 def test_a_watchable_pace_spreads_the_same_drawing_over_seconds(model):
     start = time.perf_counter()
-    paced = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, DEFAULT_PACE))
+    paced = list(requests.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, DEFAULT_PACE))
     seconds = time.perf_counter() - start
-    fast = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, FAST))
+    fast = list(requests.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, FAST))
     assert np.array_equal(np.asarray(paced[-1].image), np.asarray(fast[-1].image))  # the pace changes nothing drawn
     pace = PACES[DEFAULT_PACE]
     assert seconds >= pace - 0.2
     assert len(paced) >= 15 * (pace - 1)  # at 15 frames a second or more
     assert len(fast) < len(paced) / 4
     # Frames show the drawing in order: the undrawn (blue) area shrinks frame by frame.
-    undrawn = [(np.asarray(f.image.convert("RGB")).reshape(-1, 3) == demo.UNDRAWN).all(1).sum() for f in paced]
+    undrawn = [(np.asarray(f.image.convert("RGB")).reshape(-1, 3) == palette.UNDRAWN).all(1).sum() for f in paced]
     assert all(a >= b for a, b in zip(undrawn, undrawn[1:])) and undrawn[0] > undrawn[-1] == 0
     assert "at a watchable pace" in paced[-1].status
 
@@ -81,7 +85,7 @@ def test_entropy_and_the_chart():
 
 
 def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
-    frames = list(demo.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
+    frames = list(requests.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
     assert all(f.belief is not None and f.belief.size == (360, 170) for f in frames)
 
 
@@ -106,7 +110,7 @@ def test_the_chart_follows_the_last_pixel_the_model_hesitated_over():
 
 
 def test_a_click_on_a_finished_grid_finds_its_image_and_pixel(model):
-    frames = list(demo.by_class(model, "Stripes", "1", 4, 1.0, "3", 0.0, FAST))
+    frames = list(requests.by_class(model, "Stripes", "1", 4, 1.0, "3", 0.0, FAST))
     drawing = frames[-1].drawing
     assert drawing is not None and drawing.columns == 2 and all(f.drawing is None for f in frames[:-1])
     scale = drawing.scale

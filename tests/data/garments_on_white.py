@@ -8,14 +8,18 @@ place on a 260x260 picture), read by the page's reader (the two-stage model's sk
 import numpy as np
 from PIL import Image
 
-from pixelcnn import demo
+from pixelcnn.data import quantize
+from pixelcnn.explain import SURE, class_probabilities
+from pixelcnn.images import to_uint8
+from pixelcnn.pictures import MAX_BYTES, model_pixels
+from pixelcnn.studio import checks, frames, palette, requests, shelf
 from pixelcnn.data import load_dataset
-from pixelcnn.original import load_saved
+from pixelcnn import load as load_saved
 
 
 def main():
     d = load_dataset("fashion-mnist")
-    model, reader = demo.bundled("fashion-mnist"), load_saved(demo.ASSETS / "fashion-mnist-sketch")
+    model, reader = shelf.bundled("fashion-mnist"), load_saved(shelf.ASSETS / "fashion-mnist-sketch")
     rng = np.random.default_rng(3)
     right, rows = 0, []
     for label in range(10):
@@ -23,7 +27,7 @@ def main():
         side = int(rng.integers(120, 200))
         photo = Image.new("RGB", (260, 260), (255, 255, 255))
         photo.paste(Image.fromarray(garment).resize((side, side), Image.BICUBIC).convert("RGB"), tuple(int(v) for v in rng.integers(0, 260 - side, 2)))
-        probs = demo.class_probabilities(reader, demo.digit_from_upload(model, photo))
+        probs = class_probabilities(reader, model_pixels(model, photo))
         right += int(probs.argmax()) == label
         rows.append(f"{d.class_names[label]}: read {d.class_names[int(probs.argmax())]} (p = {probs.max():.2f})")
     print(f"{right} of 10 read right; " + "; ".join(rows))

@@ -1,0 +1,168 @@
+"""Drawing images from a PixelCNN, as a stream of partly drawn canvases or all at once.
+
+`sample_stream` draws a one-stage model (the cached sampler for the Gated PixelCNN, the naive
+one for the original PixelCNN or on request), `sample_stages` a two-stage model's sketch and
+then its detail, `stages` either kind, and `sample` returns only the finished images.
+
+With `guidance=w` (classifier-free guidance, for models trained with conditioning dropout) the
+conditional and the unconditional branch run side by side in one batch of 2n, drawn from
+l_u + (1 + w)(l_c - l_u); w = 0 runs only the conditional branch, exactly as without guidance.
+Both samplers draw each intensity by the Gumbel-max trick with noise from one seeded generator,
+consumed in raster order, so for the same seed they return the same images.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from pixelcnn.sampling.cached import cached
+from pixelcnn.sampling.drawer import Drawer, check_args
+from pixelcnn.sampling.naive import naive
+
+
+@dataclass
+class Inputs:
+    """A drawing's checked inputs, on the model's device; labels, cond and cond_map doubled (and
+    `unconditional` marking the second half) when guidance runs both branches."""
+
+    labels: torch.Tensor | None
+    cond: torch.Tensor | None
+    cond_map: torch.Tensor | None
+    unconditional: torch.Tensor | None
+    known: torch.Tensor | None
+    known_mask: torch.Tensor | None
+
+
+def checked_inputs(model, canvas, labels, cond, cond_map, known, known_mask, no_condition, guidance) -> Inputs:
+    n, device = canvas.shape[0], canvas.device
+    if no_condition:
+        if not model.guidable:
+            raise ValueError("this model has no unconditional branch (it was not trained with --cond-dropout): pick a class or person.")
+        if guidance:
+            raise ValueError("with no condition there is nothing to guide towards: use guidance=0.")
+        labels = torch.zeros(n, dtype=torch.long) if model.num_classes and labels is None else labels
+        cond = torch.zeros(n, model.cond_dim) if model.cond_dim and cond is None else cond
+    if known is not None or known_mask is not None:
+        if known is None or known_mask is None or known.shape != canvas.shape or known.shape != known_mask.shape:
+            raise ValueError(f"known and known_mask must both have shape {tuple(canvas.shape)}.")
+        if known.is_floating_point() or known.min() < 0 or known.max() >= model.levels:
+            raise ValueError(f"known must hold integer intensities in [0, {model.levels}).")
+        known, known_mask = known.to(device).long(), known_mask.to(device).bool()
+    if isinstance(labels, int):
+        labels = torch.full((n,), labels, dtype=torch.long)
+    labels, cond, cond_map = (None if t is None else torch.as_tensor(t, device=device) for t in (labels, cond, cond_map))
+    model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
+    model.check_cond_map(canvas, cond_map)
+    unconditional = torch.ones(n, dtype=torch.bool, device=device) if no_condition else None
+    if guidance:  # both branches in one batch: rows [0, n) conditional, [n, 2n) unconditional
+        labels, cond, cond_map = (None if t is None else torch.cat([t, t]) for t in (labels, cond, cond_map))
+        unconditional = torch.arange(2 * n, device=device) >= n
+    return Inputs(labels, cond, cond_map, unconditional, known, known_mask)
+
+
+def sample_stream(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
+                  method: str = "cached", known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None, every: int = 1,
+                  on_logits=None, guidance: float = 0.0, no_condition: bool = False) -> Iterator[tuple[torch.Tensor, int, int]]:
+    """Yield (canvas, done, total) every `every` pixels and once at the end.
+
+    canvas: (n, C, H, W) int64 in [0, levels), zeros where not yet drawn; done/total count
+    sub-pixels. The last canvas equals `sample(...)` for the same arguments. `on_logits`, if
+    given, is called with (channel, row, col, logits (n, levels)) before each draw (the guided
+    logits, before the temperature). guidance: w >= 0 for classifier-free guidance (0 = none).
+    no_condition: draw from the model's unconditional branch ("none" for every image; a model
+    trained with conditioning dropout only; labels and cond may then be left out).
+    """
+    if model.STAGED:
+        raise TypeError("a two-stage model is drawn in two stages: use sample_stages (or sample).")
+    h, w = check_args(model, n, size, temperature, method, guidance)
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}.")
+    c = model.image_channels
+    canvas = torch.zeros((n, c, h, w), dtype=torch.long, device=next(model.parameters()).device)
+    given = checked_inputs(model, canvas, labels, cond, cond_map, known, known_mask, no_condition, guidance)
+    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    draw = Drawer(canvas, seed, temperature, given.known, given.known_mask, on_logits, model.levels, guidance)
+    if method == "naive" or not model.CACHED:
+        steps = naive(model, canvas, given.labels, given.cond, given.cond_map, given.unconditional, draw)
+    else:
+        batch = 2 * n if guidance else n
+        cond_vec = model.conditioning_vector(batch, given.labels, given.cond, given.unconditional)
+        steps = cached(model, (batch, c, h, w), cond_vec, given.cond_map, draw)
+    yield from run(model, steps, canvas, every)
+
+
+def run(model, steps: Iterator[int], canvas: torch.Tensor, every: int) -> Iterator[tuple[torch.Tensor, int, int]]:
+    """Advance a sampler's pixel steps, yielding (a copy of the canvas, done, total) every `every`
+    pixels and at the end, with the model in eval mode and without gradients."""
+    _, c, h, w = canvas.shape
+    total = c * h * w
+    was_training = model.training
+    model.eval()
+    try:
+        while True:
+            # Grad mode is per thread, and a consumer (a web server) may resume this generator
+            # from another thread each time: switch it off around every step, not once.
+            with torch.no_grad():
+                pixel = next(steps, None)
+            if pixel is None:
+                break
+            if (pixel + 1) % every == 0 and pixel + 1 < h * w:
+                yield canvas.clone(), (pixel + 1) * c, total
+    finally:
+        model.train(was_training)
+    yield canvas.clone(), total, total
+
+
+def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor | None = None, seed: int | None = None,
+                  guidance: float = 0.0, sketch_guidance: float | None = None, every: int = 1, sketch_every: int = 1, on_logits=None,
+                  on_sketch_logits=None, no_condition: bool = False, **kwargs) -> Iterator[tuple[str, torch.Tensor, int, int]]:
+    """Draw a two-stage model's sketch, then the detail over it.
+
+    Yields ("sketch", (n, C, h, w) sketch canvas, done, total) while the sketch is drawn (every
+    `sketch_every` sketch pixels; not at all when `sketch` (n, C, h, w) ints in [0, sketch
+    levels) is given), then ("detail", (n, C, H, W) canvas, done, total) as `sample_stream`.
+    guidance: the detail stage's; sketch_guidance: the sketch stage's (None: the same). The
+    sketch stage draws with `seed`, the detail stage with seed + 1. Other keyword arguments
+    (temperature, method, size is not allowed) go to both stages' `sample_stream`.
+    """
+    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
+    condition = dict(labels=labels, cond=cond, no_condition=no_condition)
+    if sketch is None:
+        for sketch, done, total in sample_stream(model.sketch, n, **condition, seed=seed, guidance=sketch_guidance, every=sketch_every,
+                                                 on_logits=on_sketch_logits, **kwargs):
+            yield "sketch", sketch, done, total
+    else:
+        sketch = torch.as_tensor(sketch)
+        expected = (n, model.image_channels, *model.sketch.image_size)
+        if tuple(sketch.shape) != expected or sketch.is_floating_point() or sketch.min() < 0 or sketch.max() >= model.sketch.levels:
+            raise ValueError(f"sketch must be {expected} integers in [0, {model.sketch.levels}).")
+    with torch.no_grad():
+        cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
+    for canvas, done, total in sample_stream(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance, every=every,
+                                             on_logits=on_logits, **kwargs):
+        yield "detail", canvas, done, total
+
+
+def stages(model, n: int, **kwargs) -> Iterator[tuple[str, torch.Tensor, int, int]]:
+    """Either kind of model as (stage, canvas, done, total): a two-stage model's "sketch" and
+    "detail" frames as `sample_stages`, a one-stage model's frames as `sample_stream`, named "image"."""
+    if model.STAGED:
+        yield from sample_stages(model, n, **kwargs)
+    else:
+        for frame in sample_stream(model, n, **kwargs):
+            yield ("image", *frame)
+
+
+def sample(model, n: int, **kwargs) -> torch.Tensor:
+    """Draw n images: (n, C, H, W) int64 intensities in [0, levels).
+
+    Keyword arguments as `sample_stream`: labels (int or (n,) ints), cond (n, cond_dim), size
+    (H, W), temperature > 0, seed, method ("cached" or "naive"), known / known_mask (n, C, H, W)
+    to keep given pixels and complete the rest, guidance w >= 0, no_condition; for a two-stage
+    model as `sample_stages` (sketch, sketch_guidance).
+    """
+    for _, canvas, _, _ in stages(model, n, every=1 << 30, **kwargs):
+        pass
+    return canvas

@@ -1,0 +1,188 @@
+"""Frames of a drawing as the page shows it: the growing grid (undrawn pixels dark blue, the one
+being drawn orange, a sketch showing through), each stage played at its share of the pace while
+the sampler runs ahead, with the chart of what the model believed; the finished drawing keeps
+every belief, so that a clicked pixel can be charted."""
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import groupby
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pixelcnn.images import tile, to_uint8
+from pixelcnn.sampling import stages
+from pixelcnn.studio.palette import CURSOR, UNDRAWN
+from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
+
+FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
+SKETCH_SHARE = 0.25  # of a watchable pace, the share the sketch stage is shown for
+
+
+@dataclass
+class Drawing:
+    """A finished drawing as the page showed it, with what the model believed about every pixel:
+    enough to chart any pixel a visitor clicks."""
+
+    beliefs: Beliefs
+    canvas: torch.Tensor  # (N, C, H, W) ints
+    columns: int
+    scale: int
+
+    def chart_at(self, x_px, y_px) -> Image.Image:
+        """A click at (x, y) screen pixels of the grid -> the chart of that pixel, or a ValueError."""
+        n, _, h, w = self.canvas.shape
+        try:
+            x, y = int(x_px) // self.scale - 1, int(y_px) // self.scale - 1  # the grid's own pixels, past its first gap
+        except (TypeError, ValueError):
+            raise ValueError("Click a pixel of a finished image.") from None
+        image = (y // (h + 1)) * self.columns + x // (w + 1)
+        row, col = y % (h + 1), x % (w + 1)
+        if x < 0 or y < 0 or x // (w + 1) >= self.columns or image >= n or row == h or col == w:
+            raise ValueError("That is between the images; click a pixel of one of them.")
+        return pixel_chart(self.beliefs, self.canvas, image, row, col)
+
+
+@dataclass
+class Frame:
+    image: Image.Image
+    status: str
+    done: bool
+    belief: Image.Image | None = None  # the chart of the marked sub-pixel's distribution
+    drawing: Drawing | None = None  # with the last frame: the finished drawing, to chart a clicked pixel
+
+
+def render(canvas: torch.Tensor, levels: int, done: int, columns: int, scale: int, underlay: np.ndarray | None = None) -> Image.Image:
+    """(N, C, H, W) intensities, of which the first `done` sub-pixels (raster order) are drawn ->
+    an RGB grid, undrawn pixels tinted (over `underlay` (N, H, W, 3) uint8, a sketch, if given)
+    and the next pixel marked, upscaled by nearest neighbour."""
+    n, c, h, w = canvas.shape
+    tiles = to_uint8(canvas, levels)  # (N, H, W, C)
+    if c == 1:
+        tiles = np.repeat(tiles, 3, axis=3)
+    pixels_done = done // c
+    flat = tiles.reshape(n, h * w, 3)
+    if underlay is None:
+        flat[:, pixels_done:] = UNDRAWN
+    else:  # the sketch shows through where the detail is not drawn yet
+        flat[:, pixels_done:] = (0.55 * underlay.reshape(n, h * w, 3)[:, pixels_done:] + 0.45 * UNDRAWN).round().astype(np.uint8)
+    if pixels_done < h * w:
+        flat[:, pixels_done] = CURSOR
+    return Image.fromarray(tile(flat.reshape(n, h, w, 3), columns, scale, background=235))
+
+
+def sketch_picture(model, sketch) -> np.ndarray:
+    """(N, C, h, w) sketch intensities -> (N, H, W, 3) uint8: each cell a block of its grey (or colour)."""
+    return np.repeat(to_uint8(model.upsampled(torch.as_tensor(sketch)), model.levels), 3 // model.image_channels, axis=3)
+
+
+def sketch_still(model, sketch: torch.Tensor) -> Image.Image:
+    """(1, C, h, w) one sketch -> a picture of it, each cell a block, 8 screen pixels an image pixel."""
+    return Image.fromarray(tile(sketch_picture(model, sketch), columns=1, scale=8, background=235))
+
+
+def render_sketch(model, sketch: torch.Tensor, done: int, columns: int, scale: int) -> Image.Image:
+    """(N, C, h, w) sketch intensities, the first `done` sub-pixels drawn -> the grid at the image's
+    size, each sketch cell a block: drawn cells in their grey, undrawn ones dark blue, the next one orange."""
+    n, c, h, w = sketch.shape
+    f = model.factor
+    cells = np.arange(h * w).reshape(h, w).repeat(f, 0).repeat(f, 1)  # (H, W) the cell of each pixel
+    tiles = sketch_picture(model, sketch)  # (N, H, W, 3)
+    drawn = done // c
+    tiles[:, cells >= drawn] = UNDRAWN
+    tiles[:, cells == drawn] = CURSOR
+    return Image.fromarray(tile(tiles, columns, scale, background=235))
+
+
+def grid_shape(n: int) -> int:
+    """Columns of the grid for n images: the squarest layout with no empty cell (8 -> 4 x 2),
+    else the square one."""
+    square = math.ceil(math.sqrt(n))
+    return next((columns for columns in range(square, 2 * square + 1) if n % columns == 0), square)
+
+
+@dataclass
+class View:
+    """How one stage of a drawing is shown: its picture at `shown` sub-pixels, its chart, its share
+    of the pace, and the sub-pixels given up front (shown at once)."""
+
+    picture: Callable[[torch.Tensor, int], Image.Image]
+    beliefs: Beliefs
+    words: str  # what is being drawn, for the status line
+    pace: float
+    given: int = 0
+
+
+def play(frames, view: View, guidance: float, status: Callable[[str, int, int], str], interval: float) -> Iterator[Frame]:
+    """One stage's frames at its pace. frames: the sampler's (canvas, done, total) for the stage. The
+    sampler runs ahead; once it is done, the rest is shown at the pace. Returns the last canvas."""
+    start = last = time.perf_counter()
+    canvas, shown, total = None, 0, 1
+    for canvas, done, total in frames:
+        now = time.perf_counter()
+        if done < total and now - last < interval:
+            continue
+        shown = shown_at(now - start, view.pace, done, total, view.given)
+        if shown < total:
+            last = now
+            yield Frame(view.picture(canvas, shown), status(view.words, shown, total), False, chart_for(view.beliefs, canvas, shown, guidance))
+    while shown < total:  # the sampler is done; the drawing goes on at its pace
+        time.sleep(max(0.0, last + interval - time.perf_counter()))
+        last = time.perf_counter()
+        shown = shown_at(last - start, view.pace, total, total, view.given)
+        if shown < total:
+            yield Frame(view.picture(canvas, shown), status(view.words, shown, total), False, chart_for(view.beliefs, canvas, shown, guidance))
+    return canvas
+
+
+def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None,
+           guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
+           no_condition: bool = False) -> Iterator[Frame]:
+    """Frames of a growing grid, each with the chart of what the model believed about the marked
+    sub-pixel of the first image; the last frame with bits/dim. pace: seconds to spread the
+    drawing over, at FPS frames a second (0: a frame whenever one is ready, at most one every
+    FRAME_SECONDS). The sampler runs at full speed either way. given: sub-pixels kept from an
+    upload (the rows a completion keeps), shown at once rather than paced. A two-stage model
+    draws its sketch first (unless `sketch` is given), then the detail over it."""
+    h, w = model.image_size
+    columns = grid_shape(n)
+    scale = max(2, width_px // (columns * (w + 1)))
+    interval = 1 / FPS if pace else FRAME_SECONDS
+    start = time.perf_counter()
+    detail = Beliefs((model.image_channels, h, w), model.levels, temperature, images=n)
+    condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition)
+    underlay = None
+
+    def status(words, shown, total):
+        return f"{note}Drawing{' ' + words if words else ''}… {100 * shown / total:.0f}% ({shown:,} of {total:,} sub-pixels), {time.perf_counter() - start:.1f} s"
+
+    if model.STAGED:
+        rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, temperature, "sketch cell")
+        condition.update(sketch=sketch, sketch_guidance=sketch_guidance, on_sketch_logits=rough)
+        views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
+                                pace * SKETCH_SHARE),
+                 "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,
+                                "the detail over the sketch", pace * (1 - SKETCH_SHARE) if sketch is None else pace)}
+        if sketch is not None:
+            underlay = sketch_picture(model, sketch)
+    else:
+        condition.update(known=known, known_mask=known_mask)
+        views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
+    for stage, stage_frames in groupby(stages(model, n, **condition, on_logits=detail), key=lambda frame: frame[0]):
+        stage_guidance = sketch_guidance if stage == "sketch" and sketch_guidance is not None else guidance
+        canvas = yield from play((frame[1:] for frame in stage_frames), views[stage], stage_guidance, status, interval)
+        if stage == "sketch":
+            underlay = sketch_picture(model, canvas)
+    elapsed = time.perf_counter() - start
+    timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace"
+    bits = ""
+    if not no_condition:
+        with torch.no_grad():
+            bits = (f"; the model gives them {model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item():.3f} bits/dim "
+                    "(bits it needs per pixel value: lower = less surprising)")
+    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale),
+                f"{note}Done: {n} image{'s' * (n > 1)} in {timing}{bits}. Click a pixel to see what the model believed about it.", True,
+                chart_for(detail, canvas, canvas[0].numel(), guidance), Drawing(detail, canvas, columns, scale))

@@ -1,0 +1,115 @@
+"""The Inspect tab's requests: what a model makes of one uploaded or drawn image.
+
+- the surprise map: bits per pixel as a heat map, with the total bits/dim;
+- the model as a classifier: p(class | image);
+- where a pixel looks: the exact dependency map of one pixel's prediction, for the Gated
+  PixelCNN and the original PixelCNN side by side.
+"""
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pixelcnn.explain import class_probabilities, dependency_map, reading, surprise_map
+from pixelcnn.images import to_uint8
+from pixelcnn.pictures import model_pixels
+from pixelcnn.studio.checks import open_upload
+from pixelcnn.studio.palette import CURSOR, UNDRAWN, UNSEEN
+
+SCALE = 10  # screen pixels per image pixel in every Inspect picture
+BEST_GUESS = "Its best guess"  # the Class choice that uses the class the model finds most likely
+# As on the drawing tabs: dark blue (UNDRAWN) is not drawn yet when the pixel is predicted; orange (CURSOR) is the pixel asked about.
+
+
+def heat(values: np.ndarray, top: float) -> np.ndarray:
+    """(H, W) values in [0, top] -> (H, W, 3) uint8 colours of matplotlib's magma map."""
+    from matplotlib import colormaps
+
+    return (colormaps["magma"](np.clip(values / max(top, 1e-12), 0, 1))[..., :3] * 255).round().astype(np.uint8)
+
+
+def upscale(rgb: np.ndarray) -> Image.Image:
+    return Image.fromarray(rgb.repeat(SCALE, axis=0).repeat(SCALE, axis=1))
+
+
+def as_rgb(x: torch.Tensor, levels: int) -> np.ndarray:
+    """(1, C, H, W) ints -> (H, W, 3) uint8."""
+    image = to_uint8(x, levels)[0]
+    return np.repeat(image, 3 // image.shape[2], axis=2)
+
+
+def read(model, dataset: str, image_path, class_choice, classify: bool = False, reader=None
+         ) -> tuple[torch.Tensor, np.ndarray | None, int]:
+    """An upload or drawing -> (the image as the model sees it (1, C, H, W), p(class | image), the
+    class its surprise and dependencies are computed under). The class probabilities (a pass per
+    class, by `reader`, default the model itself) are computed when asked for or when the class is
+    the model's best guess, else None."""
+    if image_path is None:
+        raise ValueError("Draw a digit or a garment, upload an image, or pick an example first.")
+    named = class_choice not in (None, "", BEST_GUESS)
+    if named and class_choice not in model.class_names:
+        raise ValueError(f"{dataset} has no class {class_choice!r}; choose a Class from: {BEST_GUESS}, {', '.join(model.class_names)}.")
+    x = model_pixels(model, open_upload(image_path))
+    probs = class_probabilities(reader or model, x) if classify or not named else None
+    return x, probs, model.class_names.index(class_choice) if named else int(probs.argmax())
+
+
+def inspect(model, dataset: str, image_path, class_choice, reader=None) -> tuple[Image.Image, dict, str, Image.Image]:
+    """-> (the surprise map, {class name: p(class | image)} by `reader` (default: the model), a
+    sentence with the totals, the image as the model sees it, to click on)."""
+    x, probs, label = read(model, dataset, image_path, class_choice, classify=True, reader=reader)
+    bits = surprise_map(model, x, label=label).numpy()  # (C, H, W)
+    per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
+    bpd = float(bits.mean())
+    name = model.class_names[label]
+    sentence = (f"Given the class **{name}**, the model needs **{bits.sum():.0f} bits** for this image, **{bpd:.3f} bits/dim** "
+                f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes, calibrated) it reads "
+                f"the image as {reading(probs, model.class_names)[1]}{' (from its coarse sketch)' if reader.STAGED else ''}.")
+    labels = {class_name: float(p) for class_name, p in zip(model.class_names, probs)}
+    return upscale(heat(per_pixel, per_pixel.max())), labels, sentence, upscale(as_rgb(x, model.levels))
+
+
+def pixel_at(model, x_px, y_px) -> tuple[int, int]:
+    """A click on the upscaled image (x, y in screen pixels) -> (row, col), or a ValueError."""
+    h, w = model.image_size
+    try:
+        col, row = int(x_px) // SCALE, int(y_px) // SCALE
+    except (TypeError, ValueError):
+        raise ValueError("Click a pixel of the image on the left to see where its prediction looks.") from None
+    if not (0 <= row < h and 0 <= col < w and int(x_px) >= 0 and int(y_px) >= 0):
+        raise ValueError(f"That click is outside the {h} x {w} image; click one of its pixels.")
+    return row, col
+
+
+def looks_map(model, x: torch.Tensor, label: int, row: int, col: int) -> tuple[Image.Image, int, int]:
+    """One model's dependency map for the prediction of pixel (row, col) -> (the picture, how many
+    earlier pixels it sees, how many earlier pixels it cannot see)."""
+    strength = dependency_map(model, x, row, col, channel=0, label=label).sum(0).numpy()  # (H, W)
+    h, w = strength.shape
+    rows, cols = np.indices((h, w))
+    past = (rows < row) | ((rows == row) & (cols < col))
+    seen = strength > 0
+    shade = np.log1p(strength / max(strength.max(), 1e-30) * 1e3) / np.log1p(1e3)  # log scale: faint links stay visible
+    rgb = 0.8 * heat(shade, 1.0) + 0.2 * as_rgb(x, model.levels)  # the image shows through, faintly
+    rgb[~seen & past] = UNSEEN
+    rgb[~past] = UNDRAWN
+    rgb = rgb.round().astype(np.uint8)
+    rgb[row, col] = CURSOR
+    return upscale(rgb), int((seen & past).sum()), int((~seen & past).sum())
+
+
+def where_it_looks(gated, original, dataset: str, image_path, class_choice, x_px, y_px, reader=None
+                   ) -> tuple[Image.Image, Image.Image | None, str]:
+    """A click at (x_px, y_px) on the image -> (the Gated PixelCNN's dependency map, the original
+    PixelCNN's, a sentence comparing them), under the class chosen or read by `reader`."""
+    x, _, label = read(gated, dataset, image_path, class_choice, reader=reader)
+    row, col = pixel_at(gated, x_px, y_px)
+    gated_map, gated_seen, gated_unseen = looks_map(gated, x, label, row, col)
+    where = f"pixel (row {row + 1}, column {col + 1})"
+    if original is None:
+        return gated_map, None, f"The Gated PixelCNN's prediction of {where} looks at {gated_seen} earlier pixels."
+    original_map, original_seen, original_unseen = looks_map(original, x, label, row, col)
+    sentence = (f"To predict {where}, the Gated PixelCNN looks at **{gated_seen}** of the earlier pixels and misses {gated_unseen}; "
+                f"the original PixelCNN looks at **{original_seen}** and misses **{original_unseen}**"
+                + (": the red wedge above and to the right is its blind spot." if original_unseen > gated_unseen else "."))
+    return gated_map, original_map, sentence

@@ -1,0 +1,13 @@
+"""The page's colours, once: the drawing grids, the belief charts and the legends use them."""
+
+import numpy as np
+
+UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
+CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # orange: the sub-pixel being drawn, and the value drawn in a chart
+UNSEEN = np.array([200, 40, 60], dtype=np.uint8)  # red: above or to the left, yet out of a prediction's sight
+BAR = (150, 156, 180)  # a chart's bars
+
+
+def css(colour) -> str:
+    """An RGB colour -> its CSS hex, for the page's legends."""
+    return "#" + "".join(f"{int(v):02x}" for v in colour)

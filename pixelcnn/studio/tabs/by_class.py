@@ -1,0 +1,42 @@
+"""By class: pick a dataset and a class, watch new images of it drawn pixel by pixel."""
+
+import gradio as gr
+
+from pixelcnn.studio import requests
+from pixelcnn.studio.serving import friendly
+from pixelcnn.studio.shelf import LEARNT, Shelf
+from pixelcnn.studio.watch import DEFAULT_PACE
+from pixelcnn.studio.widgets import drawing_view, purpose, sampling_controls, wire
+
+
+def tab(shelf: Shelf) -> list:
+    names = shelf.names
+
+    def classes(dataset):
+        choices = shelf.class_names(dataset)
+        guidance, sketch_guidance = shelf.drawing_guidance(dataset) if choices else (0.0, 0.0)
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance), gr.Slider(value=sketch_guidance)
+
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None):
+        yield from friendly(requests.by_class, shelf.drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace,
+                            sketch_guidance)
+
+    with gr.Tab("By class"):
+        purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
+                first_classes = shelf.class_names(names[0]) if names else []
+                class_name = gr.Dropdown(first_classes, value=first_classes[0] if first_classes else None, label="Class",
+                                         allow_custom_value=True)
+                start_guidance, start_sketch_guidance = shelf.drawing_guidance(names[0]) if names else (0.0, 0.0)
+                count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
+                    "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)
+                learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
+            with gr.Column(scale=2):
+                canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
+        dataset.change(classes, dataset, [class_name, guidance, sketch_guidance], api_name=False)
+        dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
+        wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance],
+             [canvas, belief, drawn, status], "generate")
+    return [canvas, belief]

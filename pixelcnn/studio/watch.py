@@ -1,0 +1,177 @@
+"""Watching a drawing: frames at a pace a person can follow, and what the model believed.
+
+The sampler always runs at full speed; a pace only spreads the frames over a few seconds.
+Because a PixelCNN draws in raster order, the frame at any moment is the latest canvas with
+everything past the shown sub-pixel hidden, so pacing never waits on the sampler nor changes
+what it draws.
+"""
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from pixelcnn.studio.palette import BAR, CURSOR
+
+# Label on the page -> seconds the drawing is spread over (0: each frame as soon as it is ready).
+PACES = {"Watchable (about 6 s)": 6.0, "As fast as possible": 0.0}
+DEFAULT_PACE = next(iter(PACES))
+FPS = 20  # frames a second at a watchable pace
+DRAWN = tuple(int(v) for v in CURSOR)  # the value drawn: the same orange as the pixel being drawn on the grid
+
+
+def parse_pace(pace) -> float:
+    """The Pace control's value -> seconds to spread the drawing over, or a ValueError."""
+    if pace in PACES:
+        return PACES[pace]
+    raise ValueError(f"Pace must be one of: {', '.join(PACES)}; not {pace!r}.")
+
+
+def shown_at(elapsed: float, pace: float, done: int, total: int, given: int = 0) -> int:
+    """Sub-pixels to show `elapsed` seconds into a drawing spread over `pace` seconds, of which
+    the sampler has finished `done` of `total` (never more than it has finished); the first
+    `given` sub-pixels (kept from an upload) are shown at once and the pace spreads the rest."""
+    if not pace:
+        return done
+    return min(done, total, given + int((total - given) * elapsed / pace))
+
+
+HESITATION = 0.5  # bits: a sub-pixel drawn with more uncertainty than this is one the model hesitated over
+STRIP = 120  # sub-pixels in the chart's strip of recent uncertainties
+WIDTH, HEIGHT = 360, 170  # the chart's size in pixels
+
+
+class Beliefs:
+    """The distribution each sub-pixel of the first `images` images was drawn from, kept as a
+    sampler's `on_logits` hook sees it (guided, before the temperature)."""
+
+    def __init__(self, shape: tuple[int, int, int], levels: int, temperature: float = 1.0, name: str = "pixel", images: int = 1):
+        self.channels, self.height, self.width = shape
+        self.name = name  # what the chart calls a sub-pixel ("pixel", "sketch cell")
+        self.temperature = temperature
+        self.first = torch.zeros(math.prod(shape), levels)  # the first image's, exact: the live chart
+        # The others' in half precision (16 images of 28x28 in 6 MB), for a click on a finished drawing.
+        self.others = torch.zeros(images - 1, math.prod(shape), levels, dtype=torch.float16)
+        self.count = 0  # sub-pixels recorded so far, in raster order
+
+    def __call__(self, channel, row, col, logits):
+        index = (row * self.width + col) * self.channels + channel
+        self.first[index] = logits[0].float()
+        self.others[:, index] = logits[1 : 1 + len(self.others)].to(torch.float16)
+        self.count = max(self.count, index + 1)
+
+    def logits(self, image: int) -> torch.Tensor:
+        """(sub-pixels, levels) the recorded logits of `image`."""
+        return self.first if image == 0 else self.others[image - 1]
+
+    def position(self, index: int) -> tuple[int, int, int]:
+        """Sub-pixel index in raster order -> (channel, row, col)."""
+        pixel, channel = divmod(index, self.channels)
+        return channel, pixel // self.width, pixel % self.width
+
+    def probabilities(self, index: int, image: int = 0) -> np.ndarray:
+        """(levels,) the probabilities sub-pixel `index` of `image` was drawn from (temperature applied)."""
+        return torch.softmax(self.logits(image)[index].double() / self.temperature, 0).numpy()
+
+    def entropies(self, upto: int, image: int = 0) -> np.ndarray:
+        """(upto,) bits of uncertainty of the first `upto` sub-pixels of `image`."""
+        log_p = torch.log_softmax(self.logits(image)[:upto].double() / self.temperature, 1)
+        return (-(log_p.exp() * log_p).sum(1) / math.log(2)).clamp_(min=0).numpy()
+
+
+def entropy_bits(probs: np.ndarray) -> float:
+    nonzero = probs[probs > 0]
+    return float(-(nonzero * np.log2(nonzero)).sum())
+
+
+@lru_cache(maxsize=None)
+def font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)  # loaded once: a chart is drawn for every frame
+
+
+def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recent: np.ndarray | None = None) -> Image.Image:
+    """A bar chart of one sub-pixel's distribution over its intensity levels, the drawn value in
+    orange, in plain words; under it, when `recent` (bits) is given, a strip of the uncertainty of
+    the latest sub-pixels drawn (the charted one last, in orange)."""
+    levels = len(probs)
+    image = Image.new("RGB", (WIDTH, HEIGHT), (250, 250, 252))
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 10, WIDTH - 10, 40, 104
+    draw.text((left, 4), title, fill=(20, 20, 30), font=font(13))
+    bits = entropy_bits(probs)
+    sureness = "certain" if bits < 0.05 else f"unsure by {bits:.1f} bits"
+    words = f"{how + ': ' if how else ''}drew {drawn} with p = {probs[drawn]:.2f} ({sureness})"
+    draw.text((left, 21), words, fill=(70, 70, 90), font=font(11))
+    tallest = max(float(probs.max()), 1e-12)
+    step = (right - left) / levels
+    for level, p in enumerate(probs):
+        x0 = left + level * step
+        bar = (bottom - top) * p / tallest
+        if bar >= 0.5 or level == drawn:
+            # at least 3 pixels wide, so that a lone likely value (black, on a digit's background) shows
+            draw.rectangle([x0 - 1, bottom - max(bar, 1), x0 + max(step - (step > 2), 1) + 1, bottom], fill=DRAWN if level == drawn else BAR)
+    x = left + (drawn + 0.5) * step
+    draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
+    draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
+    draw.text((left, bottom + 8), "0 (black)", fill=(90, 90, 100), font=font(11))
+    draw.text((right - 70, bottom + 8), f"{levels - 1} (white)", fill=(90, 90, 100), font=font(11))
+    draw.text((right - 95, top - 2), f"tallest: p = {tallest:.2f}", fill=(90, 90, 100), font=font(11))
+    if recent is not None and len(recent):
+        strip_top, strip_bottom = 140, HEIGHT - 4
+        draw.text((left, 125), "how unsure it was, pixel by pixel (latest on the right)", fill=(90, 90, 100), font=font(11))
+        width = (right - left) / STRIP
+        for k, value in enumerate(recent[-STRIP:]):
+            height = (strip_bottom - strip_top) * min(float(value), 4.0) / 4.0  # 4 bits fill the strip
+            x0 = right - (len(recent[-STRIP:]) - k) * width
+            colour = DRAWN if k == len(recent[-STRIP:]) - 1 else BAR
+            draw.rectangle([x0, strip_bottom - max(height, 1), x0 + max(width - 1, 1), strip_bottom], fill=colour)
+    return image
+
+
+def placeholder_chart() -> Image.Image:
+    """What the chart shows before the first drawing: what it will show."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), (250, 250, 252))
+    draw = ImageDraw.Draw(image)
+    lines = ["How sure was the model?", "", "While it draws, this chart shows the odds it gave",
+             "each intensity of the last pixel it hesitated over,", "and a strip of how unsure it was, pixel by pixel.",
+             "Click a finished image to see any of its pixels."]
+    for k, line in enumerate(lines):
+        draw.text((10, 14 + 22 * k if k else 10), line, fill=(20, 20, 30) if k == 0 else (70, 70, 90), font=font(13 if k == 0 else 12))
+    return image
+
+
+def last_hesitation(beliefs: Beliefs, shown: int) -> tuple[int, np.ndarray]:
+    """(the latest sub-pixel of the first image, up to `shown`, drawn with more than HESITATION bits
+    of uncertainty, or the latest drawn when none was, or -1 before any; the uncertainty in bits
+    of every sub-pixel up to the latest drawn)."""
+    current = min(shown, beliefs.count - 1)
+    if current < 0:
+        return -1, np.zeros(0)
+    recent = beliefs.entropies(current + 1)
+    hesitated = np.flatnonzero(recent > HESITATION)
+    return (int(hesitated[-1]) if len(hesitated) else current), recent
+
+
+def chart_for(beliefs: Beliefs, canvas: torch.Tensor, shown: int, guidance: float = 0.0) -> Image.Image | None:
+    """The chart for a frame that shows `shown` sub-pixels: the latest one of the first image the
+    model hesitated over (more than HESITATION bits; the latest drawn when it has not hesitated
+    yet), or None before anything is drawn."""
+    index, recent = last_hesitation(beliefs, shown)
+    if index < 0:
+        return None
+    channel, row, col = beliefs.position(index)
+    colour = f", {'RGB'[channel]}" if beliefs.channels == 3 else ""
+    title = f"Image 1: the last {beliefs.name} it hesitated over (row {row + 1}, col {col + 1}{colour})"
+    how = f"guided w = {guidance:g}" if guidance else ""
+    return belief_chart(beliefs.probabilities(index), int(canvas[0, channel, row, col]), title, how, recent[: index + 1])
+
+
+def pixel_chart(beliefs: Beliefs, canvas: torch.Tensor, image: int, row: int, col: int, channel: int = 0) -> Image.Image:
+    """The chart of one drawn sub-pixel of any recorded image (a click on a finished drawing)."""
+    index = (row * beliefs.width + col) * beliefs.channels + channel
+    colour = f", {'RGB'[channel]}" if beliefs.channels == 3 else ""
+    title = f"Image {image + 1}, the {beliefs.name} you clicked (row {row + 1}, col {col + 1}{colour})"
+    return belief_chart(beliefs.probabilities(index, image), int(canvas[image, channel, row, col]), title, "",
+                        beliefs.entropies(index + 1, image))

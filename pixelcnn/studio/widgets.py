@@ -1,0 +1,138 @@
+"""The page's parts every tab shares: controls checked by the package, the drawing view (grid,
+status line, belief chart), the Go/Stop wiring, pads, example thumbnails and the legend."""
+
+import json
+
+import gradio as gr
+
+from pixelcnn.studio.checks import MAX_GUIDANCE, MAX_IMAGES, MAX_TEMPERATURE, MIN_TEMPERATURE
+from pixelcnn.studio.palette import CURSOR, UNDRAWN, css
+from pixelcnn.studio.serving import refuse, stopped
+from pixelcnn.studio.watch import DEFAULT_PACE, PACES, placeholder_chart
+
+
+class PackageChecked:
+    """A control whose value the package checks, so that a value out of range, or a string sent
+    through the API, gets a message naming the control instead of Gradio's generic one."""
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Slider(PackageChecked, gr.Slider):
+    pass
+
+
+class Radio(PackageChecked, gr.Radio):
+    pass
+
+
+LEGEND = (f'<span class="legend"><span style="background:{css(UNDRAWN)};color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
+          f'<span style="background:{css(CURSOR)};color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
+# A cancelled stream marks its outputs "Error"; the status line says "Stopped at …" instead.
+STATUS_CSS = ", ".join(f"#{name} span.error" for name in ("status", "sketch-status", "complete-status", "portrait-status", "autoencoder-status")
+                       ) + " {display: none}"
+# Each drawing button and the grid it draws into (their elem_ids).
+GRIDS = {"generate": "canvas", "sketch": "sketch-canvas", "complete": "complete-canvas", "portraits": "portrait-canvas",
+         "autoencode": "autoencoder-canvas"}
+# On a narrow screen the grid sits below the controls: the page brings it into view as the drawing
+# starts. Plain DOM, on load: a Gradio event of its own on the button would stop the button
+# working again after Stop.
+SCROLL_JS = """() => { const grids = %s;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('button');
+    if (window.innerWidth >= 768 || !button || !(button.id in grids)) return;
+    setTimeout(() => document.getElementById(grids[button.id])?.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
+  }, true); }""" % json.dumps(GRIDS)
+UPLOAD_HEIGHT = 120  # tall enough for Gradio's "Drop Image Here - or - Click to Upload" at 1280x900
+
+
+def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None,
+                      sketch_guidance: float | None = None):
+    """The controls every tab shares, the buttons first so that they stay in view -> (count,
+    temperature, seed, pace, go, stop) components, then a Guidance slider starting at `guidance`
+    unless that is None, and a Sketch guidance slider starting at `sketch_guidance` unless that is
+    None. Temperature, guidance and seed sit in a closed "More settings"."""
+    with gr.Row():
+        go = gr.Button(button, variant="primary", elem_id=button_id)
+        stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
+    count = Slider(1, MAX_IMAGES, value=count, step=1, label=count_label)
+    pace = Radio(list(PACES), value=DEFAULT_PACE, label="Pace", elem_id=f"{button_id}-pace",
+                    info="The model computes at full speed either way; a watchable pace spreads the frames over a few seconds.")
+    controls = []
+    with gr.Accordion("More settings", open=False):
+        temperature = Slider(MIN_TEMPERATURE, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature (1.0 = as trained)")
+        if guidance is not None:
+            controls.append(Slider(0, MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
+                                   label="Guidance (0 = off; higher follows the class or person more closely)"))
+        if sketch_guidance is not None:
+            controls.append(Slider(0, MAX_GUIDANCE, value=sketch_guidance, step=0.25, elem_id=f"{button_id}-sketch-guidance",
+                                   label="Sketch guidance (of the first, coarse stage, where the shape is decided)"))
+        seed = gr.Textbox(label="Seed (blank = random)", value="")
+    return (count, temperature, seed, pace, go, stop, *controls)
+
+
+def belief_view(elem_id: str) -> gr.Image:
+    """The chart beside a drawing: how sure the model was about the pixels it drew (before the
+    first drawing, a placeholder that says so)."""
+    return gr.Image(placeholder_chart(), label="How sure the model was about each pixel", type="pil", format="png", interactive=False,
+                    elem_id=elem_id, height=190, show_label=False, buttons=[])  # the chart carries its own title
+
+
+def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> tuple[gr.Image, gr.Image, gr.State, gr.Markdown]:
+    """A drawing tab's outputs: the grid (its name above it, so no label covers an image), and
+    beside it the status line and the chart of how sure the model was; the state keeps the
+    finished drawing, so that a click on the grid charts that pixel. -> (grid, chart, state, status)."""
+    with gr.Row(equal_height=False, elem_classes=["drawing"]):
+        with gr.Column(scale=3, min_width=280):
+            gr.Markdown(f"**{label}**", elem_classes=["grid-label"])
+            canvas = gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=canvas_id, show_label=False,
+                              buttons=[])  # no toolbar over the top row of images
+        with gr.Column(scale=2, min_width=280):
+            status = gr.Markdown(elem_id=status_id, elem_classes=["status"])
+            belief = belief_view(belief_id)
+    drawing = gr.State()
+    canvas.select(chart_clicked, drawing, belief, api_name=False, queue=False)
+    return canvas, belief, drawing, status
+
+
+def chart_clicked(drawing, evt: gr.SelectData):
+    """A click on a finished grid -> the chart of that pixel (the chart as it was, with a message, otherwise)."""
+    if drawing is None:
+        raise refuse("Wait for the drawing to finish, then click one of its pixels.")
+    try:
+        return drawing.chart_at(*evt.index)
+    except ValueError as err:
+        raise refuse(str(err)) from None
+
+
+def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
+    """Go streams fn's frames (two requests at a time) into outputs (..., grid, chart, drawing,
+    status); Stop cancels them and says where they stopped in the status line."""
+    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
+    # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
+    stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
+
+
+def pen(size: int = 14) -> gr.Brush:
+    """The drawing pads' brush: black (the page inverts dark-on-light drawings), about as thick,
+    relative to a digit drawn across the pad, as MNIST's strokes; white to erase or draw light."""
+    return gr.Brush(default_size=size, colors=["#000000", "#ffffff"], default_color="#000000", color_mode="fixed")
+
+
+def picture_examples(rows: list, upload: gr.File, label: str, others: tuple = ()) -> gr.Examples:
+    """Examples shown as thumbnails: a click fills a hidden picture with the example's path, which
+    then fills the upload (and `others`, e.g. the dataset), as if the visitor had uploaded it."""
+    picture = gr.Image(type="filepath", visible=False)
+    return gr.Examples(rows, inputs=[picture, *others], outputs=[upload, *others], fn=lambda path, *rest: (path, *rest) if rest else path,
+                       run_on_click=True, cache_examples=False, label=label, examples_per_page=12)
+
+
+def clicked(evt: gr.SelectData) -> tuple[float, float]:
+    """Where a picture was clicked: (x, y) in its own pixels."""
+    return evt.index[0], evt.index[1]
+
+
+def purpose(text: str, legend: bool = True) -> gr.Markdown:
+    """A tab's first line: what it does, and (on a drawing tab) what the colours of a drawing mean."""
+    return gr.Markdown(f"{text} {LEGEND}" if legend else text, elem_classes=["purpose"])

@@ -1,0 +1,119 @@
+"""Evaluate a saved model and write what was measured into its card.
+
+    pixelcnn evaluate assets/mnist --dataset mnist [--per-class 100] [--guidance 0,1,2] [--write-card]
+    pixelcnn evaluate assets/portraits --dataset orl-faces --twin RUN/model [--write-card]
+
+Class models, sample class accuracy: draw `per-class` samples of every class and count how many
+a small CNN, trained on the same training split, assigns to the class they were conditioned on.
+The classifier's own test accuracy is printed beside it (and bounds what the number can mean).
+Class models as classifiers, Bayes accuracy: on `--bayes-images` held-out test images, how often
+the class with the highest p(x | c) (equal priors) is the image's own class.
+Portrait models: see `training.portraits`. Auto-encoders: see `training.autoencoders`.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_model
+
+from pixelcnn import data as datasets
+from pixelcnn.loader import local_folder, load
+from pixelcnn.training.autoencoders import evaluate_autoencoder
+from pixelcnn.training.calibration import calibrate, read_drawn
+from pixelcnn.training.cards import sample_grid, write_card_section
+from pixelcnn.training.judge import CLEAR, bayes_accuracy, predict, sample_class_accuracy, train_classifier
+from pixelcnn.training.metrics import mean_loss
+from pixelcnn.training.portraits import evaluate_portraits
+from pixelcnn.training.sweeps import best_of, sweep
+
+SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
+
+
+def evaluate_classes(args, model) -> list[str]:
+    d = datasets.load_dataset(args.dataset)
+    if model.class_names != d.class_names:
+        raise SystemExit(f"the model's classes {model.class_names} are not {args.dataset}'s {d.class_names}.")
+    bpd = mean_loss(model, d.test_x, d.test_y)
+    lines = [f"- Test bits/dim: **{bpd:.4f}** ({len(d.test_y)} test images, source: {d.source})"]
+    found = {"test_bpd": bpd}
+    if args.calibrate:
+        model.classifier_temperature, calibration_lines, figures = calibrate(model, d, args.calibrate, args.seed)
+        lines += calibration_lines
+        found.update(figures)
+    if args.drawn:
+        drawn_lines, figures = read_drawn(model, Path(args.drawn))
+        lines += drawn_lines
+        found.update(figures)
+    if args.bayes_images:
+        found["bayes_accuracy"] = bayes_accuracy(model, d, args.bayes_images, args.seed)
+        lines.append(f"- The model as a classifier (Bayes, argmax over classes of p(x | class), equal priors): **{100 * found['bayes_accuracy']:.1f}%** "
+                     f"of {args.bayes_images} held-out test images (seed {args.seed})")
+    if not args.per_class:
+        print(json.dumps(found))
+        return lines + [""]
+    classifier = train_classifier(d)
+    classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
+    results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature,
+                                        detail_guidance=args.detail_guidance) for w in sweep(args, model)}
+    best = best_of({w: acc for w, (acc, _, _) in results.items()})
+    two_stage = model.STAGED
+    swept = f"the sketch stage's guidance (the detail stage's held at {args.detail_guidance:g})" if two_stage else "classifier-free guidance w"
+    lines += [
+        f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by {swept}; "
+        f"clear: the judge gives the asked class p >= {CLEAR}; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
+        "",
+        f"| {'sketch guidance' if two_stage else 'guidance'} | sample class accuracy | clear | per class (" + ", ".join(model.class_names) + ") |",
+        "|---|---|---|---|",
+        *[f"| {w:g} | {'**' if w == best else ''}{100 * acc:.1f}%{'**' if w == best else ''} | {100 * clear:.1f}% | "
+          + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class, clear) in results.items()],
+        "",
+    ]
+    print(json.dumps({**found, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _, _) in results.items()},
+                      "clear_share": {str(w): float(clear) for w, (_, _, clear) in results.items()},
+                      "best_guidance": best, "classifier_test_accuracy": classifier_acc}))
+    return lines
+
+
+def load_final_weights(model, folder: Path) -> None:
+    """Load a run's last weights before averaging (its checkpoint.pt, beside the saved folder)
+    into model; weights_only, so nothing but tensors and plain values is unpickled."""
+    checkpoint = folder.parent / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise SystemExit(f"--weights final needs the run's checkpoint at {checkpoint}.")
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+
+
+def save_config_value(folder: Path, key: str, value) -> None:
+    """Set one key of a saved model's config.json (a two-stage model's: of its detail model, which reads the image)."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    (config["detail"] if "detail" in config else config)[key] = value
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def evaluate(args, command: str) -> None:
+    """Run `pixelcnn evaluate` as parsed in `args`; command: the command line, for the card."""
+    model = load(local_folder(args.model))
+    if type(model).__name__ in ("PixelCNNAutoEncoder", "MSEAutoEncoder"):
+        return evaluate_autoencoder(args, model, command)
+    if args.weights == "final":
+        load_final_weights(model, Path(args.model))
+    start = time.time()
+    lines = evaluate_portraits(args, model) if model.cond_dim else evaluate_classes(args, model)
+    lines.insert(0, f"- Command: `{command}` ({(time.time() - start) / 60:.1f} min)")
+    if args.weights == "final":
+        lines.insert(1, "- Weights: the run's final weights, before averaging (`--weights final`)"
+                     + ("; written into this folder's model.safetensors with this card" if args.write_card else ""))
+    print("\n".join(lines))
+    if args.write_card:
+        if args.weights == "final":  # the card describes the weights beside it, and so do its samples
+            save_model(model, str(Path(args.model) / "model.safetensors"))
+            if not model.cond_dim:
+                sample_grid(model, SAMPLES_PER_CLASS, args.seed, Path(args.model) / "samples.png")
+        write_card_section(Path(args.model), "\n".join(lines))
+        if args.calibrate:
+            save_config_value(Path(args.model), "classifier_temperature", model.classifier_temperature)
+

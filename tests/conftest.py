@@ -1,0 +1,66 @@
+"""What the tests share, built once per session: the repository's paths, one running server of
+the page (real Gradio on 127.0.0.1 over the bundled weights), one headless Chromium (Debian's),
+and the `slow` and `browser` markers (`pytest -m "not slow and not browser"` runs the quick ones)."""
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from pixelcnn.pictures import MAX_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "assets" / "examples"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+SLOW = {"test_train.py", "test_faces.py", "test_portrait.py", "test_autoencoder.py", "test_evaluate.py", "test_hub.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        name = item.path.name
+        if name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)
+        elif name in SLOW:
+            item.add_marker(pytest.mark.slow)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def examples() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The page on the bundled weights, as `app.py` serves it -> its URL."""
+    from pixelcnn.studio import MODELS, build, load_models
+
+    models, notes = load_models(None)
+    assert set(models) == set(MODELS), notes
+    page = build(models, notes)
+    page.queue(max_size=32, default_concurrency_limit=2)
+    port = free_port()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, max_file_size=MAX_BYTES, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    page.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium through Playwright (never a downloaded browser)."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("Debian chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
