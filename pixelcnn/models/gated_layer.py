@@ -12,6 +12,7 @@ the vertical one. `GatedLayerStep` runs the same layer one pixel at a time, for 
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pixelcnn.models.convs import HorizontalConv, MaskedConv1x1, VerticalConv, channel_groups, down_shift, gate_groups
@@ -170,10 +171,20 @@ class GatedLayerStep:
         """One colour group of one pixel through the layer (the buffers from `views`): the
         horizontal pre-activation, the gate, and the residual output into the next layer's row."""
         pre = torch.addmm(bias, window, horizontal)  # (n, 2*group)
-        size = pre.shape[1] // 2
-        torch.mul(pre[:, :size].tanh_(), pre[:, size:].sigmoid_(), out=gated_out)
+        pre[:, : pre.shape[1] // 2].tanh_()
+        gated_out.copy_(F.glu(pre, -1))  # tanh(f) * sigmoid(g)
         if layer_out is not None:
             if residual_in is None:  # the first layer has no residual: its input is the image
                 torch.mm(gated_in, residual, out=layer_out)
             else:
                 torch.addmm(residual_in, gated_in, residual, out=layer_out)
+
+    def next_row(self, new_input: torch.Tensor, row: int) -> torch.Tensor:
+        """The vertical stack over the finished `row` of this layer's input (n, W, in): the next
+        row's horizontal state set up -> the vertical output (n, W, h), the next layer's input."""
+        v_pre = self.advance(new_input)  # (n, W, 2h)
+        if self.bias_v is not None:
+            v_pre = v_pre + self.bias_v[:, min(row, self.bias_v.shape[1] - 1)]
+        self.set_row_bias(v_pre, row + 1)
+        self.row.zero_()
+        return gate(v_pre.transpose(1, 2)).transpose(1, 2)

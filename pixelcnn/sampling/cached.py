@@ -5,8 +5,6 @@ few (B, 2h) matrix products per layer instead of a full forward pass."""
 
 import torch
 
-from pixelcnn.models.gated_layer import gate, group_bounds
-
 
 class Head:
     """The skip sum and the output head (two masked 1x1s) as per-colour-group matrices."""
@@ -14,7 +12,7 @@ class Head:
     def __init__(self, model, steps, n: int):
         c, hidden, levels = model.image_channels, model.hidden_channels, model.levels
         weight = model.head_out.weight
-        self.bounds = bounds = group_bounds(hidden, c)
+        self.bounds = bounds = steps[0].bounds  # [lo, hi) hidden channels of each colour group
         # Skip 1x1s of all layers as one product over the stacked gated outputs, per group.
         self.skip = [torch.cat([step.skip[k] for step in steps]) for k in range(c)]
         hidden_w = model.head_hidden.masked_weight().t()
@@ -73,10 +71,4 @@ def advance_vertical(steps, row: int, pad: int) -> None:
     """Run the vertical stack on the finished `row`, and set up the next row's horizontal state."""
     new_input = steps[0].row[:, pad:]  # (n, W, C): the finished image row, already scaled
     for step in steps:
-        v_pre = step.advance(new_input)  # (n, W, 2h)
-        if step.bias_v is not None:
-            v_pre = v_pre + step.bias_v[:, min(row, step.bias_v.shape[1] - 1)]
-        step.set_row_bias(v_pre, row + 1)
-        new_input = gate(v_pre.transpose(1, 2)).transpose(1, 2)  # (n, W, h): the next layer's vertical input
-    for step in steps:
-        step.row.zero_()
+        new_input = step.next_row(new_input, row)

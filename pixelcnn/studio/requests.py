@@ -17,7 +17,7 @@ from pixelcnn.faces import crop_to_image, load_photo, slerp
 from pixelcnn.explain import SURE, class_probabilities, reading
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.pictures import model_pixels
-from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, open_upload, parse_count, parse_guidance, parse_layout, parse_mix, parse_seed,
+from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout, parse_mix, parse_seed,
                                     parse_sketch_guidance, parse_temperature)
 from pixelcnn.studio.frames import Frame, grid_shape, render, sketch_still, stream
 from pixelcnn.studio.palette import UNDRAWN

@@ -57,6 +57,7 @@ def train_classifier(d: datasets.ImageDataset, epochs: int = 4, seed: int = 0) -
 CLEAR = 0.9  # a sample is "clearly" its class when the judge gives that class at least this probability
 
 
+@torch.no_grad()
 def judge(classifier: DigitClassifier, images_uint8) -> np.ndarray:
     """(N, C, H, W) uint8 -> (N, classes) the classifier's probabilities."""
     x = to_unit(images_uint8)
