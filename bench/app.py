@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-from common import free_port, wait_serving  # noqa: E402
+from common import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"start to serving (s)": 20.0, "first frame (s)": 0.5, "16 digits complete (s)": 3.0, "watchable pace: frames a second": 15.0,

@@ -1,25 +1,11 @@
-"""What the benchmarks share: the work a model does, the machine's own reference rate, and a
-live app server to measure."""
+"""What the benchmarks share: the machine's own reference rate and a live app server to measure
+(the work a model does is its own `multiply_adds_per_pixel`)."""
 
 import socket
 import time
 import urllib.request
 
 import torch
-
-
-def macs_per_image(model, h: int, w: int) -> int:
-    """Multiply-adds of one full forward pass of a GatedPixelCNN over an h x w image."""
-    hid, c, k = model.hidden_channels, model.image_channels, model.kernel_size
-    per_pixel = 0
-    for index in range(model.num_layers):
-        cin = c if index == 0 else hid
-        per_pixel += 2 * hid * cin * (k // 2 + 1) * k  # vertical
-        per_pixel += 2 * hid * cin * (k // 2 + 1)  # horizontal
-        per_pixel += 2 * hid * 2 * hid  # link
-        per_pixel += 2 * hid * hid  # residual and skip
-    per_pixel += hid * hid + hid * c * model.levels  # head
-    return per_pixel * h * w
 
 
 def matmul_flops(dtype=torch.float32, side: int = 1024) -> float:

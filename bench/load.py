@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gradio_client import Client
 
-from common import free_port, wait_serving  # noqa: E402
+from common import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 

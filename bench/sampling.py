@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 
-from common import macs_per_image, matmul_flops  # noqa: E402
+from common import matmul_flops
 from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample, sample_stream
 
@@ -73,7 +73,7 @@ def main():
     print("| model | batch | cached s/image | naive s/image | speedup | cached FLOP efficiency |")
     print("|---|---|---|---|---|---|")
     for name, (model, size) in models.items():
-        need = 2 * macs_per_image(model, *size)
+        need = 2 * model.multiply_adds_per_pixel() * size[0] * size[1]
         for n in BATCHES:
             cached = time_cached(model, n, size)
             naive = time_naive(model, n, size, args.naive_rows)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 
-from common import macs_per_image, matmul_flops  # noqa: E402
+from common import matmul_flops
 from pixelcnn.data import load_dataset, quantize
 from pixelcnn.training.metrics import mean_loss
 from pixelcnn.models import GatedPixelCNN
@@ -87,7 +87,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fp32_rate, bf16_rate = matmul_flops(), matmul_flops(torch.bfloat16)
-    step_macs = 3 * macs_per_image(bundled_size_model(), 28, 28)
+    step_macs = 3 * bundled_size_model().multiply_adds_per_pixel() * 28 * 28
     print(f"torch {torch.__version__}, {args.threads} threads; 1024x1024 matmul: fp32 {fp32_rate / 1e9:.1f} GFLOP/s, "
           f"bf16 {bf16_rate / 1e9:.1f} GFLOP/s")
     print(f"bundled size (8 layers, 32 channels, kernel 5, 28x28, 10 classes): about {step_macs / 1e6:.0f} M multiply-adds per image per step\n")

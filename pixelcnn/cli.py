@@ -20,16 +20,11 @@ EPILOGS = {
 }
 
 
-def command_line() -> str:
-    """The command as typed, for a model card (`pixelcnn ...` however it was started)."""
-    return "pixelcnn " + " ".join(sys.argv[1:])
-
-
 def train_command(args) -> None:
     from pixelcnn.training.loop import train
     from pixelcnn.training.options import options_from
 
-    train(options_from(args))
+    train(options_from(args), args.command_line)
 
 
 def condition_of(model, args) -> dict:
@@ -80,7 +75,7 @@ def sample_command(args) -> None:
 def evaluate_command(args) -> None:
     from pixelcnn.training.evaluate import evaluate
 
-    evaluate(args, command_line())
+    evaluate(args, args.command_line)
 
 
 def fetch_command(args) -> None:
@@ -195,7 +190,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.command_line = "pixelcnn " + " ".join(argv)  # as typed, for the model card (`pixelcnn ...` however it was started)
     COMMANDS[args.command](args)
 
 

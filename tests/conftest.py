@@ -1,6 +1,7 @@
 """What the tests share, built once per session: the repository's paths, one running server of
 the page (real Gradio on 127.0.0.1 over the bundled weights), one headless Chromium (Debian's),
-and the `slow` and `browser` markers (`pytest -m "not slow and not browser"` runs the quick ones)."""
+and the `slow` and `browser` markers (`pytest -m "not slow and not browser"` runs the quick ones), and one tiny model trained through
+`pixelcnn train` that the training tests read instead of training their own."""
 
 import shutil
 import socket
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from pixelcnn.pictures import MAX_BYTES
+
+from .helpers import TINY, make_stripes, run_train
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"
@@ -64,3 +67,18 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def stripes(tmp_path_factory) -> Path:
+    """Two classes of 8x8 stripes, a folder per class."""
+    return make_stripes(tmp_path_factory.mktemp("stripes"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(stripes, tmp_path_factory) -> Path:
+    """A run of `pixelcnn train` on the stripes (3 epochs, tiny options) -> its folder (model/ inside)."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "3", "--out", str(out)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    return out

@@ -10,7 +10,7 @@ import torch
 from pixelcnn.explain import calibration_error, class_probabilities, dependency_map, fit_temperature, reading, softmax, surprise_map
 from pixelcnn.models import GatedPixelCNN
 
-from .test_model import H, W, make_model
+from .causality import H, W, make_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import pytest
 from pixelcnn.hub import split_location
 
 from .hub_stub import HubStub
-from .test_train import TINY, stripes  # noqa: F401  (the module-scoped image folder)
+from .helpers import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def test_locations():
         split_location("just-a-name")
 
 
-def test_train_pushes_and_the_model_comes_back(stripes, tmp_path):  # noqa: F811
+def test_train_pushes_and_the_model_comes_back(stripes, tmp_path):
     with HubStub(tmp_path / "hub") as hub:
         env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_stand_in", "HF_HUB_CACHE": str(tmp_path / "cache")}
         train = [sys.executable, "-m", "pixelcnn", "train", "--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "1",

@@ -11,7 +11,7 @@ from pixelcnn.loader import kind_of as saved_kind
 from pixelcnn.models import PixelCNN
 from pixelcnn.sampling import sample
 
-from .test_model import H, W, conditioning, future_leaks, make_model, sees
+from .causality import H, W, conditioning, future_leaks, make_model, sees
 
 
 def footprint(pad: int, first: bool) -> set:

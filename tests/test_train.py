@@ -14,35 +14,14 @@ from PIL import Image
 
 from pixelcnn.models import GatedPixelCNN
 
-TINY = ["--image-size", "8", "--levels", "16", "--hidden-channels", "8", "--num-layers", "2", "--kernel-size", "3",
-        "--batch-size", "8", "--warmup-steps", "2", "--ema", "0.9", "--samples-per-class", "2", "--test-limit", "0", "--lr", "0.01"]
-
-
-@pytest.fixture(scope="module")
-def stripes(tmp_path_factory):
-    """Two classes of 8x8 images: horizontal and vertical stripes with a little noise."""
-    root = tmp_path_factory.mktemp("stripes")
-    rng = np.random.default_rng(0)
-    for name, axis in (("horizontal", 0), ("vertical", 1)):
-        (root / name).mkdir()
-        for k in range(20):
-            stripes = (np.indices((8, 8))[axis] % 2) * 200 + rng.integers(0, 40, (8, 8))
-            Image.fromarray(stripes.astype(np.uint8)).save(root / name / f"{k}.png")
-    return root
-
-
-def run_train(args):
-    return subprocess.Popen([sys.executable, "-m", "pixelcnn", "train", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
+from .helpers import TINY, run_train
 
 def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_a_tiny_run_writes_everything(stripes, tmp_path):
-    out = tmp_path / "run"
-    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "3", "--out", str(out)])
-    assert proc.wait(timeout=300) == 0
+def test_a_tiny_run_writes_everything(tiny_run):
+    out = tiny_run
     metrics = read_jsonl(out / "metrics.jsonl")
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
     assert metrics[-1]["test_bpd"] < metrics[0]["test_bpd"] < 4.0  # log2(16) = 4 bits is a uniform guess
@@ -163,9 +142,8 @@ def test_conditioning_dropout_teaches_the_unconditional_branch(tmp_path):
     assert sample(model, 2, labels=1, guidance=2.0, seed=0).shape == (2, 1, 8, 8)
 
 
-def test_init_starts_from_saved_weights(stripes, tmp_path):
-    first = tmp_path / "first"
-    assert run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "2", "--out", str(first)]).wait(timeout=300) == 0
+def test_init_starts_from_saved_weights(stripes, tiny_run, tmp_path):
+    first = tiny_run
     # lr 0: one step moves nothing, so the new run's weights are exactly the ones it started from.
     second = tmp_path / "second"
     proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--max-steps", "1", "--lr", "0", "--init", str(first / "model"),

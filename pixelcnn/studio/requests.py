@@ -20,7 +20,7 @@ from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout, parse_mix, parse_seed,
                                     parse_sketch_guidance, parse_temperature)
 from pixelcnn.studio.frames import Frame, grid_shape, render, sketch_still, stream
-from pixelcnn.studio.palette import UNDRAWN
+from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 
 NO_CLASS = "None: follow the sketch only"  # the Sketch tab's class choice for the unconditional branch

@@ -200,8 +200,9 @@ def log_step(run: Run, value: float, epoch: int, tick: float, bar) -> None:
             f.write(json.dumps({"step": run.step, key: value, "lr": run.scheduler.get_last_lr()[0]}) + "\n")
 
 
-def train(opts: Options) -> Path:
-    """Train as the options say -> the folder of the saved model (OUT/model)."""
+def train(opts: Options, command: str = "") -> Path:
+    """Train as the options say -> the folder of the saved model (OUT/model). command: the command
+    line, for the model card (torchrun's launcher is added when there are several processes)."""
     world = setup_world(opts.threads)
     d = load_data(opts.dataset, opts.folder, opts.image_size, opts.channels, opts.conditioning)
     if opts.batch_size % world.size:
@@ -239,7 +240,7 @@ def train(opts: Options) -> Path:
         last_checkpoint = time.time()
     bar.close()
     if world.main:
-        finish(run, d)
+        finish(run, d, command)
     if world.size > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -257,7 +258,7 @@ def training_line(opts: Options, world: World) -> str:
     return words
 
 
-def finish(run: Run, d) -> None:
+def finish(run: Run, d, command: str) -> None:
     """Full test evaluation, save_pretrained, model card, and the optional Hub upload."""
     opts, world, model = run.opts, run.world, run.eval_model
     folder = Path(opts.out) / "model"
@@ -265,8 +266,9 @@ def finish(run: Run, d) -> None:
     test_value = mean_loss(model, d.test_x, d.test_y, d.test_cond, world.device)
     model.save_pretrained(folder)
     sample_grid(model, opts.samples_per_class, opts.seed, folder / "samples.png", d.test_cond, d.test_x)
-    launcher = f"torchrun --nproc_per_node {world.size} -m pixelcnn" if world.size > 1 else "pixelcnn"
-    summary = {"command": f"{launcher} train " + " ".join(sys.argv[2 if sys.argv[1:2] == ["train"] else 1:]), "steps": run.step,
+    if world.size > 1:
+        command = command.replace("pixelcnn ", f"torchrun --nproc_per_node {world.size} -m pixelcnn ", 1)
+    summary = {"command": command, "steps": run.step,
                "minutes": run.elapsed / 60, "hardware": hardware(world), f"test_{key}": test_value, "training": training_line(opts, world),
                "test_weights": "EMA" if opts.ema else "final"}
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
