@@ -283,14 +283,24 @@ def test_the_chart_is_labelled_before_the_first_drawing_and_sits_beside_the_grid
     assert box["x"] >= grid["x"] + grid["width"] - 1 and box["y"] + box["height"] <= 900  # beside the grid, in view at 1280x900
 
 
+def test_a_new_drawing_starts_at_once_after_stop_in_either_stage(page):
+    """Stop in the sketch stage, then in the detail stage: each time the next press draws anew
+    (a cancelled stream used to leave that press ignored, 3 times in 8 in the sketch stage)."""
+    for stage in ("Drawing the sketch", "Drawing the detail", "Drawing the sketch", "Drawing the detail"):
+        page.click("#generate")
+        status_has(page, "#status", stage, 60_000)
+        page.click("#stop")
+        status_has(page, "#status", "Stopped at", 10_000)
+    page.click("#generate")
+    status_has(page, "#status", "Drawing", 10_000)
+    status_has(page, "#status", "Done")
+
+
 def test_the_status_line_after_stop_after_an_error_and_at_a_new_start(page):
     page.click("#generate")
     status_has(page, "#status", "Drawing", 60_000)
     page.click("#stop")
     status_has(page, "#status", "Stopped at", 10_000)
-    # A new run after Stop is the README's known fault (the press is sometimes ignored); a new run after a finished one:
-    page.reload()
-    page.wait_for_selector("#generate")
     page.locator("#generate-pace").get_by_text("As fast as possible").click()
     page.click("#generate")
     status_has(page, "#status", "Done")

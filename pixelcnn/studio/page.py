@@ -3,7 +3,7 @@ About text; built from the loaded models (`shelf.load_models`)."""
 
 import gradio as gr
 
-from pixelcnn.studio.serving import FRAMES_KEPT, UPLOADS_KEPT, keep_sweeping
+from pixelcnn.studio.serving import FRAMES_KEPT, UPLOADS_KEPT, keep_sweeping, whole_cache_files
 from pixelcnn.studio.shelf import Shelf
 from pixelcnn.studio.tabs import autoencoder, by_class, complete, inspect, portrait, sketch
 from pixelcnn.studio.widgets import SCROLL_JS, STATUS_CSS
@@ -54,6 +54,7 @@ and training commands: the repository's README.
 def build(models: dict, notes: list[str]) -> gr.Blocks:
     """The page over the loaded models (label -> model) and the notes on loading them."""
     shelf = Shelf(models, notes)
+    whole_cache_files()
     with gr.Blocks(title="PixelCNN studio", delete_cache=UPLOADS_KEPT, css=STATUS_CSS, js=SCROLL_JS) as page:
         gr.Markdown("# PixelCNN studio\nWatch an autoregressive model draw, one pixel at a time.")
         if notes:

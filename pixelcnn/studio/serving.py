@@ -2,19 +2,24 @@
 streamed frames become outputs, Stop says where it stopped, and the files and memory a drawing
 leaves behind are swept."""
 
+import functools
+import inspect
 import logging
 import os
 import re
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
 
 log = logging.getLogger("pixelcnn.studio")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
 FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
+STOPS: dict[tuple[str, str], float] = {}  # (visitor's session, drawing button) -> when its Stop was last pressed
 
 
 def refuse(message: str) -> gr.Error:
@@ -135,3 +140,61 @@ def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
     thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)
     thread.start()
     return thread
+
+
+def stop_pressed(button: str):
+    """Stop's handler for a drawing button: note when this visitor pressed it (the drawing sees it
+    at its next frame and ends there, see `stoppable`)."""
+
+    def press(request: gr.Request) -> None:
+        STOPS[(request.session_hash, button)] = time.monotonic()
+
+    return press
+
+
+def stoppable(fn, button: str):
+    """A drawing handler that ends at its next frame once this visitor presses Stop, with the status
+    line saying where it stopped. It ends like a finished drawing, so the next press of the button
+    starts a new one (a cancelled stream sometimes left the next press ignored). The handler's
+    parameters stay as they are for the API, with Gradio's request added at the end."""
+
+    @functools.wraps(fn)
+    def run(*args):
+        *args, request = args  # Gradio passes its request last (the parameter added below)
+        started, key, status = time.monotonic(), (getattr(request, "session_hash", None), button), None
+        for shown in fn(*args):
+            if STOPS.get(key, 0.0) > started:
+                yield (*[gr.skip()] * (len(shown) - 1), stopped(status))
+                return
+            status = shown[-1] if isinstance(shown[-1], str) else status
+            yield shown
+
+    signature = inspect.signature(fn)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+    run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
+    run.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+    return run
+
+
+def whole_cache_files() -> None:
+    """Make Gradio write each picture it sends as a whole file. It saves a picture under a name made
+    from its bytes, truncating and rewriting that file every time the picture is sent again, so a
+    browser (or client) still fetching an identical earlier frame can read an empty file. Here a
+    new file is written beside it and renamed over it, and a file already there (same name, same
+    bytes) is only touched: the sweeper reads its modification time as "last sent"."""
+
+    def save(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if path.exists() and path.stat().st_size == len(data):
+            os.utime(path)
+        else:
+            handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        return str(path)
+
+    processing_utils.save_pil_to_cache = save

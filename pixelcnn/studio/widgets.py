@@ -7,7 +7,7 @@ import gradio as gr
 
 from pixelcnn.studio.checks import MAX_GUIDANCE, MAX_IMAGES, MAX_TEMPERATURE, MIN_TEMPERATURE
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, css
-from pixelcnn.studio.serving import refuse, stopped
+from pixelcnn.studio.serving import refuse, stop_pressed, stoppable
 from pixelcnn.studio.watch import DEFAULT_PACE, PACES, placeholder_chart
 
 
@@ -29,7 +29,7 @@ class Radio(PackageChecked, gr.Radio):
 
 LEGEND = (f'<span class="legend"><span style="background:{css(UNDRAWN)};color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
           f'<span style="background:{css(CURSOR)};color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
-# A cancelled stream marks its outputs "Error"; the status line says "Stopped at …" instead.
+# A stream cancelled through the API marks its outputs "Error"; the status line says what happened instead.
 STATUS_CSS = ", ".join(f"#{name} span.error" for name in ("status", "sketch-status", "complete-status", "portrait-status", "autoencoder-status")
                        ) + " {display: none}"
 # Each drawing button and the grid it draws into (their elem_ids).
@@ -108,10 +108,9 @@ def chart_clicked(drawing, evt: gr.SelectData):
 
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
     """Go streams fn's frames (two requests at a time) into outputs (..., grid, chart, drawing,
-    status); Stop cancels them and says where they stopped in the status line."""
-    event = go.click(fn, inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # the frames show progress
-    # The status is rewritten once the cancel has gone through, so no frame in flight lands after it.
-    stop.click(None, None, None, cancels=[event], api_name=False).then(stopped, outputs[-1], outputs[-1], api_name=False, queue=False)
+    status); Stop ends the drawing at its next frame and says where it stopped in the status line."""
+    go.click(stoppable(fn, api_name), inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # frames show progress
+    stop.click(stop_pressed(api_name), None, None, api_name=False, queue=False)
 
 
 def pen(size: int = 14) -> gr.Brush:

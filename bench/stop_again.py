@@ -1,0 +1,54 @@
+"""How often a press of Generate right after Stop is ignored, in Debian's Chromium against a real
+server (`python app.py`): Generate, Stop while the sketch is being drawn, Generate again, and wait
+8 seconds for the new drawing to start. Prints the count; the target is 0.
+
+    python bench/stop_again.py [TRIES]
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import free_port, wait_serving
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUS = "(text) => (document.querySelector('#status')?.innerText || '').includes(text)"
+
+
+def main() -> None:
+    tries, ignored = int(sys.argv[1]) if len(sys.argv) > 1 else 8, 0
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_serving(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#generate")
+            for _ in range(tries):
+                page.click("#generate")
+                page.wait_for_function(STATUS, arg="Drawing the sketch", timeout=30_000)
+                time.sleep(0.3)
+                page.click("#stop")
+                page.wait_for_function(STATUS, arg="Stopped", timeout=30_000)
+                page.click("#generate")
+                try:
+                    page.wait_for_function(STATUS, arg="Drawing", timeout=8_000)
+                    page.wait_for_function(STATUS, arg="Done", timeout=30_000)
+                except Exception:  # noqa: BLE001 - the press was ignored: count it and let the page settle
+                    ignored += 1
+                    page.wait_for_timeout(8_000)
+            browser.close()
+    finally:
+        proc.terminate()
+    print(f"| presses of Generate right after Stop (sketch stage) | ignored |\n|---|---|\n| {tries} | {ignored} |")
+
+
+if __name__ == "__main__":
+    main()
