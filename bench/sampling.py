@@ -10,7 +10,6 @@ its first R rows and extrapolated to the whole image (every one of its steps cos
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 

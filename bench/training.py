@@ -11,9 +11,7 @@ seed, one in fp32 and one in bf16, `--steps` steps each, and the held-out bits/d
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 

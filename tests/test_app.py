@@ -4,7 +4,6 @@ through huggingface_hub's real HTTP code against a stand-in."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pixelcnn import studio
 from pixelcnn.data import quantize
 from pixelcnn.explain import SURE, class_probabilities
 from pixelcnn.images import to_uint8
-from pixelcnn.pictures import MAX_BYTES, model_pixels
+from pixelcnn.pictures import model_pixels
 from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
 
 from .hub_stub import HubStub

@@ -4,7 +4,6 @@ complete, a portrait to draw new ones of, a digit to auto-encode. Screenshots la
 tests/artifacts/."""
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from pixelcnn.models import GatedPixelCNN
 
-from .causality import H, W, conditioning, future_leaks, logits_at, make_model, order, sees
+from .causality import H, W, conditioning, future_leaks, make_model, sees
 
 def must_see(channels, layers, pad):
     """(target, source) pairs a correct model must connect, for targets in the image's interior."""

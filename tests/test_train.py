@@ -1,7 +1,6 @@
 """The training CLI end to end: outputs, a killed run resumed, and torchrun with two processes."""
 
 import json
-import math
 import signal
 import subprocess
 import sys

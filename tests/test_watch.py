@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from pixelcnn.data import quantize
-from pixelcnn.explain import SURE, class_probabilities
-from pixelcnn.images import to_uint8
-from pixelcnn.pictures import MAX_BYTES, model_pixels
-from pixelcnn.studio import checks, frames, palette, requests, shelf
 from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample
-from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace, pixel_chart,
-                           placeholder_chart, shown_at)
+from pixelcnn.studio import frames, palette, requests
+from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace,
+                                   pixel_chart, placeholder_chart, shown_at)
 
 FAST = "As fast as possible"
 

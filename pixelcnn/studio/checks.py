@@ -6,7 +6,6 @@ import math
 from PIL import Image
 
 from pixelcnn.pictures import open_picture
-from pixelcnn.studio.watch import parse_pace  # noqa: F401 - the pace is checked beside the other controls
 
 MAX_IMAGES = 16
 MAX_TEMPERATURE = 3.0

@@ -5,7 +5,6 @@ Every function here raises `ValueError` with one sentence a person can act on wh
 bad; the page turns that into a message and keeps serving.
 """
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,12 +13,12 @@ from PIL import Image
 
 from pixelcnn.data import quantize, square_resize
 from pixelcnn.faces import crop_to_image, load_photo, slerp
-from pixelcnn.explain import SURE, class_probabilities, reading
+from pixelcnn.explain import class_probabilities, reading
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.pictures import model_pixels
-from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout, parse_mix, parse_seed,
-                                    parse_sketch_guidance, parse_temperature)
-from pixelcnn.studio.frames import Frame, grid_shape, render, sketch_still, stream
+from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout,
+                                    parse_mix, parse_seed, parse_sketch_guidance, parse_temperature)
+from pixelcnn.studio.frames import Frame, sketch_still, stream
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 

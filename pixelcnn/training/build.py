@@ -2,7 +2,6 @@
 kind of model's training loss."""
 
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F

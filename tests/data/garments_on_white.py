@@ -2,24 +2,22 @@
 of each class, made into a product photo (a dark garment on white, 120-200 pixels, at a random
 place on a 260x260 picture), read by the page's reader (the two-stage model's sketch stage).
 
-    PYTHONPATH=. python tests/data/garments_on_white.py
+    .venv/bin/python tests/data/garments_on_white.py
 """
 
 import numpy as np
 from PIL import Image
 
-from pixelcnn.data import quantize
-from pixelcnn.explain import SURE, class_probabilities
-from pixelcnn.images import to_uint8
-from pixelcnn.pictures import MAX_BYTES, model_pixels
-from pixelcnn.studio import checks, frames, palette, requests, shelf
+import pixelcnn
 from pixelcnn.data import load_dataset
-from pixelcnn import load as load_saved
+from pixelcnn.explain import class_probabilities
+from pixelcnn.pictures import model_pixels
+from pixelcnn.studio import shelf
 
 
 def main():
     d = load_dataset("fashion-mnist")
-    model, reader = shelf.bundled("fashion-mnist"), load_saved(shelf.ASSETS / "fashion-mnist-sketch")
+    model, reader = shelf.bundled("fashion-mnist"), pixelcnn.load(shelf.ASSETS / "fashion-mnist-sketch")
     rng = np.random.default_rng(3)
     right, rows = 0, []
     for label in range(10):

@@ -1,6 +1,6 @@
 """Make the drawn-digit set: held-out MNIST digits redrawn the way a visitor's pad makes them.
 
-    PYTHONPATH=. python tests/data/make_drawn_digits.py      # writes tests/data/drawn-digits/*.png (seeded)
+    .venv/bin/python tests/data/make_drawn_digits.py      # writes tests/data/drawn-digits/*.png (seeded)
 
 Each of 50 held-out test digits (5 of each class, the first of the npm set's test split) is
 scaled to a random size (90 to 190 pixels tall), thresholded into a solid stroke and thickened
