@@ -143,6 +143,7 @@ def portraits(model, encoder, photo, second, mix, walk, count, temperature, seed
         raise ValueError("Add a second portrait to walk from one person to the other.")
     if walk and n < 2:
         raise ValueError("A walk between two people needs at least 2 images.")
+    photo = photo if isinstance(photo, Image.Image) else open_upload(photo)  # opened once, for the face and the layout
     embedding, crop, count = face_of(encoder, photo)
     crops, counts = [crop], [count]
     cond = embedding[None].expand(n, -1)

@@ -19,7 +19,7 @@ log = logging.getLogger("pixelcnn.studio")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
 FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
-STOPS: dict[tuple[str, str], float] = {}  # (visitor's session, drawing button) -> when its Stop was last pressed
+STOPS: dict[tuple[str, str], float] = {}  # (visitor's session, drawing button) -> when Stop was pressed during its drawing
 
 
 def refuse(message: str) -> gr.Error:
@@ -161,12 +161,13 @@ def stoppable(fn, button: str):
     @functools.wraps(fn)
     def run(*args):
         *args, request = args  # Gradio passes its request last (the parameter added below)
-        started, key, status = time.monotonic(), (getattr(request, "session_hash", None), button), None
+        key, status = (getattr(request, "session_hash", None), button), None
+        STOPS.pop(key, None)  # a Stop pressed before this drawing is not for it
         for shown in fn(*args):
-            if STOPS.get(key, 0.0) > started:
+            if STOPS.pop(key, None) is not None:
                 yield (*[gr.skip()] * (len(shown) - 1), stopped(status))
                 return
-            status = shown[-1] if isinstance(shown[-1], str) else status
+            status = shown[-1]  # every frame ends with the status line
             yield shown
 
     signature = inspect.signature(fn)

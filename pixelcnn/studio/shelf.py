@@ -51,9 +51,10 @@ MODELS = {
 
 
 def loaded(location) -> "torch.nn.Module":  # noqa: F821
-    """A model through the one loader; a face-conditioned one checked against our face encoder."""
+    """A model through the one loader; one conditioned on a vector (a face's) checked against our face
+    encoder (an auto-encoder's decoder takes its code inside the model, not from the page)."""
     model = pixelcnn.load(location)
-    if getattr(model, "cond_dim", 0) and getattr(model, "cond_name", "") != "autoencoder-code":
+    if getattr(model, "cond_dim", 0):
         check_embedding(model, EMBEDDING)
     return model
 

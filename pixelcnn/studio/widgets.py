@@ -72,6 +72,17 @@ def sampling_controls(count_label: str, count: int, button: str, button_id: str,
     return (count, temperature, seed, pace, go, stop, *controls)
 
 
+def choice(choices: list, label: str, elem_id: str | None = None) -> gr.Dropdown:
+    """A dropdown that starts at its first choice. It takes any value, so that a bad one sent
+    through the API reaches the package's check and its message."""
+    return gr.Dropdown(choices, value=choices[0] if choices else None, label=label, allow_custom_value=True, elem_id=elem_id)
+
+
+def new_choices(choices: list) -> gr.Dropdown:
+    """A dropdown's update to other choices (another dataset's classes), at the first of them."""
+    return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
+
+
 def belief_view(elem_id: str) -> gr.Image:
     """The chart beside a drawing: how sure the model was about the pixels it drew (before the
     first drawing, a placeholder that says so)."""

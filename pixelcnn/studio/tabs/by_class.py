@@ -6,7 +6,7 @@ from pixelcnn.studio import requests
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import LEARNT, Shelf
 from pixelcnn.studio.watch import DEFAULT_PACE
-from pixelcnn.studio.widgets import drawing_view, purpose, sampling_controls, wire
+from pixelcnn.studio.widgets import choice, drawing_view, new_choices, purpose, sampling_controls, wire
 
 
 def tab(shelf: Shelf) -> list:
@@ -15,7 +15,7 @@ def tab(shelf: Shelf) -> list:
     def classes(dataset):
         choices = shelf.class_names(dataset)
         guidance, sketch_guidance = shelf.drawing_guidance(dataset) if choices else (0.0, 0.0)
-        return gr.Dropdown(choices=choices, value=choices[0] if choices else None), gr.Slider(value=guidance), gr.Slider(value=sketch_guidance)
+        return new_choices(choices), gr.Slider(value=guidance), gr.Slider(value=sketch_guidance)
 
     def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None):
         yield from friendly(requests.by_class, shelf.drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace,
@@ -25,10 +25,8 @@ def tab(shelf: Shelf) -> list:
         purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
         with gr.Row():
             with gr.Column(scale=1):
-                dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
-                first_classes = shelf.class_names(names[0]) if names else []
-                class_name = gr.Dropdown(first_classes, value=first_classes[0] if first_classes else None, label="Class",
-                                         allow_custom_value=True)
+                dataset = choice(names, "Dataset")
+                class_name = choice(shelf.class_names(names[0] if names else None), "Class")
                 start_guidance, start_sketch_guidance = shelf.drawing_guidance(names[0]) if names else (0.0, 0.0)
                 count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
                     "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)

@@ -6,7 +6,7 @@ from pixelcnn.studio import requests
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE
-from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Slider, drawing_view, pen, picture_examples, purpose, sampling_controls, wire
+from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Slider, choice, drawing_view, new_choices, pen, picture_examples, purpose, sampling_controls, wire
 
 
 def tab(shelf: Shelf) -> list:
@@ -36,10 +36,8 @@ def tab(shelf: Shelf) -> list:
                 upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="complete-upload",
                                  height=UPLOAD_HEIGHT)
                 with gr.Row():
-                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True)
-                    first_classes = shelf.class_names(names[0]) if names else []
-                    class_name = gr.Dropdown(first_classes, value=first_classes[0] if first_classes else None, label="Class",
-                                             allow_custom_value=True, elem_id="complete-class")
+                    dataset = choice(names, "Dataset")
+                    class_name = choice(shelf.class_names(names[0] if names else None), "Class", "complete-class")
                 keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
                     "Completions", 8, "Complete", "complete", guidance=shelf.guidance_for(names[0]) if names else 0.0)
@@ -51,8 +49,8 @@ def tab(shelf: Shelf) -> list:
                                      elem_id="complete-preview", height=240)
                     guess = gr.Markdown(elem_id="complete-guess")
                 canvas, belief, drawn, status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")
-        dataset.change(lambda name: (gr.Dropdown(choices=shelf.class_names(name), value=(shelf.class_names(name) or [None])[0]),
-                                     gr.Slider(value=shelf.guidance_for(name))), dataset, [class_name, guidance], api_name=False)
+        dataset.change(lambda name: (new_choices(shelf.class_names(name)), gr.Slider(value=shelf.guidance_for(name))), dataset,
+                       [class_name, guidance], api_name=False)
         for source in (upload, pad, keep, dataset):
             source.change(preview, [dataset, upload, pad, keep], [shown, class_name, guess], api_name=False)
         wire(go, stop, complete, [dataset, upload, pad, class_name, keep, count, temperature, seed, guidance, pace],

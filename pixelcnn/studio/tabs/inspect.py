@@ -6,7 +6,7 @@ import gradio as gr
 from pixelcnn.studio import inspection
 from pixelcnn.studio.serving import answered
 from pixelcnn.studio.shelf import Shelf, original_of, picture_of
-from pixelcnn.studio.widgets import UPLOAD_HEIGHT, clicked, pen, picture_examples, purpose
+from pixelcnn.studio.widgets import UPLOAD_HEIGHT, choice, clicked, new_choices, pen, picture_examples, purpose
 
 LOOKS = ("**Where a pixel looks.** Click a pixel of the image below: the maps shade every pixel whose value changes the model's prediction "
          "for it (brighter = more), computed through the model itself. Orange: the pixel you clicked; dark blue: not drawn yet when it is "
@@ -32,11 +32,11 @@ def tab(shelf: Shelf) -> list:
                 "and, when you click a pixel, which pixels its prediction looks at.", legend=False)
         with gr.Row():
             with gr.Column(scale=1):
-                dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True, elem_id="inspect-dataset")
+                dataset = choice(names, "Dataset", "inspect-dataset")
                 pad = gr.Sketchpad(type="filepath", format="png", label="Draw", canvas_size=(196, 196), height=250, brush=pen(), elem_id="inspect-pad")
                 upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="inspect-upload", height=UPLOAD_HEIGHT)
-                class_choice = gr.Dropdown([inspection.BEST_GUESS, *shelf.class_names(names[0] if names else None)], value=inspection.BEST_GUESS,
-                                           label="Class the bits are counted under", allow_custom_value=True, elem_id="inspect-class")
+                class_choice = choice([inspection.BEST_GUESS, *shelf.class_names(names[0] if names else None)], "Class the bits are counted under",
+                                      "inspect-class")
                 go = gr.Button("Inspect", variant="primary", elem_id="inspect")
                 if shelf.held_out():
                     picture_examples(shelf.held_out(), upload, "Held-out test images (MNIST digits, Fashion-MNIST garments)", (dataset,))
@@ -52,8 +52,7 @@ def tab(shelf: Shelf) -> list:
                 looks = gr.Markdown(elem_id="inspect-looks")
                 x, y = gr.Number(visible=False), gr.Number(visible=False)
         inputs, outputs = [dataset, upload, pad, class_choice], [surprise, classes, summary, image]
-        dataset.change(lambda name: gr.Dropdown(choices=[inspection.BEST_GUESS, *shelf.class_names(name)], value=inspection.BEST_GUESS),
-                       dataset, class_choice, api_name=False, queue=False)
+        dataset.change(lambda name: new_choices([inspection.BEST_GUESS, *shelf.class_names(name)]), dataset, class_choice, api_name=False, queue=False)
         go.click(inspect, inputs, outputs, api_name="inspect", concurrency_limit=2)
         for source in (upload, pad, class_choice):
             source.change(inspect, inputs, outputs, api_name=False, trigger_mode="always_last", concurrency_limit=2)

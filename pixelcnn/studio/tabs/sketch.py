@@ -8,7 +8,7 @@ from pixelcnn.studio.requests import NO_CLASS
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE
-from pixelcnn.studio.widgets import UPLOAD_HEIGHT, drawing_view, pen, picture_examples, purpose, sampling_controls, wire
+from pixelcnn.studio.widgets import UPLOAD_HEIGHT, choice, drawing_view, new_choices, pen, picture_examples, purpose, sampling_controls, wire
 
 
 def tab(shelf: Shelf) -> list:
@@ -37,10 +37,8 @@ def tab(shelf: Shelf) -> list:
                                    height=250, brush=pen(18), elem_id="sketch-pad")
                 upload = gr.File(label="…or upload a picture", file_types=["image"], type="filepath", elem_id="sketch-upload", height=UPLOAD_HEIGHT)
                 with gr.Row():
-                    dataset = gr.Dropdown(names, value=names[0] if names else None, label="Dataset", allow_custom_value=True,
-                                          elem_id="sketch-dataset")
-                    class_name = gr.Dropdown([NO_CLASS, *shelf.class_names(names[0] if names else None)], value=NO_CLASS, label="Class",
-                                             allow_custom_value=True, elem_id="sketch-class")
+                    dataset = choice(names, "Dataset", "sketch-dataset")
+                    class_name = choice([NO_CLASS, *shelf.class_names(names[0] if names else None)], "Class", "sketch-class")
                 centre = gr.Checkbox(value=True, label="Centre and size my drawing as the dataset's images are", elem_id="sketch-centre")
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
                     "Images", 8, "Draw over it", "sketch", guidance=shelf.drawing_guidance(names[0])[0] if names else 0.0)
@@ -50,7 +48,7 @@ def tab(shelf: Shelf) -> list:
                 shown = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False, elem_id="sketch-preview",
                                  height=200)
                 canvas, belief, drawn, status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief", "sketch-status")
-        dataset.change(lambda name: gr.Dropdown(choices=[NO_CLASS, *shelf.class_names(name)], value=NO_CLASS), dataset, class_name,
+        dataset.change(lambda name: new_choices([NO_CLASS, *shelf.class_names(name)]), dataset, class_name,
                        api_name=False, queue=False)
         for source in (upload, pad, centre, dataset):
             source.change(preview, [dataset, upload, pad, centre], shown, api_name=False)
