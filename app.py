@@ -13,8 +13,7 @@ import sys
 
 import torch
 
-from pixelcnn.pictures import MAX_BYTES
-from pixelcnn.studio import build, load_models
+from pixelcnn.studio import build, launch, load_models
 from pixelcnn.studio.serving import tame_malloc
 
 
@@ -22,8 +21,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--hub", default=os.environ.get("PIXELCNN_HUB_REPO"),
                         help="Hub location org/repo holding mnist/, fashion-mnist/ (default: env PIXELCNN_HUB_REPO)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default: 1, so two requests at a time share a 2-vCPU machine without contention)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (default: 2, a 2-vCPU machine's: one engine draws every visitor's images in shared batches)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tame_malloc()
@@ -32,8 +31,7 @@ def main(argv=None):
     for note in notes:
         print(note, file=sys.stderr)
     page = build(models, notes)
-    page.queue(max_size=32, default_concurrency_limit=2)
-    page.launch(max_file_size=MAX_BYTES)
+    launch(page)
 
 
 if __name__ == "__main__":

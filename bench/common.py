@@ -2,8 +2,10 @@
 (the work a model does is its own `multiply_adds_per_pixel`)."""
 
 import socket
+import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import torch
 
@@ -39,3 +41,23 @@ def wait_serving(url: str, proc, limit: float = 120) -> float:
         except OSError:
             time.sleep(0.05)
     raise SystemExit("app.py did not start serving in time")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def together(target, argument_lists: list[tuple]) -> float:
+    """Run target(*arguments) for each of the lists at once, one thread each (visitors pressing a
+    button together) -> seconds until the last returned."""
+    threads = [threading.Thread(target=target, args=arguments) for arguments in argument_lists]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start

@@ -18,22 +18,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from gradio_client import Client
 
-from common import free_port, wait_serving
+from common import free_port, rss_mb, together, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def folder_mb(folder: Path) -> tuple[float, int]:
@@ -79,11 +71,7 @@ def main():
         print("|---|---|---|---|---|---|---|")
         for burst in range(1, args.bursts + 1):
             results: list = []
-            threads = [threading.Thread(target=visit, args=(c, burst * 1000 + k, args.count, results)) for k, c in enumerate(clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            together(visit, [(c, burst * 1000 + k, args.count, results) for k, c in enumerate(clients)])
             time.sleep(args.quiet)
             done = [r for r in results if r[0] == "done"]
             firsts, wholes = [r[1] for r in done], [r[2] for r in done]

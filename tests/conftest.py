@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pixelcnn.pictures import MAX_BYTES
 
 from .helpers import TINY, make_stripes, run_train
 
@@ -44,14 +43,13 @@ def examples() -> Path:
 @pytest.fixture(scope="session")
 def server():
     """The page on the bundled weights, as `app.py` serves it -> its URL."""
-    from pixelcnn.studio import MODELS, build, load_models
+    from pixelcnn.studio import MODELS, build, launch, load_models
 
     models, notes = load_models(None)
     assert set(models) == set(MODELS), notes
     page = build(models, notes)
-    page.queue(max_size=32, default_concurrency_limit=2)
     port = free_port()
-    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, max_file_size=MAX_BYTES, quiet=True)
+    launch(page, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     page.close()
 

@@ -458,6 +458,31 @@ def test_the_default_pace_is_watchable_and_draws_the_same_images(server):
         plain.predict("MNIST", "7", 4, 1.0, "21", 0.0, "warp speed", api_name="/generate")
 
 
+def test_visitors_at_once_all_see_their_drawing_start_before_any_ends(server):
+    """More visitors than there are cores draw at a watchable pace at once: a paced drawing holds
+    no compute slot, so none waits for another's six seconds before its own drawing starts."""
+    import threading
+
+    events: list[tuple[str, int]] = []
+
+    def visit(k):
+        first = True
+        for frame in Client(server, verbose=False).submit("MNIST", str(k), 4, 1.0, str(k), 2.0, WATCHABLE, api_name="/generate"):
+            if first and frame[-1].startswith("Drawing"):
+                events.append(("start", k))
+                first = False
+        events.append(("done" if frame[-1].startswith("Done") else "failed", k))
+
+    visitors = [threading.Thread(target=visit, args=(k,)) for k in range(5)]
+    for thread in visitors:
+        thread.start()
+    for thread in visitors:
+        thread.join()
+    kinds = [kind for kind, _ in events]
+    assert sorted(kinds) == ["done"] * 5 + ["start"] * 5, events
+    assert kinds[:5] == ["start"] * 5, f"a drawing ended before every visitor's had started: {events}"
+
+
 def test_each_frame_comes_with_the_chart_of_the_pixel_being_drawn(client):
     _, frames = generate(client, "MNIST", "3", 4, 1.0, "8", 2.0, WATCHABLE)
     charts = [np.asarray(Image.open(frame[1]).convert("RGB")) for frame in frames]

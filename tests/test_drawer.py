@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pixelcnn.sampling import Drawer
+from pixelcnn.sampling import Drawer, Part
 
 DRAWS = 20_000
 LEVELS = 6
@@ -18,11 +18,10 @@ def draw_counts(logits: torch.Tensor, temperature: float = 1.0, guidance: float 
     """Draw DRAWS values of one sub-pixel from `logits` (levels,), or with guidance from (2, levels):
     conditional then unconditional -> counts per level."""
     n = DRAWS
-    canvas = torch.zeros((n, 1, 1, 1), dtype=torch.long)
-    drawer = Drawer(canvas, seed, temperature, levels=LEVELS, guidance=guidance)
+    drawer = Drawer([Part(n, seed, temperature, guidance)], (1, 1, 1), LEVELS)
     rows = logits.repeat_interleave(n, dim=0) if guidance else logits.expand(n, -1)
     drawer(0, 0, 0, rows)
-    return np.bincount(canvas.flatten().numpy(), minlength=LEVELS)
+    return np.bincount(drawer.canvas.flatten().numpy(), minlength=LEVELS)
 
 
 def chi_square(counts: np.ndarray, probs: np.ndarray) -> float:

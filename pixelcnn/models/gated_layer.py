@@ -69,7 +69,7 @@ class GatedLayer(nn.Module):
     def stepper(self, cond_vec, cond_map, n: int, w: int, dtype: torch.dtype) -> "GatedLayerStep":
         """This layer, ready to run one pixel at a time over n images w pixels wide."""
         bounds = group_bounds(self.skip.weight.shape[0], self.colours)
-        return GatedLayerStep(self, self.conditioning(cond_vec, cond_map), n, w, bounds, dtype)
+        return GatedLayerStep(self, cond_vec, cond_map, n, w, bounds, dtype)
 
 
 def group_bounds(channels: int, colours: int) -> list[tuple[int, int]]:
@@ -92,7 +92,7 @@ class GatedLayerStep:
     colours before g), so each step computes that group alone from the cached earlier groups.
     """
 
-    def __init__(self, layer: "GatedLayer", bias, n: int, w: int, bounds: list[tuple[int, int]], dtype: torch.dtype):
+    def __init__(self, layer: "GatedLayer", cond_vec, cond_map, n: int, w: int, bounds: list[tuple[int, int]], dtype: torch.dtype):
         hidden = layer.skip.weight.shape[0]
         in_channels = layer.horizontal.weight.shape[1]
         self.first = layer.first
@@ -114,11 +114,11 @@ class GatedLayerStep:
         # the bias as its first row does product and bias in one call: (1 + hi, group).
         self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
         self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
-        if torch.is_tensor(bias):
-            bias = bias.expand(n, -1, *bias.shape[2:]).permute(0, 2, 3, 1)  # (n, H or 1, W or 1, 4h)
-            self.bias_v, self.bias_h = bias.chunk(2, dim=3)
-        else:
-            self.bias_v = self.bias_h = None
+        # The conditioning, made one image row at a time (a spatial map's for a whole batch would
+        # be (n, 4h, H, W) a layer): the latest rows' (vertical, horizontal) biases, (n, W or 1, 2h) each.
+        self.layer, self.cond_vec, self.cond_map = layer, cond_vec, cond_map
+        self.conditioned = layer.cond is not None or layer.cond_map is not None
+        self.row_conditioning: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         # Inputs of the vertical conv for the last pad+1 rows, zero-padded left and right.
         self.vertical_rows = torch.zeros((n, pad + 1, w + 2 * pad, in_channels), device=device, dtype=dtype)
         # Inputs of the horizontal conv for the current row, zero-padded on the left.
@@ -133,10 +133,29 @@ class GatedLayerStep:
             bias = self.link_bias.expand(self.n, self.w, -1)
         else:
             bias = torch.addmm(self.link_bias, v_pre_above.reshape(self.n * self.w, -1), self.link_weight.t()).view(self.n, self.w, -1)
-        if self.bias_h is not None:
-            bias = bias + self.bias_h[:, min(row, self.bias_h.shape[1] - 1)]
+        if self.conditioned:
+            bias = bias + self.conditioning_at(row)[1]
         for target, cols in zip(self.row_bias, self.gate_cols):
             target.copy_(bias[:, :, cols])
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Go on with only these images (indices into the batch, in order)."""
+        self.n = len(rows)
+        self.vertical_rows, self.row = self.vertical_rows[rows], self.row[rows]
+        self.row_bias = [bias[rows] for bias in self.row_bias]
+        self.cond_vec, self.cond_map = (None if t is None else t[rows] for t in (self.cond_vec, self.cond_map))
+        self.row_conditioning = {row: (v[rows], h[rows]) for row, (v, h) in self.row_conditioning.items()}
+
+    def conditioning_at(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's conditioning at image row `row` -> (vertical, horizontal) biases, (n, W or 1, 2h) each."""
+        key = row if self.cond_map is not None else 0  # a vector's conditioning is the same on every row
+        if key not in self.row_conditioning:
+            cond_map = None if self.cond_map is None else self.cond_map[:, :, row : row + 1]
+            bias = self.layer.conditioning(self.cond_vec, cond_map)  # (n, 4h, 1, W or 1)
+            bias = bias.expand(self.n, -1, -1, -1)[:, :, 0].transpose(1, 2)  # (n, W or 1, 4h)
+            self.row_conditioning = {k: v for k, v in self.row_conditioning.items() if k >= key - 1}
+            self.row_conditioning[key] = bias.chunk(2, dim=2)
+        return self.row_conditioning[key]
 
     def advance(self, new_row):
         """Feed the vertical stack one finished row of its input, new_row (n, W, in), and return
@@ -183,8 +202,8 @@ class GatedLayerStep:
         """The vertical stack over the finished `row` of this layer's input (n, W, in): the next
         row's horizontal state set up -> the vertical output (n, W, h), the next layer's input."""
         v_pre = self.advance(new_input)  # (n, W, 2h)
-        if self.bias_v is not None:
-            v_pre = v_pre + self.bias_v[:, min(row, self.bias_v.shape[1] - 1)]
+        if self.conditioned:
+            v_pre = v_pre + self.conditioning_at(row)[0]
         self.set_row_bias(v_pre, row + 1)
         self.row.zero_()
         return gate(v_pre.transpose(1, 2)).transpose(1, 2)

@@ -1,7 +1,8 @@
 """Samplers: the drawer every sampler shares, the naive reference, the cached sampler of the
-two-stack model, and the streams that drive them."""
+two-stack model, cohorts of requests drawn in one batch, and the streams that drive them."""
 
-from pixelcnn.sampling.drawer import Drawer, check_args
+from pixelcnn.sampling.cohort import Cohort, Order, order
+from pixelcnn.sampling.drawer import Drawer, Part, check_args
 from pixelcnn.sampling.streams import sample, sample_stages, sample_stream, stages
 
-__all__ = ["Drawer", "check_args", "sample", "sample_stages", "sample_stream", "stages"]
+__all__ = ["Cohort", "Drawer", "Order", "Part", "check_args", "order", "sample", "sample_stages", "sample_stream", "stages"]

@@ -11,7 +11,6 @@ class Head:
 
     def __init__(self, model, steps, n: int):
         c, hidden, levels = model.image_channels, model.hidden_channels, model.levels
-        weight = model.head_out.weight
         self.bounds = bounds = steps[0].bounds  # [lo, hi) hidden channels of each colour group
         # Skip 1x1s of all layers as one product over the stacked gated outputs, per group.
         self.skip = [torch.cat([step.skip[k] for step in steps]) for k in range(c)]
@@ -22,12 +21,19 @@ class Head:
         self.out = [out_w[:hi, k * levels : (k + 1) * levels].contiguous() for k, (lo, hi) in enumerate(bounds)]
         self.out_b = model.head_out.bias.view(c, levels)
         # This pixel's gated outputs, every layer, after a constant 1 that carries the biases.
+        weight = model.head_out.weight
         self.gated = torch.zeros((n, len(steps), 1 + hidden), device=weight.device, dtype=weight.dtype)
         self.gated[:, :, 0] = 1.0
-        skips = torch.zeros((n, hidden), device=weight.device, dtype=weight.dtype)
-        features = torch.zeros((n, hidden), device=weight.device, dtype=weight.dtype)
-        self.views = [(self.gated[:, :, : 1 + hi], skips[:, lo:hi], skips[:, :hi], features[:, lo:hi], features[:, :hi])
-                      for lo, hi in bounds]
+        self.take_views()
+
+    def take_views(self) -> None:
+        gated, bounds = self.gated, self.bounds
+        skips, features = gated.new_zeros((len(gated), gated.shape[2] - 1)), gated.new_zeros((len(gated), gated.shape[2] - 1))
+        self.views = [(gated[:, :, : 1 + hi], skips[:, lo:hi], skips[:, :hi], features[:, lo:hi], features[:, :hi]) for lo, hi in bounds]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.gated = self.gated[rows]
+        self.take_views()
 
     def logits(self, channel: int) -> torch.Tensor:
         """Colour `channel` of this pixel, from the layers' gated outputs -> (n, levels) logits."""
@@ -38,33 +44,53 @@ class Head:
         return torch.addmm(self.out_b[channel], features_in, self.out[channel])
 
 
-def cached(model, shape, cond_vec, cond_map, draw):
-    """Incremental sampler over a batch of `shape` (n, C, H, W). Yields the index of each finished pixel."""
-    n, c, h, w = shape
-    weight = model.head_out.weight
-    steps = [layer.stepper(cond_vec, cond_map, n, w, weight.dtype) for layer in model.layers]
-    head = Head(model, steps, n)
-    # level -> model input, with the arithmetic of PixelCNNBase.scale, so that both samplers agree exactly
-    intensity = torch.arange(model.levels, device=weight.device, dtype=weight.dtype) * (2.0 / (model.levels - 1)) - 1.0
-    for step in steps:
-        step.set_row_bias(None, 0)
-    # Every slice the loop touches is a view of a persistent buffer: take them once, up front.
-    above = steps[1:] + [None]
-    plan = [[[step.views(col, channel, head.gated, k, above[k]) for k, step in enumerate(steps)] for channel in range(c)]
-            for col in range(w)]
-    pad = steps[0].row.shape[1] - w
-    image_row = [[steps[0].row[:, pad + col, channel] for channel in range(c)] for col in range(w)]
-    layer_step = steps[0].step
-    for row in range(h):
-        for col in range(w):
-            for channel in range(c):
-                for views in plan[col][channel]:
-                    layer_step(*views)
-                value = draw(channel, row, col, head.logits(channel))
-                torch.index_select(intensity, 0, value, out=image_row[col][channel])
-            yield row * w + col
-        if row + 1 < h:
-            advance_vertical(steps, row, pad)
+class Cached:
+    """Incremental sampler over a batch of `rows` images of `size` (H, W), each row with its own
+    conditioning (cond_vec (rows, F) or None, cond_map (rows, M, H, W) or None). Rows can leave
+    between two pixels (`keep`): a visitor who goes away stops costing anything."""
+
+    def __init__(self, model, rows: int, size: tuple[int, int], cond_vec, cond_map):
+        weight = model.head_out.weight
+        self.shape = (model.image_channels, *size)
+        self.steps = [layer.stepper(cond_vec, cond_map, rows, size[1], weight.dtype) for layer in model.layers]
+        self.head = Head(model, self.steps, rows)
+        # level -> model input, with the arithmetic of PixelCNNBase.scale, so that both samplers agree exactly
+        self.intensity = torch.arange(model.levels, device=weight.device, dtype=weight.dtype) * (2.0 / (model.levels - 1)) - 1.0
+        for step in self.steps:
+            step.set_row_bias(None, 0)
+        self.take_views()
+
+    def take_views(self) -> None:
+        """Every slice the pixel loop touches is a view of a persistent buffer: taken once, up front."""
+        steps, (c, _, w) = self.steps, self.shape
+        above = steps[1:] + [None]
+        self.plan = [[[step.views(col, channel, self.head.gated, k, above[k]) for k, step in enumerate(steps)] for channel in range(c)]
+                     for col in range(w)]
+        pad = steps[0].row.shape[1] - w
+        self.image_row = [[steps[0].row[:, pad + col, channel] for channel in range(c)] for col in range(w)]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Go on with only these batch rows (indices, in order)."""
+        for step in self.steps:
+            step.keep(rows)
+        self.head.keep(rows)
+        self.take_views()
+
+    def pixels(self, draw):
+        """Draw the batch pixel by pixel with `draw` (a Drawer); yields the index of each finished pixel."""
+        c, h, w = self.shape
+        pad = self.steps[0].row.shape[1] - w
+        layer_step = self.steps[0].step
+        for row in range(h):
+            for col in range(w):
+                for channel in range(c):
+                    for views in self.plan[col][channel]:
+                        layer_step(*views)
+                    value = draw(channel, row, col, self.head.logits(channel))
+                    torch.index_select(self.intensity, 0, value, out=self.image_row[col][channel])
+                yield row * w + col
+            if row + 1 < h:
+                advance_vertical(self.steps, row, pad)
 
 
 def advance_vertical(steps, row: int, pad: int) -> None:

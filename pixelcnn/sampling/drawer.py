@@ -1,7 +1,10 @@
 """The drawer every sampler shares: argument checks, and each sub-pixel drawn from its logits by
 the Gumbel-max trick with seeded noise (temperature, classifier-free guidance, given pixels)."""
 
+import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -35,40 +38,105 @@ def check_args(model, n, size, temperature, method, guidance=0.0):
     return h, w
 
 
-class Drawer:
-    """Draws each sub-pixel by the Gumbel-max trick, argmax(logits / T + g), with the Gumbel noise g
-    made one image row at a time from the seeded generator: any sampler that visits the
-    sub-pixels in raster order gets the same numbers, hence the same images."""
+@dataclass(eq=False)
+class Part:
+    """One request's images in a sampler batch, with everything that decides how they are drawn:
+    its own seed (and so its own random stream), temperature, guidance, given pixels and hook.
+    Its images come out the same whoever else shares the batch."""
 
-    def __init__(self, canvas, seed, temperature, known=None, known_mask=None, on_logits=None, levels=256, guidance=0.0):
-        self.canvas, self.temperature, self.guidance = canvas, temperature, guidance
-        self.known, self.known_mask, self.on_logits = known, known_mask, on_logits
-        self.levels = levels
-        self.generator = torch.Generator().manual_seed(seed)
+    n: int
+    seed: int
+    temperature: float = 1.0
+    guidance: float = 0.0
+    known: torch.Tensor | None = None  # (n, C, H, W) ints, kept where known_mask is True
+    known_mask: torch.Tensor | None = None
+    on_logits: Callable | None = None  # (channel, row, col, logits (n, levels)): guided, before the temperature
+    canvas: torch.Tensor | None = None  # (n, C, H, W): its rows of the drawer's canvas, set by the drawer
+
+
+class Drawer:
+    """Draws each sub-pixel of a batch of parts by the Gumbel-max trick, argmax(logits / T + g),
+    with each part's Gumbel noise g made one image row at a time from its own seeded generator:
+    any sampler that visits the sub-pixels in raster order gets the same numbers, hence the same
+    images, and a part's numbers do not depend on the other parts.
+
+    The sampler's batch holds every image's row (part after part), then a second, unconditional
+    row for each image of a guided part (`row_images`, `row_unconditional`)."""
+
+    def __init__(self, parts: list[Part], shape: tuple[int, int, int], levels: int, device="cpu"):
+        self.parts, self.shape, self.levels, self.device = list(parts), shape, levels, torch.device(device)
+        self.canvas = torch.zeros((sum(p.n for p in self.parts), *shape), dtype=torch.long, device=self.device)
+        self.generators = [torch.Generator().manual_seed(p.seed) for p in self.parts]
         self.row, self.noise = -1, None
+        self.arrange()
+
+    def arrange(self) -> None:
+        """The per-image and per-row tables of the current parts, and their views of the canvas."""
+        parts, device = self.parts, self.device
+        bounds = [0, *itertools.accumulate(p.n for p in parts)]
+        self.images = bounds[-1]
+        for part, lo, hi in zip(parts, bounds, bounds[1:]):
+            part.canvas = self.canvas[lo:hi]
+
+        def per_image(value, dtype=torch.float32):
+            return torch.tensor([value(p) for p in parts for _ in range(p.n)], dtype=dtype, device=device).reshape(-1, 1)
+
+        guided = per_image(lambda p: bool(p.guidance), torch.bool)[:, 0]
+        guided_images = torch.arange(self.images, device=device)[guided]
+        # Batch row of each image's unconditional branch (its own row when unguided).
+        self.second = torch.arange(self.images, device=device)
+        self.second[guided] = self.images + torch.arange(len(guided_images), device=device)
+        self.row_images = torch.cat([torch.arange(self.images, device=device), guided_images])
+        self.row_unconditional = torch.arange(len(self.row_images), device=device) >= self.images
+        self.guided, self.any_guided, self.all_guided = guided[:, None], bool(guided.any()), bool(guided.all())
+        self.scale = per_image(lambda p: 1.0 + p.guidance)  # 1 + w
+        self.temperature = per_image(lambda p: p.temperature)
+        self.tempered = any(p.temperature != 1.0 for p in parts)
+        self.known = self.known_mask = None
+        if any(p.known is not None for p in parts):
+            given = [p.known is not None for p in parts]
+            self.known = torch.cat([p.known if g else torch.zeros((p.n, *self.shape), dtype=torch.long) for p, g in zip(parts, given)]).to(device)
+            self.known_mask = torch.cat([p.known_mask if g else torch.zeros((p.n, *self.shape), dtype=torch.bool)
+                                         for p, g in zip(parts, given)]).to(device)
+        self.hooks = [(p.on_logits, lo, hi) for p, lo, hi in zip(parts, bounds, bounds[1:]) if p.on_logits is not None]
+
+    def keep(self, parts: list[Part]) -> torch.Tensor:
+        """Go on with only `parts` (a subset, in order) -> the batch rows kept, for the sampler."""
+        bounds = [0, *itertools.accumulate(p.n for p in self.parts)]
+        kept = [k for k, p in enumerate(self.parts) if any(p is q for q in parts)]
+        images = torch.cat([torch.arange(bounds[k], bounds[k + 1]) for k in kept] or [torch.zeros(0, dtype=torch.long)]).to(self.device)
+        rows = torch.isin(self.row_images, images).nonzero()[:, 0]
+        self.canvas = self.canvas[images]
+        if self.noise is not None:
+            self.noise = self.noise[images]
+        self.parts, self.generators = [self.parts[k] for k in kept], [self.generators[k] for k in kept]
+        self.arrange()
+        return rows
 
     def row_noise(self, row):
         if row != self.row:
-            n, c, _, w = self.canvas.shape
-            u = torch.rand((n, c, w, self.levels), generator=self.generator).clamp_(min=1e-12)
-            self.noise, self.row = (-torch.log(-torch.log(u))).to(self.canvas.device), row  # (n, C, W, levels)
+            c, _, w = self.shape
+            u = torch.cat([torch.rand((p.n, c, w, self.levels), generator=g) for p, g in zip(self.parts, self.generators)]).clamp_(min=1e-12)
+            self.noise, self.row = (-torch.log(-torch.log(u))).to(self.device), row  # (images, C, W, levels)
         return self.noise
 
     def __call__(self, channel, row, col, logits):
-        """logits (n, levels) for sub-pixel (channel, row, col) -> (n,) drawn (or given) ints.
-
-        With guidance, logits are (2n, levels): the conditional rows, then the unconditional
-        ones; the n drawn values are returned twice, for both branches' next inputs."""
-        if self.guidance:
-            conditional, unconditional = logits.chunk(2)
-            logits = unconditional + (1 + self.guidance) * (conditional - unconditional)
-        if self.on_logits is not None:
-            self.on_logits(channel, row, col, logits)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
-        value = torch.argmax(logits + self.row_noise(row)[:, channel, col], dim=-1)
+        """logits (rows, levels) for sub-pixel (channel, row, col) of every batch row -> (rows,)
+        drawn (or given) ints, each image's value on both of its rows."""
+        images = self.images
+        logits = logits.float()  # a sampler in bfloat16 draws from float32 logits
+        chosen = logits[:images]
+        if self.any_guided:
+            unconditional = logits[self.second] if not self.all_guided else logits[images:]
+            guided = unconditional + self.scale * (chosen - unconditional)
+            chosen = guided if self.all_guided else torch.where(self.guided, guided, chosen)
+        for hook, lo, hi in self.hooks:
+            hook(channel, row, col, chosen[lo:hi])
+        if self.tempered:
+            chosen = chosen / self.temperature
+        value = torch.argmax(chosen + self.row_noise(row)[:, channel, col], dim=-1)
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
         self.canvas[:, channel, row, col] = value
-        return value.repeat(2) if self.guidance else value
+        return value if len(logits) == images else value[self.row_images]

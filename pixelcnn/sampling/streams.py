@@ -12,53 +12,10 @@ consumed in raster order, so for the same seed they return the same images.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
-from pixelcnn.sampling.cached import cached
-from pixelcnn.sampling.drawer import Drawer, check_args
-from pixelcnn.sampling.naive import naive
-
-
-@dataclass
-class Inputs:
-    """A drawing's checked inputs, on the model's device; labels, cond and cond_map doubled (and
-    `unconditional` marking the second half) when guidance runs both branches."""
-
-    labels: torch.Tensor | None
-    cond: torch.Tensor | None
-    cond_map: torch.Tensor | None
-    unconditional: torch.Tensor | None
-    known: torch.Tensor | None
-    known_mask: torch.Tensor | None
-
-
-def checked_inputs(model, canvas, labels, cond, cond_map, known, known_mask, no_condition, guidance) -> Inputs:
-    n, device = canvas.shape[0], canvas.device
-    if no_condition:
-        if not model.guidable:
-            raise ValueError("this model has no unconditional branch (it was not trained with --cond-dropout): pick a class or person.")
-        if guidance:
-            raise ValueError("with no condition there is nothing to guide towards: use guidance=0.")
-        labels = torch.zeros(n, dtype=torch.long) if model.num_classes and labels is None else labels
-        cond = torch.zeros(n, model.cond_dim) if model.cond_dim and cond is None else cond
-    if known is not None or known_mask is not None:
-        if known is None or known_mask is None or known.shape != canvas.shape or known.shape != known_mask.shape:
-            raise ValueError(f"known and known_mask must both have shape {tuple(canvas.shape)}.")
-        if known.is_floating_point() or known.min() < 0 or known.max() >= model.levels:
-            raise ValueError(f"known must hold integer intensities in [0, {model.levels}).")
-        known, known_mask = known.to(device).long(), known_mask.to(device).bool()
-    if isinstance(labels, int):
-        labels = torch.full((n,), labels, dtype=torch.long)
-    labels, cond, cond_map = (None if t is None else torch.as_tensor(t, device=device) for t in (labels, cond, cond_map))
-    model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
-    model.check_cond_map(canvas, cond_map)
-    unconditional = torch.ones(n, dtype=torch.bool, device=device) if no_condition else None
-    if guidance:  # both branches in one batch: rows [0, n) conditional, [n, 2n) unconditional
-        labels, cond, cond_map = (None if t is None else torch.cat([t, t]) for t in (labels, cond, cond_map))
-        unconditional = torch.arange(2 * n, device=device) >= n
-    return Inputs(labels, cond, cond_map, unconditional, known, known_mask)
+from pixelcnn.sampling.cohort import Cohort, order
 
 
 def sample_stream(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
@@ -75,21 +32,12 @@ def sample_stream(model, n: int, *, labels=None, cond=None, cond_map=None, size=
     """
     if model.STAGED:
         raise TypeError("a two-stage model is drawn in two stages: use sample_stages (or sample).")
-    h, w = check_args(model, n, size, temperature, method, guidance)
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}.")
-    c = model.image_channels
-    canvas = torch.zeros((n, c, h, w), dtype=torch.long, device=next(model.parameters()).device)
-    given = checked_inputs(model, canvas, labels, cond, cond_map, known, known_mask, no_condition, guidance)
-    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
-    draw = Drawer(canvas, seed, temperature, given.known, given.known_mask, on_logits, model.levels, guidance)
-    if method == "naive" or not model.CACHED:
-        steps = naive(model, canvas, given.labels, given.cond, given.cond_map, given.unconditional, draw)
-    else:
-        batch = 2 * n if guidance else n
-        cond_vec = model.conditioning_vector(batch, given.labels, given.cond, given.unconditional)
-        steps = cached(model, (batch, c, h, w), cond_vec, given.cond_map, draw)
-    yield from run(model, steps, canvas, every)
+    request = order(model, n, labels=labels, cond=cond, cond_map=cond_map, size=size, temperature=temperature, seed=seed, method=method,
+                    known=known, known_mask=known_mask, on_logits=on_logits, guidance=guidance, no_condition=no_condition)
+    cohort = Cohort(model, [request], method)
+    yield from run(model, cohort.pixels(), request.part.canvas, every)
 
 
 def run(model, steps: Iterator[int], canvas: torch.Tensor, every: int) -> Iterator[tuple[torch.Tensor, int, int]]:

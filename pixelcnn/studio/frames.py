@@ -7,18 +7,21 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import groupby
 
 import numpy as np
 import torch
 from PIL import Image
 
 from pixelcnn.images import tile, to_uint8
-from pixelcnn.sampling import stages
+from pixelcnn.sampling.crowd import Crowd, Ticket
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 
 FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
+FRAME_BUDGET = 20  # frames a second the page sends all its visitors together, at most (each costs the server about 20 ms of CPU)
+WAIT_SHOWN = 0.5  # a request that has waited this long for the machine is told how much longer
+CROWD = Crowd()  # the page's one engine: every drawing tab's requests share its batches
+WATCHING: set = set()  # the drawings being shown now
 SKETCH_SHARE = 0.25  # of a watchable pace, the share the sketch stage is shown for
 
 
@@ -116,41 +119,59 @@ class View:
     given: int = 0
 
 
-def play(frames, view: View, guidance: float, status: Callable[[str, int, int], str], interval: float) -> Iterator[Frame]:
-    """One stage's frames at its pace. frames: the sampler's (canvas, done, total) for the stage. The
-    sampler runs ahead; once it is done, the rest is shown at the pace. Returns the last canvas."""
-    start = last = time.perf_counter()
-    canvas, shown, total = None, 0, 1
-    for canvas, done, total in frames:
-        now = time.perf_counter()
-        if done < total and now - last < interval:
-            continue
-        shown = shown_at(now - start, view.pace, done, total, view.given)
-        if shown < total:
-            last = now
-            yield Frame(view.picture(canvas, shown), status(view.words, shown, total), False, chart_for(view.beliefs, canvas, shown, guidance))
-    while shown < total:  # the sampler is done; the drawing goes on at its pace
-        time.sleep(max(0.0, last + interval - time.perf_counter()))
-        last = time.perf_counter()
-        shown = shown_at(last - start, view.pace, total, total, view.given)
-        if shown < total:
-            yield Frame(view.picture(canvas, shown), status(view.words, shown, total), False, chart_for(view.beliefs, canvas, shown, guidance))
-    return canvas
+def waiting(ticket: Ticket, picture: Callable[[], Image.Image], note: str) -> Iterator[Frame]:
+    """While a request waits for the machine: a frame that says for about how long, every second."""
+    while not ticket.begun.wait(max(0.0, ticket.submitted + WAIT_SHOWN - time.monotonic())):
+        yield Frame(picture(), f"{note}Waiting for the machine: it is drawing for other visitors; yours starts in about "
+                    f"{max(ticket.wait, 1):.0f} s.", False)
+        ticket.begun.wait(1.0)
+
+
+def play(ticket: Ticket, view: View, guidance: float, status: Callable[[str, int, int], str], interval: Callable[[], float]) -> Iterator[Frame]:
+    """One stage's frames at its pace, cut from the ticket's canvas by this visitor's clock: the
+    engine draws it (with others' drawings) at full speed, and between frames this thread only
+    sleeps. Returns the stage's finished canvas."""
+    start = time.perf_counter()
+    while True:
+        shown_from = time.perf_counter()
+        canvas, done = ticket.snapshot()
+        if ticket.error is not None:
+            raise ticket.error
+        if canvas is None or ticket.cancelled:
+            raise ValueError("The drawing was stopped.")
+        shown = shown_at(shown_from - start, view.pace, done, ticket.total, view.given)
+        if shown >= ticket.total:
+            return canvas
+        yield Frame(view.picture(canvas, shown), status(view.words, shown, ticket.total), False, chart_for(view.beliefs, canvas, shown, guidance))
+        # The next frame one interval after this one began (the time it took to make and send counts).
+        pause = max(0.0, shown_from + interval() - time.perf_counter())
+        if ticket.finished.is_set():
+            time.sleep(pause)  # the drawing is done: the rest is shown at the pace
+        else:
+            ticket.finished.wait(pause)  # sleeps holding no compute; wakes early when the drawing is done
+
+
+def frame_interval(pace: float) -> float:
+    """Seconds between a visitor's frames: FPS a second at a watchable pace (as fast as possible:
+    at most every FRAME_SECONDS), fewer each when many watch at once, so that rendering frames
+    never takes more than FRAME_BUDGET frames a second from the machine that draws them."""
+    return max(1 / FPS if pace else FRAME_SECONDS, len(WATCHING) / FRAME_BUDGET)
 
 
 def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None,
            guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
-           no_condition: bool = False) -> Iterator[Frame]:
+           no_condition: bool = False, crowd: Crowd | None = None) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
-    sub-pixel of the first image; the last frame with bits/dim. pace: seconds to spread the
-    drawing over, at FPS frames a second (0: a frame whenever one is ready, at most one every
-    FRAME_SECONDS). The sampler runs at full speed either way. given: sub-pixels kept from an
-    upload (the rows a completion keeps), shown at once rather than paced. A two-stage model
+    sub-pixel of the first image; the last frame with bits/dim. The drawing is one request to
+    `crowd` (the page's shared engine by default), drawn at full speed in a batch with whoever
+    else is drawing. pace: seconds to spread the drawing over, at FPS frames a second (0: a
+    frame whenever one is ready, at most one every FRAME_SECONDS). given: sub-pixels kept from
+    an upload (the rows a completion keeps), shown at once rather than paced. A two-stage model
     draws its sketch first (unless `sketch` is given), then the detail over it."""
+    crowd = crowd or CROWD
     h, w = model.image_size
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
-    interval = 1 / FPS if pace else FRAME_SECONDS
     start = time.perf_counter()
     detail = Beliefs((model.image_channels, h, w), model.levels, temperature, images=n)
     condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition)
@@ -161,7 +182,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
 
     if model.STAGED:
         rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, temperature, "sketch cell")
-        condition.update(sketch=sketch, sketch_guidance=sketch_guidance, on_sketch_logits=rough)
+        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, on_logits=detail, on_sketch_logits=rough)
         views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
                                 pace * SKETCH_SHARE),
                  "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,
@@ -169,13 +190,22 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         if sketch is not None:
             underlay = sketch_picture(model, sketch)
     else:
-        condition.update(known=known, known_mask=known_mask)
+        tickets = [("image", crowd.submit(model, n, **condition, known=known, known_mask=known_mask, on_logits=detail))]
         views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
-    for stage, stage_frames in groupby(stages(model, n, **condition, on_logits=detail), key=lambda frame: frame[0]):
-        stage_guidance = sketch_guidance if stage == "sketch" and sketch_guidance is not None else guidance
-        canvas = yield from play((frame[1:] for frame in stage_frames), views[stage], stage_guidance, status, interval)
-        if stage == "sketch":
-            underlay = sketch_picture(model, canvas)
+    token = object()
+    WATCHING.add(token)
+    try:
+        for stage, ticket in tickets:
+            blank = torch.zeros((n, model.image_channels, *(model.sketch if stage == "sketch" else model).image_size), dtype=torch.long)
+            yield from waiting(ticket, lambda: views[stage].picture(blank, 0), note)
+            stage_guidance = sketch_guidance if stage == "sketch" and sketch_guidance is not None else guidance
+            canvas = yield from play(ticket, views[stage], stage_guidance, status, lambda: frame_interval(pace))
+            if stage == "sketch":
+                underlay = sketch_picture(model, canvas)
+    finally:
+        WATCHING.discard(token)
+        for _, ticket in tickets:
+            ticket.cancel()  # a visitor who leaves (or presses Stop) leaves the batch; a finished drawing is not affected
     elapsed = time.perf_counter() - start
     timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace"
     bits = ""

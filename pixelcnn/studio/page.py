@@ -1,13 +1,21 @@
 """The page: a title, the notes on what was loaded, one tab per way to watch the model, and the
 About text; built from the loaded models (`shelf.load_models`)."""
 
+import os
+import sys
+
 import gradio as gr
 
-from pixelcnn.studio.serving import FRAMES_KEPT, UPLOADS_KEPT, keep_sweeping, whole_cache_files
+from pixelcnn.pictures import MAX_BYTES
+from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, FRAMES_KEPT, QUEUE_SIZE, UPLOADS_KEPT, keep_sweeping, whole_cache_files
+from pixelcnn.studio.frames import CROWD
 from pixelcnn.studio.shelf import Shelf
 from pixelcnn.studio.tabs import autoencoder, by_class, complete, inspect, portrait, sketch
 from pixelcnn.studio.widgets import SCROLL_JS, STATUS_CSS
 
+# The engine thread hands the interpreter lock over at every torch call; a frame's thread holding it
+# for Python's default 5 ms each time would slow the engine several times over.
+SWITCH_SECONDS = float(os.environ.get("PIXELCNN_SWITCH", "0.0005"))
 TABS = (by_class, sketch, complete, portrait, autoencoder, inspect)  # in the page's order
 
 ABOUT = """
@@ -64,4 +72,14 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=shelf.card_links() or "none loaded"))
     keep_sweeping(streamed, *FRAMES_KEPT)
+    for model in models.values():
+        CROWD.prepare(model)  # the engine's cost of each model, measured before the first visitor
     return page
+
+
+def launch(page: gr.Blocks, **kwargs) -> None:
+    """Serve the page with the crowd's limits: many visitors' drawings streamed at once (their
+    threads sleep between frames; one engine draws), a long queue behind them. kwargs: Gradio's `launch`'s."""
+    sys.setswitchinterval(SWITCH_SECONDS)
+    page.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
+    page.launch(max_file_size=MAX_BYTES, max_threads=DRAWINGS_AT_ONCE + 16, **kwargs)

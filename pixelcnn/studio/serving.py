@@ -4,6 +4,7 @@ leaves behind are swept."""
 
 import functools
 import inspect
+import io
 import logging
 import os
 import re
@@ -19,6 +20,8 @@ log = logging.getLogger("pixelcnn.studio")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
 FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
+DRAWINGS_AT_ONCE = 64  # visitors' drawings streamed at once (all tabs together); more wait in Gradio's queue
+QUEUE_SIZE = 256  # requests Gradio's queue holds before it turns new ones away
 STOPS: dict[tuple[str, str], float] = {}  # (visitor's session, drawing button) -> when Stop was pressed during its drawing
 
 
@@ -185,7 +188,12 @@ def whole_cache_files() -> None:
     bytes) is only touched: the sweeper reads its modification time as "last sent"."""
 
     def save(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-        data = processing_utils.encode_pil_to_bytes(img, format)
+        if format.lower() == "png":  # fast: a frame is encoded for every visitor several times a second
+            with io.BytesIO() as buffer:
+                img.save(buffer, "png", compress_level=1)
+                data = buffer.getvalue()
+        else:
+            data = processing_utils.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
         folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()

@@ -55,6 +55,8 @@ class Beliefs:
         # The others' in half precision (16 images of 28x28 in 6 MB), for a click on a finished drawing.
         self.others = torch.zeros(images - 1, math.prod(shape), levels, dtype=torch.float16)
         self.count = 0  # sub-pixels recorded so far, in raster order
+        self.first_bits = np.zeros(0)  # the first image's uncertainties, as far as worked out
+        self.last_chart: tuple = (None, None)  # (what it shows, the chart) of the latest frame
 
     def __call__(self, channel, row, col, logits):
         index = (row * self.width + col) * self.channels + channel
@@ -76,8 +78,16 @@ class Beliefs:
         return torch.softmax(self.logits(image)[index].double() / self.temperature, 0).numpy()
 
     def entropies(self, upto: int, image: int = 0) -> np.ndarray:
-        """(upto,) bits of uncertainty of the first `upto` sub-pixels of `image`."""
-        log_p = torch.log_softmax(self.logits(image)[:upto].double() / self.temperature, 1)
+        """(upto,) bits of uncertainty of the first `upto` (recorded) sub-pixels of `image`. The first
+        image's are kept as they are worked out: each frame's chart adds only the new ones."""
+        if image:
+            return self.bits_of(self.logits(image)[:upto])
+        if upto > len(self.first_bits):
+            self.first_bits = np.concatenate([self.first_bits, self.bits_of(self.first[len(self.first_bits) : upto])])
+        return self.first_bits[:upto]
+
+    def bits_of(self, logits: torch.Tensor) -> np.ndarray:
+        log_p = torch.log_softmax(logits.double() / self.temperature, 1)
         return (-(log_p.exp() * log_p).sum(1) / math.log(2)).clamp_(min=0).numpy()
 
 
@@ -91,6 +101,21 @@ def font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # loaded once: a chart is drawn for every frame
 
 
+@lru_cache(maxsize=4096)
+def label(text: str, size: int, fill: tuple) -> Image.Image:
+    """`text` in the chart's font, on a transparent ground: rendered once, pasted in every chart
+    that says it (text is the slowest part of a chart, and most of it repeats from frame to frame)."""
+    left, top, right, bottom = font(size).getbbox(text)
+    image = Image.new("RGBA", (max(right, 1), max(bottom, 1)), (0, 0, 0, 0))
+    ImageDraw.Draw(image).text((0, 0), text, fill=fill, font=font(size))
+    return image
+
+
+def write(image: Image.Image, xy: tuple[float, float], text: str, fill: tuple, size: int) -> None:
+    words = label(text, size, fill)
+    image.paste(words, (int(xy[0]), int(xy[1])), words)
+
+
 def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recent: np.ndarray | None = None) -> Image.Image:
     """A bar chart of one sub-pixel's distribution over its intensity levels, the drawn value in
     orange, in plain words; under it, when `recent` (bits) is given, a strip of the uncertainty of
@@ -99,11 +124,11 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     image = Image.new("RGB", (WIDTH, HEIGHT), (250, 250, 252))
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 10, WIDTH - 10, 40, 104
-    draw.text((left, 4), title, fill=(20, 20, 30), font=font(13))
+    write(image, (left, 4), title, (20, 20, 30), 13)
     bits = entropy_bits(probs)
     sureness = "certain" if bits < 0.05 else f"unsure by {bits:.1f} bits"
     words = f"{how + ': ' if how else ''}drew {drawn} with p = {probs[drawn]:.2f} ({sureness})"
-    draw.text((left, 21), words, fill=(70, 70, 90), font=font(11))
+    write(image, (left, 21), words, (70, 70, 90), 11)
     tallest = max(float(probs.max()), 1e-12)
     step = (right - left) / levels
     for level, p in enumerate(probs):
@@ -115,12 +140,12 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     x = left + (drawn + 0.5) * step
     draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
-    draw.text((left, bottom + 8), "0 (black)", fill=(90, 90, 100), font=font(11))
-    draw.text((right - 70, bottom + 8), f"{levels - 1} (white)", fill=(90, 90, 100), font=font(11))
-    draw.text((right - 95, top - 2), f"tallest: p = {tallest:.2f}", fill=(90, 90, 100), font=font(11))
+    write(image, (left, bottom + 8), "0 (black)", (90, 90, 100), 11)
+    write(image, (right - 70, bottom + 8), f"{levels - 1} (white)", (90, 90, 100), 11)
+    write(image, (right - 95, top - 2), f"tallest: p = {tallest:.2f}", (90, 90, 100), 11)
     if recent is not None and len(recent):
         strip_top, strip_bottom = 140, HEIGHT - 4
-        draw.text((left, 125), "how unsure it was, pixel by pixel (latest on the right)", fill=(90, 90, 100), font=font(11))
+        write(image, (left, 125), "how unsure it was, pixel by pixel (latest on the right)", (90, 90, 100), 11)
         width = (right - left) / STRIP
         for k, value in enumerate(recent[-STRIP:]):
             height = (strip_bottom - strip_top) * min(float(value), 4.0) / 4.0  # 4 bits fill the strip
@@ -165,7 +190,10 @@ def chart_for(beliefs: Beliefs, canvas: torch.Tensor, shown: int, guidance: floa
     colour = f", {'RGB'[channel]}" if beliefs.channels == 3 else ""
     title = f"Image 1: the last {beliefs.name} it hesitated over (row {row + 1}, col {col + 1}{colour})"
     how = f"guided w = {guidance:g}" if guidance else ""
-    return belief_chart(beliefs.probabilities(index), int(canvas[0, channel, row, col]), title, how, recent[: index + 1])
+    key = (index, int(canvas[0, channel, row, col]), how)
+    if beliefs.last_chart[0] != key:  # the same sub-pixel as the last frame's: the same chart, not drawn again
+        beliefs.last_chart = (key, belief_chart(beliefs.probabilities(index), key[1], title, how, recent[: index + 1]))
+    return beliefs.last_chart[1]
 
 
 def pixel_chart(beliefs: Beliefs, canvas: torch.Tensor, image: int, row: int, col: int, channel: int = 0) -> Image.Image:

@@ -7,7 +7,7 @@ import gradio as gr
 
 from pixelcnn.studio.checks import MAX_GUIDANCE, MAX_IMAGES, MAX_TEMPERATURE, MIN_TEMPERATURE
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, css
-from pixelcnn.studio.serving import refuse, stop_pressed, stoppable
+from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, refuse, stop_pressed, stoppable
 from pixelcnn.studio.watch import DEFAULT_PACE, PACES, placeholder_chart
 
 
@@ -118,9 +118,11 @@ def chart_clicked(drawing, evt: gr.SelectData):
 
 
 def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_name: str) -> None:
-    """Go streams fn's frames (two requests at a time) into outputs (..., grid, chart, drawing,
-    status); Stop ends the drawing at its next frame and says where it stopped in the status line."""
-    go.click(stoppable(fn, api_name), inputs, outputs, api_name=api_name, concurrency_limit=2, show_progress="hidden")  # frames show progress
+    """Go streams fn's frames (up to DRAWINGS_AT_ONCE visitors' at a time: a drawing's thread only
+    sleeps and renders, the shared engine draws) into outputs (..., grid, chart, drawing, status);
+    Stop ends the drawing at its next frame and says where it stopped in the status line."""
+    go.click(stoppable(fn, api_name), inputs, outputs, api_name=api_name, concurrency_limit=DRAWINGS_AT_ONCE,
+             concurrency_id="drawing", show_progress="hidden")  # frames show progress
     stop.click(stop_pressed(api_name), None, None, api_name=False, queue=False)
 
 

@@ -1,0 +1,97 @@
+"""A crowd at once: N visitors press Generate together on the By class tab, at the page's defaults.
+
+    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2]
+
+Starts `python app.py` on a free port, warms it with one drawing, then for each N sends N
+simultaneous requests (each from its own gradio_client, as its own browser would: MNIST, class
+k mod 10, 16 digits, guidance 2 as the page starts for MNIST, the watchable pace), one burst
+after another with a few seconds of quiet between. Per N it prints: how many were served and
+refused; seconds from pressing Generate to the first frame that shows the drawing under way
+(a "Drawing" or "Done" status: a "Waiting" line does not count) and to the last frame, as p50
+/ p95 / max; digits drawn per second (N x count over the burst's wall time); the server's
+resident memory after the burst. Targets (the issue): 8 visitors' first frame max <= 1 s; 32
+visitors' first frame p95 <= 2 s, done p95 <= 15 s, 32 of 32 served.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+from common import free_port, rss_mb, together, wait_serving
+
+ROOT = Path(__file__).resolve().parent.parent
+WATCHABLE = "Watchable (about 6 s)"
+
+
+def visit(client: Client, k: int, args, results: list) -> None:
+    sent = time.perf_counter()
+    first, status = None, ""
+    try:
+        for output in client.submit("MNIST", str(k % 10), args.count, 1.0, str(k), args.guidance, WATCHABLE, api_name="/generate"):
+            status = output[-1] or ""
+            if first is None and status.startswith(("Drawing", "Done")):
+                first = time.perf_counter() - sent
+        served = status.startswith("Done")
+        results.append(("served" if served else "refused", first, time.perf_counter() - sent, status[:90]))
+    except Exception as err:  # a full queue, or anything else the server answered with
+        results.append(("refused", None, None, str(err).splitlines()[0][:90]))
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    p = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return f"{p[49]:.2f} / {p[94]:.2f} / {max(values):.2f}"
+
+
+def burst(url: str, n: int, args, offset: int) -> tuple:
+    clients = [Client(url, verbose=False, download_files=False) for _ in range(n)]
+    results: list = []
+    wall = together(visit, [(c, offset + k, args, results) for k, c in enumerate(clients)])
+    return results, wall
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--visitors", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--count", type=int, default=16, help="digits per visitor (default: 16, the page's)")
+    parser.add_argument("--guidance", type=float, default=2.0, help="guidance (default: 2, the page's for MNIST)")
+    parser.add_argument("--threads", type=int, help="the server's torch threads (default: app.py's)")
+    parser.add_argument("--log", help="write the server's log (the engine's batches) to this file")
+    parser.add_argument("--quiet", type=float, default=3.0, help="seconds between bursts (default: 3)")
+    args = parser.parse_args()
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_TEMP_DIR": tempfile.mkdtemp(prefix="pixelcnn-crowd-")}
+    log = open(args.log, "w") if args.log else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "app.py", *(["--threads", str(args.threads)] if args.threads else [])], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_serving(url, proc)
+        burst(url, 1, args, 0)  # warm-up
+        print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")
+        print("| visitors at once | served | first frame | drawing done | digits/s | RSS (MB) |")
+        print("|---|---|---|---|---|---|")
+        for n in args.visitors:
+            time.sleep(args.quiet)
+            results, wall = burst(url, n, args, 1000 * n)
+            served = [r for r in results if r[0] == "served"]
+            firsts = [r[1] for r in served if r[1] is not None]
+            print(f"| {n} | {len(served)} of {n} | {spread(firsts)} | {spread([r[2] for r in served])} | "
+                  f"{len(served) * args.count / wall:.1f} | {rss_mb(proc.pid):.0f} |", flush=True)
+            for reason in sorted({r[3] for r in results if r[0] == "refused"}):
+                print(f"|  | not served: {reason} |")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
