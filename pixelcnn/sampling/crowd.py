@@ -99,12 +99,9 @@ class Running:
 
 
 class Crowd:
-    """The engine and its queue (see the module's docstring). Thread-safe; the engine thread starts with the first request.
-
-    precision: "float32" (the default), "bfloat16" or "auto" (whichever measures faster at each
-    batch size, bfloat16 only on a CPU with native bfloat16). bfloat16 draws a large batch 1.3-1.6x
-    faster, but its MNIST samples measured 0.017 bits/dim worse than float32's (bench/precision.py),
-    more than the 0.01 we allow, so the page draws in float32."""
+    """The engine and its queue (see the module's docstring); thread-safe. precision: "float32", "bfloat16"
+    or "auto" (the faster at each batch size, bfloat16 on a CPU with native bfloat16 only). bfloat16 draws
+    a large batch 1.3x faster, but its MNIST samples measured 0.017 bits/dim worse (bench/precision.py)."""
 
     def __init__(self, join: float = JOIN_SECONDS, cohorts: int = COHORTS, batch_seconds: float = BATCH_SECONDS, max_wait: float = MAX_WAIT,
                  precision: str = "float32"):

@@ -89,8 +89,9 @@ class Drawer:
         self.row_images = torch.cat([torch.arange(self.images, device=device), guided_images])
         self.row_unconditional = torch.arange(len(self.row_images), device=device) >= self.images
         self.guided, self.any_guided, self.all_guided = guided[:, None], bool(guided.any()), bool(guided.all())
-        self.scale = per_image(lambda p: 1.0 + p.guidance)  # 1 + w
-        self.temperature = per_image(lambda p: p.temperature)
+        # 1 + w and T per image, in float32 and (for a float64 model, index 1) in float64.
+        self.scale = [per_image(lambda p: 1.0 + p.guidance, dtype) for dtype in (torch.float32, torch.float64)]
+        self.temperature = [per_image(lambda p: p.temperature, dtype) for dtype in (torch.float32, torch.float64)]
         self.tempered = any(p.temperature != 1.0 for p in parts)
         self.known = self.known_mask = None
         if any(p.known is not None for p in parts):
@@ -124,16 +125,17 @@ class Drawer:
         """logits (rows, levels) for sub-pixel (channel, row, col) of every batch row -> (rows,)
         drawn (or given) ints, each image's value on both of its rows."""
         images = self.images
-        logits = logits.float()  # a sampler in bfloat16 draws from float32 logits
+        if logits.dtype in (torch.bfloat16, torch.float16):
+            logits = logits.float()  # a sampler in half precision draws from float32 logits
         chosen = logits[:images]
         if self.any_guided:
             unconditional = logits[self.second] if not self.all_guided else logits[images:]
-            guided = unconditional + self.scale * (chosen - unconditional)
+            guided = unconditional + self.scale[chosen.dtype == torch.float64] * (chosen - unconditional)
             chosen = guided if self.all_guided else torch.where(self.guided, guided, chosen)
         for hook, lo, hi in self.hooks:
             hook(channel, row, col, chosen[lo:hi])
         if self.tempered:
-            chosen = chosen / self.temperature
+            chosen = chosen / self.temperature[chosen.dtype == torch.float64]
         value = torch.argmax(chosen + self.row_noise(row)[:, channel, col], dim=-1)
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]

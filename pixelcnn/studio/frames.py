@@ -1,7 +1,9 @@
 """Frames of a drawing as the page shows it: the growing grid (undrawn pixels dark blue, the one
-being drawn orange, a sketch showing through), each stage played at its share of the pace while
-the sampler runs ahead, with the chart of what the model believed; the finished drawing keeps
-every belief, so that a clicked pixel can be charted."""
+being drawn orange, a sketch showing through), each stage played at its share of the pace, with
+the chart of what the model believed; the finished drawing keeps every belief, so that a clicked
+pixel can be charted. The drawing itself is a request to the page's one engine (`CROWD`), which
+draws it in a batch with whoever else is drawing; a visitor's thread only cuts frames from its
+canvas by the visitor's own clock, and sleeps in between."""
 
 import math
 import time
@@ -139,6 +141,9 @@ def play(ticket: Ticket, view: View, guidance: float, status: Callable[[str, int
             raise ticket.error
         if canvas is None or ticket.cancelled:
             raise ValueError("The drawing was stopped.")
+        if done == 0:  # the first frame shows a drawn sub-pixel, and its chart: a step away
+            ticket.finished.wait(0.002)
+            continue
         shown = shown_at(shown_from - start, view.pace, done, ticket.total, view.given)
         if shown >= ticket.total:
             return canvas
