@@ -30,11 +30,12 @@ def alone(model, n, request):
     return sample(model, n, **request)
 
 
-def gathering(model, join=0.5, busy=48, **kwargs) -> Crowd:
+def gathering(model, join=0.5, busy=48, also=(), **kwargs) -> Crowd:
     """A crowd with its costs measured and a drawing of its own under way for a second or more, so
     that requests submitted now wait to share one batch (the engine starts a lone request at once)."""
     crowd = Crowd(join=join, **{"precision": "float32", **kwargs})
-    crowd.prepare(model)
+    for each in (model, *also):
+        crowd.prepare(each)
     assert crowd.submit(model, busy, labels=0, seed=0, guidance=2.0).begun.wait(10)
     return crowd
 
@@ -123,8 +124,7 @@ def test_a_waiting_request_knows_its_expected_wait(mnist):
 
 def test_two_stage_requests_are_batched_stage_by_stage():
     model = load(ASSETS / "mnist-sketch").eval()
-    crowd = gathering(load(ASSETS / "mnist").eval())
-    crowd.prepare(model)
+    crowd = gathering(load(ASSETS / "mnist").eval(), also=(model,))
     asks = [dict(labels=torch.full((2,), k), seed=40 + k, guidance=1.0, sketch_guidance=3.0) for k in range(3)]
     staged = [dict(crowd.stages(model, 2, **ask)) for ask in asks]
     finished = [stages["detail"].result(timeout=120) for stages in staged]

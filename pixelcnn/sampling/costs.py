@@ -102,13 +102,12 @@ class Costs:
                 pass
         return (time.perf_counter() - start) / width
 
-    def prepare(self, model) -> None:
-        """Measure the step cost of every sampler a model draws with (a two-stage model's two, an
-        auto-encoder's decoder), so that the first visitor does not wait for it."""
-        for part in (model.sketch, model.detail) if getattr(model, "STAGED", False) else (getattr(model, "decoder", model),):
-            if getattr(part, "CACHED", False) and part.image_size:
-                with torch.no_grad():
-                    self.plan(part, tuple(part.image_size))
+    @staticmethod
+    def samplers(model) -> list[tuple[torch.nn.Module, tuple[int, int]]]:
+        """(sampler, size) of each cached sampler a model draws with: a two-stage model's two, an
+        auto-encoder's decoder, or the model itself."""
+        parts = (model.sketch, model.detail) if getattr(model, "STAGED", False) else (getattr(model, "decoder", model),)
+        return [(part, tuple(part.image_size)) for part in parts if getattr(part, "CACHED", False) and part.image_size]
 
     def max_rows(self, model, size, seconds: float) -> int:
         """The largest batch the engine draws whole in `seconds` at the model's measured cost (at least
