@@ -12,6 +12,20 @@ from pixelcnn.sampling.drawer import Drawer, Part, check_args
 from pixelcnn.sampling.naive import naive
 
 
+def seed_or_new(seed: int | None) -> int:
+    """The seed asked for, or a new random one (a drawing always has a seed, so it can be redrawn)."""
+    return seed if seed is not None else int(torch.randint(2**62, ()).item())
+
+
+def checked_sketch(model, n: int, sketch) -> torch.Tensor:
+    """A two-stage model's given sketch, checked: (n, C, h, w) ints in [0, sketch levels), or a ValueError."""
+    sketch = torch.as_tensor(sketch)
+    expected = (n, model.image_channels, *model.sketch.image_size)
+    if tuple(sketch.shape) != expected or sketch.is_floating_point() or sketch.min() < 0 or sketch.max() >= model.sketch.levels:
+        raise ValueError(f"sketch must be {expected} integers in [0, {model.sketch.levels}).")
+    return sketch
+
+
 @dataclass(eq=False)
 class Order:
     """One checked request for `part.n` images of `size` from one model, with each image's
@@ -25,6 +39,11 @@ class Order:
     cond_map: torch.Tensor | None
     no_condition: bool
     part: Part
+
+    @property
+    def rows(self) -> int:
+        """Batch rows it takes: one an image, two with guidance (both branches)."""
+        return self.part.n * (2 if self.part.guidance else 1)
 
 
 def order(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
@@ -51,8 +70,7 @@ def order(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, te
     labels, cond, cond_map = (None if t is None else torch.as_tensor(t, device=device) for t in (labels, cond, cond_map))
     model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
     model.check_cond_map(torch.empty(shape), cond_map)
-    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
-    part = Part(n, seed, temperature, guidance, known, known_mask, on_logits)
+    part = Part(n, seed_or_new(seed), temperature, guidance, known, known_mask, on_logits)
     return Order(model, (h, w), labels, cond, cond_map, no_condition, part)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from pixelcnn.sampling.cohort import Cohort, Order, order
+from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
 from pixelcnn.sampling.costs import Cost, Costs
 from pixelcnn.sampling.ticket import Full, Ticket
 
@@ -71,10 +71,10 @@ class Crowd:
     def submit(self, model, n: int, then=None, **kwargs) -> Ticket:
         """Check a request (the arguments of `sample_stream`, less `every` and `method`) and queue it
         -> its Ticket; a ValueError says what is wrong with it, `Full` how long it would wait."""
-        ticket = Ticket(order(model, n, **kwargs), 0, then=then)
-        ticket.total = model.image_channels * ticket.order.size[0] * ticket.order.size[1]
+        request = order(model, n, **kwargs)
+        ticket = Ticket(request, model.image_channels * request.size[0] * request.size[1], then=then)
         with self.lock:
-            wait = self.expected_wait(ticket.order)
+            wait = self.expected_wait()
             if wait > self.max_wait:
                 raise Full(f"The machine is drawing for {self.visitors()} visitors: yours would start in about {wait:.0f} s. "
                            "Try again in a minute.")
@@ -88,7 +88,7 @@ class Crowd:
                on_logits=None, on_sketch_logits=None, no_condition=False, **kwargs) -> list[tuple[str, Ticket]]:
         """A two-stage model's request, as `sample_stages` draws it -> [("sketch", ticket),] ("detail", ticket):
         the detail stage joins the queue as soon as its sketch is drawn."""
-        seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+        seed = seed_or_new(seed)
         sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
         condition = dict(labels=labels, cond=cond, no_condition=no_condition, **kwargs)
         h, w = model.detail.image_size
@@ -105,17 +105,14 @@ class Crowd:
                 detail.error = err
                 detail.end()
                 return
-            detail.submitted, detail.wait = time.monotonic(), self.expected_wait(detail.order)
+            detail.submitted, detail.wait = time.monotonic(), self.expected_wait()
             self.waiting.append(detail)
 
         if sketch is None:
             first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), **condition, seed=seed,
                                 guidance=sketch_guidance, on_logits=on_sketch_logits)
             return [("sketch", first), ("detail", detail)]
-        sketch = torch.as_tensor(sketch)
-        expected = (n, model.image_channels, *model.sketch.image_size)
-        if tuple(sketch.shape) != expected or sketch.is_floating_point() or sketch.min() < 0 or sketch.max() >= model.sketch.levels:
-            raise ValueError(f"sketch must be {expected} integers in [0, {model.sketch.levels}).")
+        sketch = checked_sketch(model, n, sketch)
         with self.lock:
             draw_detail(sketch)
             self.lock.notify()
@@ -140,8 +137,8 @@ class Crowd:
     def remaining(self, run: Running) -> float:
         return (run.steps - run.step) * run.cost.step(len(run.cohort.drawer.row_images)) * len(self.running)
 
-    def expected_wait(self, new: Order) -> float:
-        """Seconds until a new order would start: nothing while a cohort slot is free, else until
+    def expected_wait(self) -> float:
+        """Seconds until a new request would start: nothing while a cohort slot is free, else until
         the first running cohort ends, plus the drawings queued before it."""
         if len(self.running) < self.cohorts and not self.waiting:
             return 0.0
@@ -149,8 +146,7 @@ class Crowd:
         for ticket in self.waiting:
             o = ticket.order
             if o is not None and self.costs.known(o.model):
-                rows = o.part.n * (2 if o.part.guidance else 1)
-                wait += o.size[0] * o.size[1] * self.costs.best(o.model, o.size, rows)[1].per_row * rows / self.cohorts
+                wait += o.size[0] * o.size[1] * self.costs.best(o.model, o.size, o.rows)[1].per_row * o.rows / self.cohorts
         return wait
 
     # -- the engine -----------------------------------------------------------------------------
@@ -198,9 +194,9 @@ class Crowd:
             limit, rows, members = self.costs.max_rows(model, size, self.batch_seconds), 0, []
             for ticket in self.waiting:
                 o = ticket.order
-                if o.model is model and o.size == size and (not members or rows + o.part.n * (1 + bool(o.part.guidance)) <= limit):
+                if o.model is model and o.size == size and (not members or rows + o.rows <= limit):
                     members.append(ticket)
-                    rows += o.part.n * (1 + bool(o.part.guidance))
+                    rows += o.rows
             self.waiting = [t for t in self.waiting if t not in members]
             weights, cost = self.costs.best(model, size, rows)
             cohort = Cohort(model, [t.order for t in members], weights=weights)

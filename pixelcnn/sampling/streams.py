@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
-from pixelcnn.sampling.cohort import Cohort, order
+from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
 
 
 def sample_stream(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
@@ -74,7 +74,7 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
     sketch stage draws with `seed`, the detail stage with seed + 1. Other keyword arguments
     (temperature, method, size is not allowed) go to both stages' `sample_stream`.
     """
-    seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    seed = seed_or_new(seed)
     sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
     condition = dict(labels=labels, cond=cond, no_condition=no_condition)
     if sketch is None:
@@ -82,10 +82,7 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
                                                  on_logits=on_sketch_logits, **kwargs):
             yield "sketch", sketch, done, total
     else:
-        sketch = torch.as_tensor(sketch)
-        expected = (n, model.image_channels, *model.sketch.image_size)
-        if tuple(sketch.shape) != expected or sketch.is_floating_point() or sketch.min() < 0 or sketch.max() >= model.sketch.levels:
-            raise ValueError(f"sketch must be {expected} integers in [0, {model.sketch.levels}).")
+        sketch = checked_sketch(model, n, sketch)
     with torch.no_grad():
         cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
     for canvas, done, total in sample_stream(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance, every=every,
