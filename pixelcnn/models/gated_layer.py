@@ -90,99 +90,109 @@ class GatedLayerStep:
 
     At colour step c only group c's features can have changed (group g sees the current pixel's
     colours before g), so each step computes that group alone from the cached earlier groups.
+    Every horizontal pre-activation (2h columns) is kept grouped by colour, group c's tanh half
+    then its sigmoid half at [2lo, 2hi), so that a group's columns are one contiguous slice.
+
+    Once a row is finished the vertical stack runs over it as `kernel` matrix products over a
+    ring of the last `taps` input rows (no im2col copy): all images' padded rows laid end to end
+    make every horizontal tap one shifted, contiguous view.
     """
 
     def __init__(self, layer: "GatedLayer", cond_vec, cond_map, n: int, w: int, bounds: list[tuple[int, int]], dtype: torch.dtype):
         hidden = layer.skip.weight.shape[0]
         in_channels = layer.horizontal.weight.shape[1]
-        self.first = layer.first
-        pad, device = layer.horizontal.weight.shape[3] - 1, layer.skip.weight.device
-        self.n, self.w = n, w
+        weight = layer.vertical.conv.weight  # (2h, in, taps, kernel)
+        self.taps, self.kernel = weight.shape[2], weight.shape[3]
+        self.pad, device = self.taps - 1, weight.device
+        self.first, self.n, self.w, self.hidden = layer.first, n, w, hidden
         self.bounds = bounds  # [lo, hi) hidden channels of each colour group
-        # Gate columns of each group, f then g: [f_lo:f_hi, h+lo:h+hi].
-        self.gate_cols = [torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]).to(device) for lo, hi in self.bounds]
-        # The vertical conv as one product over im2col windows ordered (row, tap, channel).
-        self.vertical = layer.vertical.conv.weight.permute(2, 3, 1, 0).reshape(-1, 2 * hidden)
+        self.groups = [(2 * lo, 2 * hi) for lo, hi in bounds]  # its grouped pre-activation columns
+        grouped = torch.cat([torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]) for lo, hi in bounds]).to(device)
+        # Output row r reads input rows r-pad .. r, kept in ring slot (row % taps): one matrix per
+        # phase (r - pad) % taps and horizontal tap, (taps*in, 2h) over the slots.
+        self.vertical = [[torch.cat([weight[:, :, (slot - phase) % self.taps, t].t() for slot in range(self.taps)]).contiguous()
+                          for t in range(self.kernel)] for phase in range(self.taps)]
         self.vertical_bias = layer.vertical.conv.bias
-        self.kernel = layer.vertical.conv.weight.shape[3]
         # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
-        horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)
-        self.horizontal = [horizontal[:, cols].contiguous() for cols in self.gate_cols]
-        self.link_weight = layer.link.weight[:, :, 0, 0]
-        self.link_bias = layer.link.bias + layer.horizontal.bias
+        horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)[:, grouped]
+        self.horizontal = [horizontal[:, a:b].contiguous() for a, b in self.groups]
+        self.link_weight = layer.link.weight[:, :, 0, 0].t()[:, grouped].contiguous()
+        self.link_bias = (layer.link.bias + layer.horizontal.bias)[grouped]
         # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
         # the bias as its first row does product and bias in one call: (1 + hi, group).
         self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
         self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
         # The conditioning, made one image row at a time (a spatial map's for a whole batch would
-        # be (n, 4h, H, W) a layer): the latest rows' (vertical, horizontal) biases, (n, W or 1, 2h) each.
-        self.layer, self.cond_vec, self.cond_map = layer, cond_vec, cond_map
+        # be (n, 4h, H, W) a layer), its horizontal half grouped: the latest rows' (vertical,
+        # horizontal) biases, (n, W or 1, 2h) each.
+        order = torch.cat([torch.arange(2 * hidden, device=device), 2 * hidden + grouped])
+        self.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order])
+        self.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order])
+        # The map channels last, so that a row of it is one contiguous (n*W, M) matrix: (n, H, W, M).
+        self.cond_vec, self.cond_map = cond_vec, None if cond_map is None else cond_map.permute(0, 2, 3, 1).contiguous()
         self.conditioned = layer.cond is not None or layer.cond_map is not None
-        self.row_conditioning: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        # Inputs of the vertical conv for the last pad+1 rows, zero-padded left and right.
-        self.vertical_rows = torch.zeros((n, pad + 1, w + 2 * pad, in_channels), device=device, dtype=dtype)
+        self.row_conditioning: dict[int, torch.Tensor] = {}  # row -> (n, W or 1, 4h)
+        self.map_rows: list[torch.Tensor] = []  # two (n, W, 4h) buffers the map's rows are made in, by row parity
+        # The last `taps` rows of the vertical stack's input, zero-padded left and right.
+        self.column = torch.zeros((n, w + 2 * self.pad, self.taps, in_channels), device=device, dtype=dtype)
+        # Vertical pre-activations of the latest row and, from them, the next row's horizontal
+        # bias (link + conditioning + conv bias), both at every padded position (those from
+        # W on are never read). Filled in place each row, so views taken of them once stay valid.
+        self.pre = torch.zeros((n * (w + 2 * self.pad), 2 * hidden), device=device, dtype=dtype)
+        self.row_bias = torch.zeros_like(self.pre)
         # Inputs of the horizontal conv for the current row, zero-padded on the left.
-        self.row = torch.zeros((n, w + pad, in_channels), device=device, dtype=dtype)
-        # Per group (n, W, 2*group): link from the row above + conditioning + conv bias. Filled in
-        # place each row, so views taken of it once stay valid.
-        self.row_bias = [torch.zeros((n, w, len(cols)), device=device, dtype=dtype) for cols in self.gate_cols]
+        self.row = torch.zeros((n, w + self.pad, in_channels), device=device, dtype=dtype)
 
-    def set_row_bias(self, v_pre_above, row):
-        """v_pre_above: (n, W, 2h) vertical pre-activations of the row above, or None for row 0."""
-        if v_pre_above is None:
-            bias = self.link_bias.expand(self.n, self.w, -1)
-        else:
-            bias = torch.addmm(self.link_bias, v_pre_above.reshape(self.n * self.w, -1), self.link_weight.t()).view(self.n, self.w, -1)
+    def padded(self, buffer: torch.Tensor) -> torch.Tensor:
+        """A (n * padded width, 2h) buffer as (n, padded width, 2h)."""
+        return buffer.view(self.n, -1, buffer.shape[1])
+
+    def start(self) -> None:
+        """Set up row 0's horizontal bias (nothing above it)."""
+        self.padded(self.row_bias).copy_(self.link_bias.expand(self.n, self.w + 2 * self.pad, -1))
         if self.conditioned:
-            bias = bias + self.conditioning_at(row)[1]
-        for target, cols in zip(self.row_bias, self.gate_cols):
-            target.copy_(bias[:, :, cols])
+            self.padded(self.row_bias)[:, : self.w] += self.conditioning_at(0)[1]
 
     def keep(self, rows: torch.Tensor) -> None:
         """Go on with only these images (indices into the batch, in order)."""
+        self.column, self.row = self.column[rows], self.row[rows]
+        self.pre, self.row_bias = (self.padded(t)[rows].reshape(-1, t.shape[1]) for t in (self.pre, self.row_bias))
         self.n = len(rows)
-        self.vertical_rows, self.row = self.vertical_rows[rows], self.row[rows]
-        self.row_bias = [bias[rows] for bias in self.row_bias]
         self.cond_vec, self.cond_map = (None if t is None else t[rows] for t in (self.cond_vec, self.cond_map))
-        self.row_conditioning = {row: (v[rows], h[rows]) for row, (v, h) in self.row_conditioning.items()}
+        self.row_conditioning = {row: bias[rows] for row, bias in self.row_conditioning.items()}
+        self.map_rows = []
 
     def conditioning_at(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The layer's conditioning at image row `row` -> (vertical, horizontal) biases, (n, W or 1, 2h) each."""
+        """The layer's conditioning at image row `row` -> (vertical, horizontal grouped) biases, (n, W or 1, 2h) each."""
         key = row if self.cond_map is not None else 0  # a vector's conditioning is the same on every row
         if key not in self.row_conditioning:
-            cond_map = None if self.cond_map is None else self.cond_map[:, :, row : row + 1]
-            bias = self.layer.conditioning(self.cond_vec, cond_map)  # (n, 4h, 1, W or 1)
-            bias = bias.expand(self.n, -1, -1, -1)[:, :, 0].transpose(1, 2)  # (n, W or 1, 4h)
-            self.row_conditioning = {k: v for k, v in self.row_conditioning.items() if k >= key - 1}
-            self.row_conditioning[key] = bias.chunk(2, dim=2)
-        return self.row_conditioning[key]
-
-    def advance(self, new_row):
-        """Feed the vertical stack one finished row of its input, new_row (n, W, in), and return
-        that row's pre-activations (n, W, 2h)."""
-        rows = self.vertical_rows
-        pad = rows.shape[1] - 1
-        rows[:, :-1] = rows[:, 1:].clone()
-        rows[:, -1, pad : pad + self.w] = new_row
-        windows = rows.unfold(2, self.kernel, 1).permute(0, 2, 1, 4, 3)  # (n, W, pad+1, kernel, in)
-        return torch.addmm(self.vertical_bias, windows.reshape(self.n * self.w, -1), self.vertical).view(self.n, self.w, -1)
-
+            bias = 0 if self.cond is None else F.linear(self.cond_vec, *self.cond)[:, None]  # (n, 1, 4h)
+            if self.map is not None:
+                if not self.map_rows:
+                    self.map_rows = [self.pre.new_empty((self.n, self.w, self.map[1].shape[0])) for _ in range(2)]
+                at_row = self.cond_map[:, row].reshape(self.n * self.w, -1)  # (n*W, M)
+                made = self.map_rows[row % 2]
+                torch.addmm(self.map[1], at_row, self.map[0], out=made.view(self.n * self.w, -1))
+                bias = made.add_(bias) if self.cond is not None else made  # in place: a new (n, W, 4h) every row costs page faults
+            self.row_conditioning = {k: v for k, v in self.row_conditioning.items() if k == key - 1}
+            self.row_conditioning[key] = bias
+        return self.row_conditioning[key].chunk(2, dim=2)
 
     def views(self, col: int, channel: int, gated: torch.Tensor, index: int, next_step: "GatedLayerStep | None") -> tuple:
         """The persistent buffers `step` reads and writes for sub-pixel (col, channel), as views
         taken once: gated (n, layers, 1 + hidden) holds every layer's gated output at this pixel
         after a constant 1; next_step is the layer above (None for the last layer)."""
         lo, hi = self.bounds[channel]
-        pad = self.row.shape[1] - self.w
+        a, b = self.groups[channel]
         return (
-            self.row[:, col : col + pad + 1].reshape(self.n, -1),  # (n, (pad+1)*in) window
-            self.row_bias[channel][:, col],
+            self.row[:, col : col + self.pad + 1].reshape(self.n, -1),  # (n, taps*in) window
+            self.padded(self.row_bias)[:, col, a:b],
             self.horizontal[channel],
             gated[:, index, 1 + lo : 1 + hi],
             gated[:, index, : 1 + hi],
             self.residual[channel] if next_step is not None else None,
-            None if self.first else self.row[:, pad + col, lo:hi],  # residual input
-            next_step.row[:, pad + col, lo:hi] if next_step is not None else None,  # the next layer's input
+            None if self.first else self.row[:, self.pad + col, lo:hi],  # residual input
+            next_step.row[:, next_step.pad + col, lo:hi] if next_step is not None else None,  # the next layer's input
         )
 
     @staticmethod
@@ -191,19 +201,35 @@ class GatedLayerStep:
         horizontal pre-activation, the gate, and the residual output into the next layer's row."""
         pre = torch.addmm(bias, window, horizontal)  # (n, 2*group)
         pre[:, : pre.shape[1] // 2].tanh_()
-        gated_out.copy_(F.glu(pre, -1))  # tanh(f) * sigmoid(g)
+        torch._C._nn.glu(pre, -1, out=gated_out)  # tanh(f) * sigmoid(g)
         if layer_out is not None:
             if residual_in is None:  # the first layer has no residual: its input is the image
                 torch.mm(gated_in, residual, out=layer_out)
             else:
                 torch.addmm(residual_in, gated_in, residual, out=layer_out)
 
-    def next_row(self, new_input: torch.Tensor, row: int) -> torch.Tensor:
-        """The vertical stack over the finished `row` of this layer's input (n, W, in): the next
-        row's horizontal state set up -> the vertical output (n, W, h), the next layer's input."""
-        v_pre = self.advance(new_input)  # (n, W, 2h)
+    def input_row(self, row: int) -> torch.Tensor:
+        """Where image row `row` of this layer's input goes, (n, W, in): its slot in the ring."""
+        return self.column[:, self.pad : self.pad + self.w, row % self.taps]
+
+    def next_row(self, row: int, next_step: "GatedLayerStep | None") -> None:
+        """The vertical stack over the finished `row` of this layer's input (already in
+        `input_row(row)`): the next row's horizontal state set up, and the vertical output written
+        into the layer above's input (none from the last layer: nothing reads it)."""
+        inputs = self.column.view(-1, self.column.shape[2] * self.column.shape[3])  # every image's padded row, end to end
+        valid = len(inputs) - (self.kernel - 1)  # positions whose window does not run off the end
+        weights = self.vertical[(row - self.pad) % self.taps]
+        out = self.pre[:valid]
+        torch.addmm(self.vertical_bias, inputs[:valid], weights[0], out=out)
+        for tap in range(1, self.kernel):
+            out.addmm_(inputs[tap : tap + valid], weights[tap])
+        v_pre = self.padded(self.pre)[:, : self.w]  # (n, W, 2h)
         if self.conditioned:
-            v_pre = v_pre + self.conditioning_at(row)[0]
-        self.set_row_bias(v_pre, row + 1)
+            v_pre += self.conditioning_at(row)[0]
+        torch.addmm(self.link_bias, self.pre, self.link_weight, out=self.row_bias)  # the next row's, from this row's v_pre
+        if self.conditioned:
+            self.padded(self.row_bias)[:, : self.w] += self.conditioning_at(row + 1)[1]
         self.row.zero_()
-        return gate(v_pre.transpose(1, 2)).transpose(1, 2)
+        if next_step is not None:
+            v_pre[:, :, : self.hidden].tanh_()
+            torch._C._nn.glu(v_pre, -1, out=next_step.input_row(row))  # tanh(f) * sigmoid(g)

@@ -57,7 +57,7 @@ class Cached:
         # level -> model input, with the arithmetic of PixelCNNBase.scale, so that both samplers agree exactly
         self.intensity = torch.arange(model.levels, device=weight.device, dtype=weight.dtype) * (2.0 / (model.levels - 1)) - 1.0
         for step in self.steps:
-            step.set_row_bias(None, 0)
+            step.start()
         self.take_views()
 
     def take_views(self) -> None:
@@ -95,6 +95,6 @@ class Cached:
 
 def advance_vertical(steps, row: int, pad: int) -> None:
     """Run the vertical stack on the finished `row`, and set up the next row's horizontal state."""
-    new_input = steps[0].row[:, pad:]  # (n, W, C): the finished image row, already scaled
-    for step in steps:
-        new_input = step.next_row(new_input, row)
+    steps[0].input_row(row).copy_(steps[0].row[:, pad:])  # (n, W, C): the finished image row, already scaled
+    for step, above in zip(steps, steps[1:] + [None]):
+        step.next_row(row, above)

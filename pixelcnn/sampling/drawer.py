@@ -67,7 +67,7 @@ class Drawer:
         self.parts, self.shape, self.levels, self.device = list(parts), shape, levels, torch.device(device)
         self.canvas = torch.zeros((sum(p.n for p in self.parts), *shape), dtype=torch.long, device=self.device)
         self.generators = [torch.Generator().manual_seed(p.seed) for p in self.parts]
-        self.row, self.noise = -1, None
+        self.row, self.noise, self.uniform = -1, None, None
         self.arrange()
 
     def arrange(self) -> None:
@@ -109,16 +109,23 @@ class Drawer:
         rows = torch.isin(self.row_images, images).nonzero()[:, 0]
         self.canvas = self.canvas[images]
         if self.noise is not None:
-            self.noise = self.noise[images]
+            self.noise, self.uniform = self.noise[images], self.uniform[images.to(self.uniform.device)]
         self.parts, self.generators = [self.parts[k] for k in kept], [self.generators[k] for k in kept]
         self.arrange()
         return rows
 
     def row_noise(self, row):
+        """This image row's Gumbel noise, (images, C, W, levels): each part's from its own generator,
+        made in place in one buffer kept from row to row (a new one each row costs page faults)."""
         if row != self.row:
             c, _, w = self.shape
-            u = torch.cat([torch.rand((p.n, c, w, self.levels), generator=g) for p, g in zip(self.parts, self.generators)]).clamp_(min=1e-12)
-            self.noise, self.row = (-torch.log(-torch.log(u))).to(self.device), row  # (images, C, W, levels)
+            if self.uniform is None or len(self.uniform) != self.images:
+                self.uniform = torch.empty((self.images, c, w, self.levels))
+            lo = 0
+            for part, generator in zip(self.parts, self.generators):
+                torch.rand((part.n, c, w, self.levels), generator=generator, out=self.uniform[lo : lo + part.n])
+                lo += part.n
+            self.noise, self.row = self.uniform.clamp_(min=1e-12).log_().neg_().log_().neg_().to(self.device), row
         return self.noise
 
     def __call__(self, channel, row, col, logits):
