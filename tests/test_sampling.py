@@ -184,3 +184,42 @@ def test_guidance_refused_without_an_unconditional_branch():
         sample(guidable_model(**model_kwargs), 3, guidance=-1.0, **kwargs)
     with pytest.raises(ValueError, match="guidance must be"):
         sample(guidable_model(**model_kwargs), 3, guidance=float("nan"), **kwargs)
+
+
+@pytest.mark.parametrize("case", ["grey, class, non-square", "rgb, vector", "grey, spatial map"])
+def test_bits_counted_while_drawing_equal_the_models_bits_of_the_drawing(case):
+    from pixelcnn.sampling.cohort import Cohort, order
+
+    model_kwargs, kwargs = CASES[case]
+    model = random_model(**model_kwargs)
+    counted = order(model, 3, seed=5, temperature=1.5, count_bits=True, **kwargs)  # bits under the model, not the temperature
+    plain = order(model, 3, seed=6, **kwargs)
+    with torch.no_grad():
+        for _ in Cohort(model, [counted, plain]).pixels():
+            pass
+        drawn = counted.part.canvas
+        condition = {k: v for k, v in kwargs.items() if k != "size"}
+        expected = model.bits_per_dim(drawn, **condition).double() * math.log(2) * drawn[0].numel()
+    assert torch.allclose(counted.part.nats, expected, rtol=1e-5)
+    assert counted.part.nats.min() > 1.0  # not nothing counted
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_request_that_stays_when_another_leaves_mid_row_draws_as_alone(case):
+    from pixelcnn.sampling.cohort import Cohort, order
+
+    model_kwargs, kwargs = CASES[case]
+    model = random_model(**model_kwargs)
+    size = kwargs["size"]
+    with torch.no_grad():
+        leaving, staying = order(model, 3, seed=1, **kwargs), order(model, 3, seed=2, temperature=0.8, **kwargs)
+        cohort = Cohort(model, [leaving, staying])
+        pixels = cohort.pixels()
+        for _ in range(size[1] + 2):  # into the second row: the vertical stack has run once
+            next(pixels)
+        cohort.keep([staying])
+        for _ in pixels:
+            pass
+        alone = sample(model, 3, seed=2, temperature=0.8, **kwargs)
+    assert torch.equal(staying.part.canvas, alone)
+    assert not torch.equal(leaving.part.canvas, sample(model, 3, seed=1, **kwargs))  # it stopped where it was

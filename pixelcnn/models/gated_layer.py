@@ -112,12 +112,12 @@ class GatedLayerStep:
         # phase (r - pad) % taps and horizontal tap, (taps*in, 2h) over the slots.
         self.vertical = [[torch.cat([weight[:, :, (slot - phase) % self.taps, t].t() for slot in range(self.taps)]).contiguous()
                           for t in range(self.kernel)] for phase in range(self.taps)]
-        self.vertical_bias = layer.vertical.conv.bias
         # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
         horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)[:, grouped]
         self.horizontal = [horizontal[:, a:b].contiguous() for a, b in self.groups]
         self.link_weight = layer.link.weight[:, :, 0, 0].t()[:, grouped].contiguous()
-        self.link_bias = (layer.link.bias + layer.horizontal.bias)[grouped]
+        # Both stacks' constant biases, added with the conditioning once a row: (4h) = [vertical conv | link + horizontal conv, grouped].
+        self.constant = torch.cat([layer.vertical.conv.bias, (layer.link.bias + layer.horizontal.bias)[grouped]])
         # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
         # the bias as its first row does product and bias in one call: (1 + hi, group).
         self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
@@ -126,11 +126,11 @@ class GatedLayerStep:
         # be (n, 4h, H, W) a layer), its horizontal half grouped: the latest rows' (vertical,
         # horizontal) biases, (n, W or 1, 2h) each.
         order = torch.cat([torch.arange(2 * hidden, device=device), 2 * hidden + grouped])
-        self.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order])
-        self.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order])
+        self.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order] + self.constant)
+        map_bias = self.constant if layer.cond is None else 0  # the constant once: with the vector's, or else here
+        self.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order] + map_bias)
         # The map channels last, so that a row of it is one contiguous (n*W, M) matrix: (n, H, W, M).
         self.cond_vec, self.cond_map = cond_vec, None if cond_map is None else cond_map.permute(0, 2, 3, 1).contiguous()
-        self.conditioned = layer.cond is not None or layer.cond_map is not None
         self.row_conditioning: dict[int, torch.Tensor] = {}  # row -> (n, W or 1, 4h)
         self.map_rows: list[torch.Tensor] = []  # two (n, W, 4h) buffers the map's rows are made in, by row parity
         # The last `taps` rows of the vertical stack's input, zero-padded left and right.
@@ -140,6 +140,8 @@ class GatedLayerStep:
         # W on are never read). Filled in place each row, so views taken of them once stay valid.
         self.pre = torch.zeros((n * (w + 2 * self.pad), 2 * hidden), device=device, dtype=dtype)
         self.row_bias = torch.zeros_like(self.pre)
+        # Each colour group's horizontal pre-activations at the current pixel, (n, 2*group).
+        self.pre_group = [torch.zeros((n, b - a), device=device, dtype=dtype) for a, b in self.groups]
         # Inputs of the horizontal conv for the current row, zero-padded on the left.
         self.row = torch.zeros((n, w + self.pad, in_channels), device=device, dtype=dtype)
 
@@ -149,31 +151,32 @@ class GatedLayerStep:
 
     def start(self) -> None:
         """Set up row 0's horizontal bias (nothing above it)."""
-        self.padded(self.row_bias).copy_(self.link_bias.expand(self.n, self.w + 2 * self.pad, -1))
-        if self.conditioned:
-            self.padded(self.row_bias)[:, : self.w] += self.conditioning_at(0)[1]
+        self.padded(self.row_bias)[:, : self.w] = self.biases_at(0)[1]
 
     def keep(self, rows: torch.Tensor) -> None:
         """Go on with only these images (indices into the batch, in order)."""
         self.column, self.row = self.column[rows], self.row[rows]
+        self.pre_group = [pre[rows] for pre in self.pre_group]
         self.pre, self.row_bias = (self.padded(t)[rows].reshape(-1, t.shape[1]) for t in (self.pre, self.row_bias))
         self.n = len(rows)
         self.cond_vec, self.cond_map = (None if t is None else t[rows] for t in (self.cond_vec, self.cond_map))
-        self.row_conditioning = {row: bias[rows] for row, bias in self.row_conditioning.items()}
+        if self.cond is not None or self.map is not None:  # else the biases are the same for every image
+            self.row_conditioning = {row: bias[rows] for row, bias in self.row_conditioning.items()}
         self.map_rows = []
 
-    def conditioning_at(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The layer's conditioning at image row `row` -> (vertical, horizontal grouped) biases, (n, W or 1, 2h) each."""
+    def biases_at(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's biases at image row `row`, conditioning and constant -> (vertical, horizontal
+        grouped), (n or 1, W or 1, 2h) each."""
         key = row if self.cond_map is not None else 0  # a vector's conditioning is the same on every row
         if key not in self.row_conditioning:
-            bias = 0 if self.cond is None else F.linear(self.cond_vec, *self.cond)[:, None]  # (n, 1, 4h)
+            bias = self.constant[None, None] if self.cond is None else F.linear(self.cond_vec, *self.cond)[:, None]  # (n or 1, 1, 4h)
             if self.map is not None:
                 if not self.map_rows:
                     self.map_rows = [self.pre.new_empty((self.n, self.w, self.map[1].shape[0])) for _ in range(2)]
                 at_row = self.cond_map[:, row].reshape(self.n * self.w, -1)  # (n*W, M)
                 made = self.map_rows[row % 2]
                 torch.addmm(self.map[1], at_row, self.map[0], out=made.view(self.n * self.w, -1))
-                bias = made.add_(bias) if self.cond is not None else made  # in place: a new (n, W, 4h) every row costs page faults
+                bias = made if self.cond is None else made.add_(bias)  # in place: a new (n, W, 4h) every row costs page faults
             self.row_conditioning = {k: v for k, v in self.row_conditioning.items() if k == key - 1}
             self.row_conditioning[key] = bias
         return self.row_conditioning[key].chunk(2, dim=2)
@@ -184,10 +187,13 @@ class GatedLayerStep:
         after a constant 1; next_step is the layer above (None for the last layer)."""
         lo, hi = self.bounds[channel]
         a, b = self.groups[channel]
+        half = (b - a) // 2
+        pre = self.pre_group[channel]
         return (
             self.row[:, col : col + self.pad + 1].reshape(self.n, -1),  # (n, taps*in) window
             self.padded(self.row_bias)[:, col, a:b],
             self.horizontal[channel],
+            pre, pre[:, :half], pre[:, half:],
             gated[:, index, 1 + lo : 1 + hi],
             gated[:, index, : 1 + hi],
             self.residual[channel] if next_step is not None else None,
@@ -196,12 +202,11 @@ class GatedLayerStep:
         )
 
     @staticmethod
-    def step(window, bias, horizontal, gated_out, gated_in, residual, residual_in, layer_out) -> None:
+    def step(window, bias, horizontal, pre, tanh_half, sigmoid_half, gated_out, gated_in, residual, residual_in, layer_out) -> None:
         """One colour group of one pixel through the layer (the buffers from `views`): the
         horizontal pre-activation, the gate, and the residual output into the next layer's row."""
-        pre = torch.addmm(bias, window, horizontal)  # (n, 2*group)
-        pre[:, : pre.shape[1] // 2].tanh_()
-        torch._C._nn.glu(pre, -1, out=gated_out)  # tanh(f) * sigmoid(g)
+        torch.addmm(bias, window, horizontal, out=pre)  # (n, 2*group)
+        torch.mul(tanh_half.tanh_(), sigmoid_half.sigmoid_(), out=gated_out)
         if layer_out is not None:
             if residual_in is None:  # the first layer has no residual: its input is the image
                 torch.mm(gated_in, residual, out=layer_out)
@@ -220,15 +225,13 @@ class GatedLayerStep:
         valid = len(inputs) - (self.kernel - 1)  # positions whose window does not run off the end
         weights = self.vertical[(row - self.pad) % self.taps]
         out = self.pre[:valid]
-        torch.addmm(self.vertical_bias, inputs[:valid], weights[0], out=out)
+        torch.mm(inputs[:valid], weights[0], out=out)
         for tap in range(1, self.kernel):
             out.addmm_(inputs[tap : tap + valid], weights[tap])
         v_pre = self.padded(self.pre)[:, : self.w]  # (n, W, 2h)
-        if self.conditioned:
-            v_pre += self.conditioning_at(row)[0]
-        torch.addmm(self.link_bias, self.pre, self.link_weight, out=self.row_bias)  # the next row's, from this row's v_pre
-        if self.conditioned:
-            self.padded(self.row_bias)[:, : self.w] += self.conditioning_at(row + 1)[1]
+        v_pre += self.biases_at(row)[0]  # the biases once a row, not copied into each product's output
+        torch.mm(self.pre, self.link_weight, out=self.row_bias)  # the next row's, from this row's v_pre
+        self.padded(self.row_bias)[:, : self.w] += self.biases_at(row + 1)[1]
         self.row.zero_()
         if next_step is not None:
             v_pre[:, :, : self.hidden].tanh_()

@@ -47,8 +47,10 @@ class Order:
 
 
 def order(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
-          method: str = "cached", known=None, known_mask=None, on_logits=None, guidance: float = 0.0, no_condition: bool = False) -> Order:
-    """Check a request's arguments (as `sample_stream` takes them) -> its Order, or a ValueError."""
+          method: str = "cached", known=None, known_mask=None, on_logits=None, guidance: float = 0.0, no_condition: bool = False,
+          count_bits: bool = False) -> Order:
+    """Check a request's arguments (as `sample_stream` takes them) -> its Order, or a ValueError.
+    count_bits: add up, as it draws, the nats each image's drawn values cost under the model (`Part.nats`)."""
     h, w = check_args(model, n, size, temperature, method, guidance)
     shape = (n, model.image_channels, h, w)
     device = next(model.parameters()).device
@@ -70,7 +72,7 @@ def order(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, te
     labels, cond, cond_map = (None if t is None else torch.as_tensor(t, device=device) for t in (labels, cond, cond_map))
     model.conditioning_vector(n, labels, cond)  # validates before anything is drawn
     model.check_cond_map(torch.empty(shape), cond_map)
-    part = Part(n, seed_or_new(seed), temperature, guidance, known, known_mask, on_logits)
+    part = Part(n, seed_or_new(seed), temperature, guidance, known, known_mask, on_logits, count_bits=count_bits)
     return Order(model, (h, w), labels, cond, cond_map, no_condition, part)
 
 

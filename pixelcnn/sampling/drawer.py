@@ -52,6 +52,8 @@ class Part:
     known_mask: torch.Tensor | None = None
     on_logits: Callable | None = None  # (channel, row, col, logits (n, levels)): guided, before the temperature
     canvas: torch.Tensor | None = None  # (n, C, H, W): its rows of the drawer's canvas, set by the drawer
+    count_bits: bool = False  # whether to add up, as it draws, the nats the model gives each image's drawn values
+    nats: torch.Tensor | None = None  # (n,) float64 with count_bits: -log p(drawn | conditioning) so far, set by the drawer
 
 
 class Drawer:
@@ -66,6 +68,9 @@ class Drawer:
     def __init__(self, parts: list[Part], shape: tuple[int, int, int], levels: int, device="cpu"):
         self.parts, self.shape, self.levels, self.device = list(parts), shape, levels, torch.device(device)
         self.canvas = torch.zeros((sum(p.n for p in self.parts), *shape), dtype=torch.long, device=self.device)
+        # What each image's drawn values cost under the conditional model: the conditional branch's
+        # logits as the sampler computes them, so no forward pass is needed afterwards.
+        self.nats = torch.zeros(len(self.canvas), dtype=torch.float64, device=self.device)
         self.generators = [torch.Generator().manual_seed(p.seed) for p in self.parts]
         self.row, self.noise, self.uniform = -1, None, None
         self.arrange()
@@ -76,7 +81,7 @@ class Drawer:
         bounds = [0, *itertools.accumulate(p.n for p in parts)]
         self.images = bounds[-1]
         for part, lo, hi in zip(parts, bounds, bounds[1:]):
-            part.canvas = self.canvas[lo:hi]
+            part.canvas, part.nats = self.canvas[lo:hi], self.nats[lo:hi]
 
         def per_image(value, dtype=torch.float32):
             return torch.tensor([value(p) for p in parts for _ in range(p.n)], dtype=dtype, device=device).reshape(-1, 1)
@@ -100,6 +105,7 @@ class Drawer:
             self.known_mask = torch.cat([p.known_mask if g else torch.zeros((p.n, *self.shape), dtype=torch.bool)
                                          for p, g in zip(parts, given)]).to(device)
         self.hooks = [(p.on_logits, lo, hi) for p, lo, hi in zip(parts, bounds, bounds[1:]) if p.on_logits is not None]
+        self.counting = any(p.count_bits for p in parts)
 
     def keep(self, parts: list[Part]) -> torch.Tensor:
         """Go on with only `parts` (a subset, in order) -> the batch rows kept, for the sampler."""
@@ -107,7 +113,7 @@ class Drawer:
         kept = [k for k, p in enumerate(self.parts) if any(p is q for q in parts)]
         images = torch.cat([torch.arange(bounds[k], bounds[k + 1]) for k in kept] or [torch.zeros(0, dtype=torch.long)]).to(self.device)
         rows = torch.isin(self.row_images, images).nonzero()[:, 0]
-        self.canvas = self.canvas[images]
+        self.canvas, self.nats = self.canvas[images], self.nats[images]
         if self.noise is not None:
             self.noise, self.uniform = self.noise[images], self.uniform[images.to(self.uniform.device)]
         self.parts, self.generators = [self.parts[k] for k in kept], [self.generators[k] for k in kept]
@@ -134,7 +140,7 @@ class Drawer:
         images = self.images
         if logits.dtype in (torch.bfloat16, torch.float16):
             logits = logits.float()  # a sampler in half precision draws from float32 logits
-        chosen = logits[:images]
+        chosen = conditional = logits[:images]
         if self.any_guided:
             unconditional = logits[self.second] if not self.all_guided else logits[images:]
             guided = unconditional + self.scale[chosen.dtype == torch.float64] * (chosen - unconditional)
@@ -148,4 +154,6 @@ class Drawer:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
         self.canvas[:, channel, row, col] = value
+        if self.counting:
+            self.nats -= torch.log_softmax(conditional, -1).gather(1, value[:, None])[:, 0]
         return value if len(logits) == images else value[self.row_images]

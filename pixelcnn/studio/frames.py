@@ -156,6 +156,20 @@ def play(ticket: Ticket, view: View, guidance: float, status: Callable[[str, int
             ticket.finished.wait(pause)  # sleeps holding no compute; wakes early when the drawing is done
 
 
+def drawn_bits(model, tickets: list, sketch, labels, cond) -> float:
+    """Bits per sub-pixel the model gives the drawn images, on average: the nats each stage added up
+    as it drew (no forward pass afterwards: at the end of a crowd's drawings that would be one per
+    visitor at once); a two-stage model's sketch and detail bits over the image's sub-pixels, a
+    given sketch's bits worked out from it."""
+    nats = sum(ticket.order.part.nats for ticket in tickets)
+    if model.STAGED and sketch is not None:
+        sketch = torch.as_tensor(sketch)
+        with torch.no_grad():
+            given = model.sketch.bits_per_dim(sketch, labels=labels, cond=cond).double()
+        nats = nats + given * math.log(2) * sketch[0].numel()
+    return (nats.mean() / (math.log(2) * tickets[-1].total)).item()
+
+
 def frame_interval(pace: float) -> float:
     """Seconds between a visitor's frames: FPS a second at a watchable pace (as fast as possible:
     at most every FRAME_SECONDS), fewer each when many watch at once, so that rendering frames
@@ -179,7 +193,8 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
     scale = max(2, width_px // (columns * (w + 1)))
     start = time.perf_counter()
     detail = Beliefs((model.image_channels, h, w), model.levels, temperature, images=n)
-    condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition)
+    condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition,
+                     count_bits=not no_condition)
     underlay = None
 
     def status(words, shown, total):
@@ -215,9 +230,8 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
     timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace"
     bits = ""
     if not no_condition:
-        with torch.no_grad():
-            bits = (f"; the model gives them {model.bits_per_dim(canvas, labels=labels, cond=cond).mean().item():.3f} bits/dim "
-                    "(bits it needs per pixel value: lower = less surprising)")
+        bits = (f"; the model gives them {drawn_bits(model, [t for _, t in tickets], sketch, labels, cond):.3f} bits/dim "
+                "(bits it needs per pixel value: lower = less surprising)")
     yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale),
                 f"{note}Done: {n} image{'s' * (n > 1)} in {timing}{bits}. Click a pixel to see what the model believed about it.", True,
                 chart_for(detail, canvas, canvas[0].numel(), guidance), Drawing(detail, canvas, columns, scale))
