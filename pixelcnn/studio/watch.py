@@ -101,13 +101,28 @@ def font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # loaded once: a chart is drawn for every frame
 
 
+@lru_cache(maxsize=None)
+def glyph(character: str, size: int, fill: tuple) -> tuple[Image.Image, float]:
+    """One character in the chart's font on a transparent ground, and how far it advances the pen."""
+    face = font(size)
+    height = face.getbbox("Ag|")[3] + 1
+    image = Image.new("RGBA", (int(face.getlength(character)) + 3, height), (0, 0, 0, 0))
+    ImageDraw.Draw(image).text((0, 0), character, fill=fill, font=face)
+    return image, face.getlength(character)
+
+
 @lru_cache(maxsize=4096)
 def label(text: str, size: int, fill: tuple) -> Image.Image:
-    """`text` in the chart's font, on a transparent ground: rendered once, pasted in every chart
-    that says it (text is the slowest part of a chart, and most of it repeats from frame to frame)."""
-    left, top, right, bottom = font(size).getbbox(text)
-    image = Image.new("RGBA", (max(right, 1), max(bottom, 1)), (0, 0, 0, 0))
-    ImageDraw.Draw(image).text((0, 0), text, fill=fill, font=font(size))
+    """`text` in the chart's font, on a transparent ground, set from glyphs rendered once: a chart is
+    drawn for every frame, and a new string rendered whole took a millisecond or more (numbers
+    and positions change from frame to frame, the characters do not)."""
+    glyphs = [glyph(character, size, fill) for character in text]
+    width = int(sum(advance for _, advance in glyphs)) + 3
+    image = Image.new("RGBA", (max(width, 1), glyphs[0][0].height if glyphs else 1), (0, 0, 0, 0))
+    x = 0.0
+    for picture, advance in glyphs:
+        image.alpha_composite(picture, (int(round(x)), 0))
+        x += advance
     return image
 
 
@@ -116,27 +131,54 @@ def write(image: Image.Image, xy: tuple[float, float], text: str, fill: tuple, s
     image.paste(words, (int(xy[0]), int(xy[1])), words)
 
 
+def bars(pixels: np.ndarray, box: tuple[int, int, int, int], x0: np.ndarray, x1: np.ndarray, heights: np.ndarray, colour) -> None:
+    """Fill bars [x0, x1] (pixel columns, inclusive) of `heights` pixels up from the box's bottom,
+    in one array operation (a chart is drawn for every frame: a Python loop of rectangles held the
+    interpreter for milliseconds while the engine waited)."""
+    left, top, right, bottom = box
+    x0, x1 = np.clip(np.floor(x0).astype(int), left, right), np.clip(np.floor(x1).astype(int), left, right)
+    column = np.zeros(right + 1)
+    for offset in range(int((x1 - x0).max(initial=0)) + 1):  # a few columns per bar
+        inside = x0 + offset <= x1
+        np.maximum.at(column, x0[inside] + offset, heights[inside])
+    rows = np.arange(top, bottom + 1)[:, None]
+    fill = (column[None, :] > 0) & (rows >= bottom - np.ceil(column[None, :]))
+    pixels[top : bottom + 1, : right + 1][fill] = colour
+
+
 def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recent: np.ndarray | None = None) -> Image.Image:
     """A bar chart of one sub-pixel's distribution over its intensity levels, the drawn value in
     orange, in plain words; under it, when `recent` (bits) is given, a strip of the uncertainty of
     the latest sub-pixels drawn (the charted one last, in orange)."""
     levels = len(probs)
-    image = Image.new("RGB", (WIDTH, HEIGHT), (250, 250, 252))
-    draw = ImageDraw.Draw(image)
+    pixels = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    pixels[:] = (250, 250, 252)
     left, right, top, bottom = 10, WIDTH - 10, 40, 104
+    tallest = max(float(probs.max()), 1e-12)
+    step = (right - left) / levels
+    x0 = left + np.arange(levels) * step - 1
+    x1 = x0 + max(step - (step > 2), 1) + 2  # at least 3 pixels wide, so that a lone likely value shows
+    heights = (bottom - top) * probs / tallest
+    shown = heights >= 0.5
+    shown[drawn] = False
+    bars(pixels, (0, top, right, bottom), x0[shown], x1[shown], heights[shown], BAR)
+    bars(pixels, (0, top, right, bottom), x0[drawn : drawn + 1], x1[drawn : drawn + 1], np.maximum(heights[drawn : drawn + 1], 1), DRAWN)
+    if recent is not None and len(recent):
+        strip_top, strip_bottom = 140, HEIGHT - 4
+        latest = np.asarray(recent[-STRIP:], dtype=float)
+        width = (right - left) / STRIP
+        starts = right - (len(latest) - np.arange(len(latest))) * width
+        heights = np.maximum((strip_bottom - strip_top) * np.minimum(latest, 4.0) / 4.0, 1)  # 4 bits fill the strip
+        box = (0, strip_top, right, strip_bottom)
+        bars(pixels, box, starts[:-1], starts[:-1] + max(width - 1, 1), heights[:-1], BAR)
+        bars(pixels, box, starts[-1:], starts[-1:] + max(width - 1, 1), heights[-1:], DRAWN)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
     write(image, (left, 4), title, (20, 20, 30), 13)
     bits = entropy_bits(probs)
     sureness = "certain" if bits < 0.05 else f"unsure by {bits:.1f} bits"
     words = f"{how + ': ' if how else ''}drew {drawn} with p = {probs[drawn]:.2f} ({sureness})"
     write(image, (left, 21), words, (70, 70, 90), 11)
-    tallest = max(float(probs.max()), 1e-12)
-    step = (right - left) / levels
-    for level, p in enumerate(probs):
-        x0 = left + level * step
-        bar = (bottom - top) * p / tallest
-        if bar >= 0.5 or level == drawn:
-            # at least 3 pixels wide, so that a lone likely value (black, on a digit's background) shows
-            draw.rectangle([x0 - 1, bottom - max(bar, 1), x0 + max(step - (step > 2), 1) + 1, bottom], fill=DRAWN if level == drawn else BAR)
     x = left + (drawn + 0.5) * step
     draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
@@ -144,14 +186,7 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     write(image, (right - 70, bottom + 8), f"{levels - 1} (white)", (90, 90, 100), 11)
     write(image, (right - 95, top - 2), f"tallest: p = {tallest:.2f}", (90, 90, 100), 11)
     if recent is not None and len(recent):
-        strip_top, strip_bottom = 140, HEIGHT - 4
         write(image, (left, 125), "how unsure it was, pixel by pixel (latest on the right)", (90, 90, 100), 11)
-        width = (right - left) / STRIP
-        for k, value in enumerate(recent[-STRIP:]):
-            height = (strip_bottom - strip_top) * min(float(value), 4.0) / 4.0  # 4 bits fill the strip
-            x0 = right - (len(recent[-STRIP:]) - k) * width
-            colour = DRAWN if k == len(recent[-STRIP:]) - 1 else BAR
-            draw.rectangle([x0, strip_bottom - max(height, 1), x0 + max(width - 1, 1), strip_bottom], fill=colour)
     return image
 
 
