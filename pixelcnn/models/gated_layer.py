@@ -234,5 +234,4 @@ class GatedLayerStep:
         self.padded(self.row_bias)[:, : self.w] += self.biases_at(row + 1)[1]
         self.row.zero_()
         if next_step is not None:
-            v_pre[:, :, : self.hidden].tanh_()
-            torch._C._nn.glu(v_pre, -1, out=next_step.input_row(row))  # tanh(f) * sigmoid(g)
+            torch.mul(v_pre[:, :, : self.hidden].tanh_(), v_pre[:, :, self.hidden :].sigmoid_(), out=next_step.input_row(row))  # the gate
