@@ -2,12 +2,17 @@
 (the work a model does is its own `multiply_adds_per_pixel`)."""
 
 import socket
+import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import torch
+
+# The library of the checkout a bench lies in, not whichever one the environment has installed
+# (editable): a bench run in a checkout of an older commit measures that commit's code.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def matmul_flops(dtype=torch.float32, side: int = 1024) -> float:

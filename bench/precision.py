@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+import common  # noqa: F401  (puts this checkout's library first on the path)
 import pixelcnn
 from pixelcnn.sampling.cohort import Cohort, order
 from pixelcnn.sampling.costs import Costs, native_bf16
