@@ -29,7 +29,9 @@ class Head:
     def take_views(self) -> None:
         gated, bounds = self.gated, self.bounds
         skips, features = gated.new_zeros((len(gated), gated.shape[2] - 1)), gated.new_zeros((len(gated), gated.shape[2] - 1))
-        self.views = [(gated[:, :, : 1 + hi], skips[:, lo:hi], skips[:, :hi], features[:, lo:hi], features[:, :hi]) for lo, hi in bounds]
+        # One colour group (grey) reads the whole buffer, a view taken once; otherwise a copy a step.
+        self.views = [(gated.view(len(gated), -1) if hi == gated.shape[2] - 1 else gated[:, :, : 1 + hi],
+                       skips[:, lo:hi], skips[:, :hi], features[:, lo:hi], features[:, :hi]) for lo, hi in bounds]
 
     def keep(self, rows: torch.Tensor) -> None:
         self.gated = self.gated[rows]
@@ -38,7 +40,7 @@ class Head:
     def logits(self, channel: int) -> torch.Tensor:
         """Colour `channel` of this pixel, from the layers' gated outputs -> (n, levels) logits."""
         stacked, skip_out, skip_in, features_out, features_in = self.views[channel]
-        torch.mm(stacked.reshape(len(stacked), -1), self.skip[channel], out=skip_out)  # a copy unless one colour group
+        torch.mm(stacked if stacked.dim() == 2 else stacked.reshape(len(stacked), -1), self.skip[channel], out=skip_out)
         torch.addmm(self.hidden_b[channel], skip_in.relu(), self.hidden[channel], out=features_out)
         features_out.relu_()
         return torch.addmm(self.out_b[channel], features_in, self.out[channel])

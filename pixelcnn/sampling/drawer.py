@@ -72,7 +72,7 @@ class Drawer:
         # logits as the sampler computes them, so no forward pass is needed afterwards.
         self.nats = torch.zeros(len(self.canvas), dtype=torch.float64, device=self.device)
         self.generators = [torch.Generator().manual_seed(p.seed) for p in self.parts]
-        self.row, self.noise, self.uniform = -1, None, None
+        self.row, self.noise, self.uniform, self.columns_of = -1, None, None, None
         self.arrange()
 
     def arrange(self) -> None:
@@ -82,6 +82,8 @@ class Drawer:
         self.images = bounds[-1]
         for part, lo, hi in zip(parts, bounds, bounds[1:]):
             part.canvas, part.nats = self.canvas[lo:hi], self.nats[lo:hi]
+        c, h, w = self.shape  # each sub-pixel's column of the canvas, as views taken once
+        self.cells = [[[self.canvas[:, channel, row, col] for col in range(w)] for row in range(h)] for channel in range(c)]
 
         def per_image(value, dtype=torch.float32):
             return torch.tensor([value(p) for p in parts for _ in range(p.n)], dtype=dtype, device=device).reshape(-1, 1)
@@ -132,6 +134,10 @@ class Drawer:
                 torch.rand((part.n, c, w, self.levels), generator=generator, out=self.uniform[lo : lo + part.n])
                 lo += part.n
             self.noise, self.row = self.uniform.clamp_(min=1e-12).log_().neg_().log_().neg_().to(self.device), row
+        if self.noise is not self.columns_of:  # each sub-pixel's view of the noise, taken once a buffer
+            c, _, w = self.shape
+            self.columns = [[self.noise[:, channel, col] for col in range(w)] for channel in range(c)]
+            self.columns_of = self.noise
         return self.noise
 
     def __call__(self, channel, row, col, logits):
@@ -140,7 +146,7 @@ class Drawer:
         images = self.images
         if logits.dtype in (torch.bfloat16, torch.float16):
             logits = logits.float()  # a sampler in half precision draws from float32 logits
-        chosen = conditional = logits[:images]
+        chosen = conditional = logits if len(logits) == images else logits[:images]
         if self.any_guided:
             unconditional = logits[self.second] if not self.all_guided else logits[images:]
             guided = unconditional + self.scale[chosen.dtype == torch.float64] * (chosen - unconditional)
@@ -149,11 +155,12 @@ class Drawer:
             hook(channel, row, col, chosen[lo:hi])
         if self.tempered:
             chosen = chosen / self.temperature[chosen.dtype == torch.float64]
-        value = torch.argmax(chosen + self.row_noise(row)[:, channel, col], dim=-1)
+        self.row_noise(row)
+        value = torch.argmax(chosen + self.columns[channel][col], dim=-1)
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
-        self.canvas[:, channel, row, col] = value
+        self.cells[channel][row][col].copy_(value)
         if self.counting:
             self.nats -= torch.log_softmax(conditional, -1).gather(1, value[:, None])[:, 0]
         return value if len(logits) == images else value[self.row_images]
