@@ -67,7 +67,9 @@ class GatedLayer(nn.Module):
         return gate(v_pre), h_out, self.skip(gated)
 
     def stepper(self, cond_vec, cond_map, n: int, w: int, dtype: torch.dtype) -> "GatedLayerStep":
-        """This layer, ready to run one pixel at a time over n images w pixels wide."""
+        """This layer, ready to run one pixel at a time over n images w pixels wide; cond_map
+        channels last, (n, H, W, M), so that a row of it is one contiguous (n*W, M) matrix (one
+        copy shared by every layer)."""
         bounds = group_bounds(self.skip.weight.shape[0], self.colours)
         return GatedLayerStep(self, cond_vec, cond_map, n, w, bounds, dtype)
 
@@ -129,8 +131,7 @@ class GatedLayerStep:
         self.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order] + self.constant)
         map_bias = self.constant if layer.cond is None else 0  # the constant once: with the vector's, or else here
         self.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order] + map_bias)
-        # The map channels last, so that a row of it is one contiguous (n*W, M) matrix: (n, H, W, M).
-        self.cond_vec, self.cond_map = cond_vec, None if cond_map is None else cond_map.permute(0, 2, 3, 1).contiguous()
+        self.cond_vec, self.cond_map = cond_vec, cond_map  # (n, F), (n, H, W, M) channels last, or None
         self.row_conditioning: dict[int, torch.Tensor] = {}  # row -> (n, W or 1, 4h)
         self.map_rows: list[torch.Tensor] = []  # two (n, W, 4h) buffers the map's rows are made in, by row parity
         # The last `taps` rows of the vertical stack's input, zero-padded left and right.
@@ -153,13 +154,14 @@ class GatedLayerStep:
         """Set up row 0's horizontal bias (nothing above it)."""
         self.padded(self.row_bias)[:, : self.w] = self.biases_at(0)[1]
 
-    def keep(self, rows: torch.Tensor) -> None:
-        """Go on with only these images (indices into the batch, in order)."""
+    def keep(self, rows: torch.Tensor, cond_vec, cond_map) -> None:
+        """Go on with only these images (indices into the batch, in order), whose conditioning is
+        now cond_vec and cond_map (the batch's, indexed once for every layer)."""
         self.column, self.row = self.column[rows], self.row[rows]
         self.pre_group = [pre[rows] for pre in self.pre_group]
         self.pre, self.row_bias = (self.padded(t)[rows].reshape(-1, t.shape[1]) for t in (self.pre, self.row_bias))
         self.n = len(rows)
-        self.cond_vec, self.cond_map = (None if t is None else t[rows] for t in (self.cond_vec, self.cond_map))
+        self.cond_vec, self.cond_map = cond_vec, cond_map
         if self.cond is not None or self.map is not None:  # else the biases are the same for every image
             self.row_conditioning = {row: bias[rows] for row, bias in self.row_conditioning.items()}
         self.map_rows = []

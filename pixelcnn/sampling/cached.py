@@ -54,6 +54,8 @@ class Cached:
     def __init__(self, model, rows: int, size: tuple[int, int], cond_vec, cond_map):
         weight = model.head_out.weight
         self.shape = (model.image_channels, *size)
+        cond_map = None if cond_map is None else cond_map.permute(0, 2, 3, 1).contiguous()  # (rows, H, W, M), for every layer
+        self.cond_vec, self.cond_map = cond_vec, cond_map
         self.steps = [layer.stepper(cond_vec, cond_map, rows, size[1], weight.dtype) for layer in model.layers]
         self.head = Head(model, self.steps, rows)
         # level -> model input, with the arithmetic of PixelCNNBase.scale, so that both samplers agree exactly
@@ -73,8 +75,9 @@ class Cached:
 
     def keep(self, rows: torch.Tensor) -> None:
         """Go on with only these batch rows (indices, in order)."""
+        self.cond_vec, self.cond_map = (None if t is None else t[rows] for t in (self.cond_vec, self.cond_map))
         for step in self.steps:
-            step.keep(rows)
+            step.keep(rows, self.cond_vec, self.cond_map)
         self.head.keep(rows)
         self.take_views()
 
