@@ -122,9 +122,10 @@ class Drawer:
         self.arrange()
         return rows
 
-    def row_noise(self, row):
-        """This image row's Gumbel noise, (images, C, W, levels): each part's from its own generator,
-        made in place in one buffer kept from row to row (a new one each row costs page faults)."""
+    def noise_columns(self, row) -> list[list[torch.Tensor]]:
+        """This image row's Gumbel noise, [channel][col] -> (images, levels): each part's from its own
+        generator, made in place in one buffer kept from row to row (a new one each row costs page
+        faults), and each sub-pixel's view of it taken once a buffer."""
         if row != self.row:
             c, _, w = self.shape
             if self.uniform is None or len(self.uniform) != self.images:
@@ -134,11 +135,11 @@ class Drawer:
                 torch.rand((part.n, c, w, self.levels), generator=generator, out=self.uniform[lo : lo + part.n])
                 lo += part.n
             self.noise, self.row = self.uniform.clamp_(min=1e-12).log_().neg_().log_().neg_().to(self.device), row
-        if self.noise is not self.columns_of:  # each sub-pixel's view of the noise, taken once a buffer
+        if self.noise is not self.columns_of:  # a new buffer (the first row, or images left the batch)
             c, _, w = self.shape
             self.columns = [[self.noise[:, channel, col] for col in range(w)] for channel in range(c)]
             self.columns_of = self.noise
-        return self.noise
+        return self.columns
 
     def __call__(self, channel, row, col, logits):
         """logits (rows, levels) for sub-pixel (channel, row, col) of every batch row -> (rows,)
@@ -155,8 +156,7 @@ class Drawer:
             hook(channel, row, col, chosen[lo:hi])
         if self.tempered:
             chosen = chosen / self.temperature[chosen.dtype == torch.float64]
-        self.row_noise(row)
-        value = torch.argmax(chosen + self.columns[channel][col], dim=-1)
+        value = torch.argmax(chosen + self.noise_columns(row)[channel][col], dim=-1)
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)

@@ -105,10 +105,10 @@ def font(size: int) -> ImageFont.ImageFont:
 def glyph(character: str, size: int, fill: tuple) -> tuple[Image.Image, float]:
     """One character in the chart's font on a transparent ground, and how far it advances the pen."""
     face = font(size)
-    height = face.getbbox("Ag|")[3] + 1
-    image = Image.new("RGBA", (int(face.getlength(character)) + 3, height), (0, 0, 0, 0))
+    advance = face.getlength(character)
+    image = Image.new("RGBA", (int(advance) + 3, face.getbbox("Ag|")[3] + 1), (0, 0, 0, 0))
     ImageDraw.Draw(image).text((0, 0), character, fill=fill, font=face)
-    return image, face.getlength(character)
+    return image, advance
 
 
 @lru_cache(maxsize=4096)
@@ -131,12 +131,12 @@ def write(image: Image.Image, xy: tuple[float, float], text: str, fill: tuple, s
     image.paste(words, (int(xy[0]), int(xy[1])), words)
 
 
-def bars(pixels: np.ndarray, box: tuple[int, int, int, int], x0: np.ndarray, x1: np.ndarray, heights: np.ndarray, colour) -> None:
-    """Fill bars [x0, x1] (pixel columns, inclusive) of `heights` pixels up from the box's bottom,
-    in one array operation (a chart is drawn for every frame: a Python loop of rectangles held the
-    interpreter for milliseconds while the engine waited)."""
-    left, top, right, bottom = box
-    x0, x1 = np.clip(np.floor(x0).astype(int), left, right), np.clip(np.floor(x1).astype(int), left, right)
+def bars(pixels: np.ndarray, box: tuple[int, int, int], x0: np.ndarray, x1: np.ndarray, heights: np.ndarray, colour) -> None:
+    """Fill bars [x0, x1] (pixel columns, inclusive, up to the box's right) of `heights` pixels up
+    from the box's bottom, in one array operation (a chart is drawn for every frame: a Python loop
+    of rectangles held the interpreter for milliseconds while the engine waited)."""
+    top, right, bottom = box
+    x0, x1 = np.clip(np.floor(x0).astype(int), 0, right), np.clip(np.floor(x1).astype(int), 0, right)
     column = np.zeros(right + 1)
     for offset in range(int((x1 - x0).max(initial=0)) + 1):  # a few columns per bar
         inside = x0 + offset <= x1
@@ -161,15 +161,15 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     heights = (bottom - top) * probs / tallest
     shown = heights >= 0.5
     shown[drawn] = False
-    bars(pixels, (0, top, right, bottom), x0[shown], x1[shown], heights[shown], BAR)
-    bars(pixels, (0, top, right, bottom), x0[drawn : drawn + 1], x1[drawn : drawn + 1], np.maximum(heights[drawn : drawn + 1], 1), DRAWN)
+    bars(pixels, (top, right, bottom), x0[shown], x1[shown], heights[shown], BAR)
+    bars(pixels, (top, right, bottom), x0[drawn : drawn + 1], x1[drawn : drawn + 1], np.maximum(heights[drawn : drawn + 1], 1), DRAWN)
     if recent is not None and len(recent):
         strip_top, strip_bottom = 140, HEIGHT - 4
         latest = np.asarray(recent[-STRIP:], dtype=float)
         width = (right - left) / STRIP
         starts = right - (len(latest) - np.arange(len(latest))) * width
         heights = np.maximum((strip_bottom - strip_top) * np.minimum(latest, 4.0) / 4.0, 1)  # 4 bits fill the strip
-        box = (0, strip_top, right, strip_bottom)
+        box = (strip_top, right, strip_bottom)
         bars(pixels, box, starts[:-1], starts[:-1] + max(width - 1, 1), heights[:-1], BAR)
         bars(pixels, box, starts[-1:], starts[-1:] + max(width - 1, 1), heights[-1:], DRAWN)
     image = Image.fromarray(pixels)
