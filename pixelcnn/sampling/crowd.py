@@ -25,7 +25,7 @@ from pixelcnn.sampling.ticket import Full, Ticket
 
 log = logging.getLogger("pixelcnn.crowd")
 JOIN_SECONDS = 0.15  # a request that finds the engine busy waits this long for others to join its batch
-COHORTS = 2  # cohorts drawn at once, interleaved pixel by pixel
+COHORTS = 8  # cohorts drawn at once, interleaved pixel by pixel (2: a burst's last requests waited for a whole drawing to start)
 BATCH_SECONDS = 12.0  # a cohort is at most as large as the engine can draw in this long (at its measured cost)
 MAX_WAIT = 45.0  # a request that would wait longer than this to start is refused, with the expected wait
 
@@ -48,6 +48,7 @@ class Running:
     cost: Cost
     step: int = 0
     started: float = field(default_factory=time.monotonic)
+    progress: torch.Tensor = field(default_factory=lambda: torch.zeros(1, dtype=torch.long))  # pixels drawn, read by every ticket
 
 
 class Crowd:
@@ -68,24 +69,25 @@ class Crowd:
 
     # -- asking ---------------------------------------------------------------------------------
 
-    def submit(self, model, n: int, then=None, **kwargs) -> Ticket:
+    def submit(self, model, n: int, then=None, watch=None, stage: str = "image", **kwargs) -> Ticket:
         """Check a request (the arguments of `sample_stream`, less `every` and `method`) and queue it
-        -> its Ticket; a ValueError says what is wrong with it, `Full` how long it would wait."""
+        -> its Ticket; a ValueError says what is wrong with it, `Full` how long it would wait.
+        watch: told of the ticket's changes (see `Ticket.watch`)."""
         request = order(model, n, **kwargs)
-        ticket = Ticket(request, model.image_channels * request.size[0] * request.size[1], then=then)
+        ticket = Ticket(request, model.image_channels * request.size[0] * request.size[1], stage, then=then, watch=watch)
         with self.lock:
             wait = self.expected_wait()
             if wait > self.max_wait:
                 raise Full(f"The machine is drawing for {self.visitors()} visitors: yours would start in about {wait:.0f} s. "
                            "Try again in a minute.")
-            ticket.wait = wait
+            ticket.queued(wait)
             self.waiting.append(ticket)
             self.lock.notify()
         self.start_engine()
         return ticket
 
     def stages(self, model, n: int, *, labels=None, cond=None, sketch=None, seed=None, guidance=0.0, sketch_guidance=None,
-               on_logits=None, on_sketch_logits=None, no_condition=False, **kwargs) -> list[tuple[str, Ticket]]:
+               on_logits=None, on_sketch_logits=None, no_condition=False, watch=None, **kwargs) -> list[tuple[str, Ticket]]:
         """A two-stage model's request, as `sample_stages` draws it -> [("sketch", ticket),] ("detail", ticket):
         the detail stage joins the queue as soon as its sketch is drawn."""
         seed = seed_or_new(seed)
@@ -94,7 +96,7 @@ class Crowd:
         h, w = model.detail.image_size
         blank_map = torch.zeros(n, model.detail.cond_map_channels, h, w)
         order(model.detail, n, **condition, cond_map=blank_map, guidance=guidance)  # the detail stage's arguments checked up front
-        detail = Ticket(None, model.image_channels * h * w)
+        detail = Ticket(None, model.image_channels * h * w, "detail", watch=watch)
 
         def draw_detail(sketch: torch.Tensor) -> None:  # with the lock held (the engine calls it so)
             try:
@@ -105,11 +107,11 @@ class Crowd:
                 detail.error = err
                 detail.end()
                 return
-            detail.submitted, detail.wait = time.monotonic(), self.expected_wait()
+            detail.queued(self.expected_wait())
             self.waiting.append(detail)
 
         if sketch is None:
-            first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), **condition, seed=seed,
+            first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), watch=watch, stage="sketch", **condition, seed=seed,
                                 guidance=sketch_guidance, on_logits=on_sketch_logits)
             return [("sketch", first), ("detail", detail)]
         sketch = checked_sketch(model, n, sketch)
@@ -200,11 +202,10 @@ class Crowd:
             self.waiting = [t for t in self.waiting if t not in members]
             weights, cost = self.costs.best(model, size, rows)
             cohort = Cohort(model, [t.order for t in members], weights=weights)
-            now = time.monotonic()
+            run, now = Running(cohort, members, cohort.pixels(), size[0] * size[1], cost), time.monotonic()
+            self.running.append(run)
             for ticket in members:
-                ticket.started, ticket.wait = now, 0.0
-                ticket.begun.set()
-            self.running.append(Running(cohort, members, cohort.pixels(), size[0] * size[1], cost))
+                ticket.begin(ticket.order.part.canvas, ticket.order.part.nats, run.progress, now)
 
     def dropped(self, ticket: Ticket) -> bool:
         if ticket.cancelled:
@@ -228,8 +229,7 @@ class Crowd:
             pixel, run.tickets = None, [self.fail(t, err) for t in run.tickets]
         if pixel is not None:
             run.step = pixel + 1
-            for ticket in run.tickets:
-                ticket.done = run.step * ticket.order.part.canvas.shape[1]
+            run.progress[0] = run.step
             return
         seconds = time.monotonic() - run.started
         log.info("drew %d requests (%d rows) of %s in %.2f s, %.2f ms a step (%.2f ms alone, as measured), %d cohorts running",

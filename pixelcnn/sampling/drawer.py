@@ -67,10 +67,17 @@ class Drawer:
 
     def __init__(self, parts: list[Part], shape: tuple[int, int, int], levels: int, device="cpu"):
         self.parts, self.shape, self.levels, self.device = list(parts), shape, levels, torch.device(device)
+        # Every image of every part, for as long as the drawer lives: a part that leaves the batch
+        # leaves its rows behind, and the others' rows stay where they are (`kept`), so that whoever
+        # reads a part's canvas (another process, through shared memory) reads the same tensor throughout.
         self.canvas = torch.zeros((sum(p.n for p in self.parts), *shape), dtype=torch.long, device=self.device)
         # What each image's drawn values cost under the conditional model: the conditional branch's
         # logits as the sampler computes them, so no forward pass is needed afterwards.
         self.nats = torch.zeros(len(self.canvas), dtype=torch.float64, device=self.device)
+        self.kept: torch.Tensor | None = None  # the canvas rows of the images still drawn, in batch order (None: all)
+        bounds = [0, *itertools.accumulate(p.n for p in self.parts)]
+        for part, lo, hi in zip(self.parts, bounds, bounds[1:]):
+            part.canvas, part.nats = self.canvas[lo:hi], self.nats[lo:hi]
         self.generators = [torch.Generator().manual_seed(p.seed) for p in self.parts]
         self.row, self.noise, self.uniform, self.columns_of = -1, None, None, None
         self.arrange()
@@ -80,8 +87,6 @@ class Drawer:
         parts, device = self.parts, self.device
         bounds = [0, *itertools.accumulate(p.n for p in parts)]
         self.images = bounds[-1]
-        for part, lo, hi in zip(parts, bounds, bounds[1:]):
-            part.canvas, part.nats = self.canvas[lo:hi], self.nats[lo:hi]
         c, h, w = self.shape  # each sub-pixel's column of the canvas, as views taken once
         self.cells = [[[self.canvas[:, channel, row, col] for col in range(w)] for row in range(h)] for channel in range(c)]
 
@@ -115,7 +120,7 @@ class Drawer:
         kept = [k for k, p in enumerate(self.parts) if any(p is q for q in parts)]
         images = torch.cat([torch.arange(bounds[k], bounds[k + 1]) for k in kept] or [torch.zeros(0, dtype=torch.long)]).to(self.device)
         rows = torch.isin(self.row_images, images).nonzero()[:, 0]
-        self.canvas, self.nats = self.canvas[images], self.nats[images]
+        self.kept = images if self.kept is None else self.kept[images]
         if self.noise is not None:
             self.noise, self.uniform = self.noise[images], self.uniform[images.to(self.uniform.device)]
         self.parts, self.generators = [self.parts[k] for k in kept], [self.generators[k] for k in kept]
@@ -160,7 +165,14 @@ class Drawer:
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
-        self.cells[channel][row][col].copy_(value)
+        if self.kept is None:
+            self.cells[channel][row][col].copy_(value)
+        else:
+            self.cells[channel][row][col].index_copy_(0, self.kept, value)
         if self.counting:
-            self.nats -= torch.log_softmax(conditional, -1).gather(1, value[:, None])[:, 0]
+            drawn = torch.log_softmax(conditional, -1).gather(1, value[:, None])[:, 0]
+            if self.kept is None:
+                self.nats -= drawn
+            else:
+                self.nats.index_add_(0, self.kept, drawn.to(self.nats.dtype), alpha=-1)
         return value if len(logits) == images else value[self.row_images]

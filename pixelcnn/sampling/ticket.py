@@ -1,8 +1,11 @@
 """A request's ticket in the crowd (`sampling.crowd`): how far the engine has drawn it, its canvas,
-and how its holder waits for it, reads it, or leaves."""
+and how its holder waits for it, reads it, or leaves. The same ticket serves a holder in another
+process (`sampling.engine`): everything it reads while the drawing goes on is a tensor the engine
+writes into, in shared memory there."""
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -18,22 +21,38 @@ class Full(ValueError):
 class Ticket:
     """One request's drawing in the crowd, as the engine advances it."""
 
-    order: Order | None  # None until its sketch is drawn (a two-stage model's detail stage)
+    order: Order | None  # None until its sketch is drawn (a two-stage model's detail stage), and in another process
     total: int  # sub-pixels of an image
-    done: int = 0
+    stage: str = "image"  # which stage of its request it draws: "image", or a two-stage model's "sketch" or "detail"
     wait: float = 0.0  # while waiting: the expected seconds until it starts
     started: float | None = None
     error: Exception | None = None
     cancelled: bool = False
     then: object = None  # called by the engine with this ticket when its drawing is done (the next stage)
+    canvas: torch.Tensor | None = None  # (n, C, H, W) the images as far as they are drawn (the engine writes into it), once begun
+    nats: torch.Tensor | None = None  # (n,) float64: -log p of each image's drawn values so far (with count_bits)
+    progress: torch.Tensor | None = None  # (1,) pixels drawn in its batch (the engine's count, shared by the batch)
+    watch: Callable[["Ticket", str], None] | None = None  # told "queued", "begun" and "finished" (the engine process's messenger)
     finished: threading.Event = field(default_factory=threading.Event)
     begun: threading.Event = field(default_factory=threading.Event)  # set when it starts (or ends without starting)
     submitted: float = field(default_factory=time.monotonic)
 
     @property
-    def canvas(self) -> torch.Tensor | None:
-        """(n, C, H, W) the images as far as they are drawn (a view the engine writes into), or None before it starts."""
-        return None if self.order is None or self.order.part.canvas is None else self.order.part.canvas
+    def done(self) -> int:
+        """Sub-pixels of each image drawn so far."""
+        return 0 if self.progress is None else int(self.progress[0]) * self.canvas.shape[1]
+
+    def queued(self, wait: float) -> None:
+        """Waiting for the engine from now, for about `wait` seconds."""
+        self.submitted, self.wait = time.monotonic(), wait
+        self.tell("queued")
+
+    def begin(self, canvas: torch.Tensor, nats: torch.Tensor, progress: torch.Tensor, started: float | None = None) -> None:
+        """Its batch has started: the canvas and counts the engine writes into."""
+        self.canvas, self.nats, self.progress = canvas, nats, progress
+        self.started, self.wait = time.monotonic() if started is None else started, 0.0
+        self.begun.set()
+        self.tell("begun")
 
     def snapshot(self) -> tuple[torch.Tensor | None, int]:
         """(a copy of the canvas, sub-pixels drawn in it): the count is read first, so the copy holds at least that many."""
@@ -42,9 +61,18 @@ class Ticket:
         return (None if canvas is None else canvas.clone()), done
 
     def end(self) -> None:
-        """Done, failed or cancelled: whoever waits for it to start or finish goes on."""
+        """Done, failed or cancelled: its count stops where it is, and whoever waits for it to start or finish goes on."""
+        if self.finished.is_set():
+            return
+        if self.progress is not None:
+            self.progress = self.progress.clone()  # no longer the batch's: a request that left stops counting
         self.begun.set()
         self.finished.set()
+        self.tell("finished")
+
+    def tell(self, what: str) -> None:
+        if self.watch is not None:
+            self.watch(self, what)
 
     def cancel(self) -> None:
         """Leave: the engine drops this request's rows from its batch before its next pixel."""

@@ -16,13 +16,14 @@ from PIL import Image
 
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.sampling.crowd import Crowd, Ticket
+from pixelcnn.sampling.engine import Engine
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 
 FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
 FRAME_BUDGET = 20  # frames a second the page sends all its visitors together, at most (each costs the server about 20 ms of CPU)
 WAIT_SHOWN = 0.5  # a request that has waited this long for the machine is told how much longer
-CROWD = Crowd()  # the page's one engine: every drawing tab's requests share its batches
+CROWD = Engine()  # the page's one engine, in a process of its own: every drawing tab's requests share its batches
 WATCHING: set = set()  # the drawings being shown now
 SKETCH_SHARE = 0.25  # of a watchable pace, the share the sketch stage is shown for
 
@@ -161,7 +162,7 @@ def drawn_bits(model, tickets: list, sketch, labels, cond) -> float:
     as it drew (no forward pass afterwards: at the end of a crowd's drawings that would be one per
     visitor at once); a two-stage model's sketch and detail bits over the image's sub-pixels, a
     given sketch's bits worked out from it."""
-    nats = sum(ticket.order.part.nats for ticket in tickets)
+    nats = sum(ticket.nats for ticket in tickets)
     if model.STAGED and sketch is not None:
         sketch = torch.as_tensor(sketch)
         with torch.no_grad():
@@ -179,7 +180,7 @@ def frame_interval(pace: float) -> float:
 
 def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None,
            guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
-           no_condition: bool = False, crowd: Crowd | None = None) -> Iterator[Frame]:
+           no_condition: bool = False, crowd: Crowd | Engine | None = None) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
     sub-pixel of the first image; the last frame with bits/dim. The drawing is one request to
     `crowd` (the page's shared engine by default), drawn at full speed in a batch with whoever
@@ -202,7 +203,8 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
 
     if model.STAGED:
         rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, temperature, "sketch cell")
-        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, on_logits=detail, on_sketch_logits=rough)
+        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, on_logits=detail.record,
+                               on_sketch_logits=rough.record)
         views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
                                 pace * SKETCH_SHARE),
                  "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,
@@ -210,7 +212,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         if sketch is not None:
             underlay = sketch_picture(model, sketch)
     else:
-        tickets = [("image", crowd.submit(model, n, **condition, known=known, known_mask=known_mask, on_logits=detail))]
+        tickets = [("image", crowd.submit(model, n, **condition, known=known, known_mask=known_mask, on_logits=detail.record))]
         views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
     token = object()
     WATCHING.add(token)

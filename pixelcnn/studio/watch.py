@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from pixelcnn.sampling.record import LogitsRecord
 from pixelcnn.studio.palette import BAR, CURSOR
 
 # Label on the page -> seconds the drawing is spread over (0: each frame as soon as it is ready).
@@ -44,29 +45,32 @@ WIDTH, HEIGHT = 360, 170  # the chart's size in pixels
 
 
 class Beliefs:
-    """The distribution each sub-pixel of the first `images` images was drawn from, kept as a
-    sampler's `on_logits` hook sees it (guided, before the temperature)."""
+    """What the model believed about each sub-pixel of the first `images` images of a drawing, as
+    the sampler's `on_logits` hook `record` (a `LogitsRecord`) keeps it, and what the charts make of it."""
 
     def __init__(self, shape: tuple[int, int, int], levels: int, temperature: float = 1.0, name: str = "pixel", images: int = 1):
         self.channels, self.height, self.width = shape
         self.name = name  # what the chart calls a sub-pixel ("pixel", "sketch cell")
         self.temperature = temperature
-        self.first = torch.zeros(math.prod(shape), levels)  # the first image's, exact: the live chart
-        # The others' in half precision (16 images of 28x28 in 6 MB), for a click on a finished drawing.
-        self.others = torch.zeros(images - 1, math.prod(shape), levels, dtype=torch.float16)
-        self.count = 0  # sub-pixels recorded so far, in raster order
+        self.record = LogitsRecord(shape, levels, images)
         self.first_bits = np.zeros(0)  # the first image's uncertainties, as far as worked out
         self.last_chart: tuple = (None, None)  # (what it shows, the chart) of the latest frame
 
     def __call__(self, channel, row, col, logits):
-        index = (row * self.width + col) * self.channels + channel
-        self.first[index] = logits[0].float()
-        self.others[:, index] = logits[1 : 1 + len(self.others)].to(torch.float16)
-        self.count = max(self.count, index + 1)
+        self.record(channel, row, col, logits)
+
+    @property
+    def first(self) -> torch.Tensor:
+        return self.record.first
+
+    @property
+    def count(self) -> int:
+        """Sub-pixels recorded so far, in raster order."""
+        return self.record.count
 
     def logits(self, image: int) -> torch.Tensor:
         """(sub-pixels, levels) the recorded logits of `image`."""
-        return self.first if image == 0 else self.others[image - 1]
+        return self.record.logits(image)
 
     def position(self, index: int) -> tuple[int, int, int]:
         """Sub-pixel index in raster order -> (channel, row, col)."""
