@@ -91,11 +91,14 @@ def test_kept_rows_show_at_once_and_the_pace_spreads_the_rest():
 
 
 def test_the_chart_follows_the_last_pixel_the_model_hesitated_over():
-    beliefs = Beliefs((1, 2, 4), 16, images=2)
+    beliefs = Beliefs((1, 2, 4), 16)
     sure, unsure = torch.full((2, 16), -50.0), torch.zeros(2, 16)
     sure[:, 3] = 50.0
+    second = []
     for index in range(8):
         beliefs(0, index // 4, index % 4, unsure if index in (2, 5) else sure)
+        second.append((unsure if index in (2, 5) else sure)[1])
+    beliefs.redo = lambda image: torch.stack(second)  # the other images' logits, worked out again once drawn
     assert last_hesitation(beliefs, 4)[0] == 2 and last_hesitation(beliefs, 7)[0] == 5
     index, recent = last_hesitation(beliefs, 1)
     assert index == 1 and recent == pytest.approx([0.0, 0.0])  # no hesitation yet: the latest drawn
@@ -118,3 +121,32 @@ def test_a_click_on_a_finished_grid_finds_its_image_and_pixel(model):
         drawing.chart_at((1 + 8) * scale, 5 * scale)  # the gap after the first column
     with pytest.raises(ValueError, match="Click a pixel"):
         drawing.chart_at("left", 3)
+
+
+@pytest.mark.parametrize("kind", ["class", "guided", "no condition", "two-stage"])
+def test_a_clicked_images_beliefs_worked_out_again_are_those_it_was_drawn_from(model, kind):
+    """Only the first image's logits are kept while drawing; another image's are worked out again when it
+    is clicked. They must be what a hook that kept every image's logits saw (guided as drawn; for a
+    two-stage model, over the map of the sketch it drew), up to float rounding."""
+    from pixelcnn.models import TwoStagePixelCNN
+    from pixelcnn.sampling import sample_stages
+    from pixelcnn.sampling.record import LogitsRecord
+
+    drawer = model
+    if kind == "two-stage":
+        torch.manual_seed(0)
+        drawer = TwoStagePixelCNN.build(2, 4, image_channels=1, image_size=[8, 8], levels=16, hidden_channels=6, num_layers=2, kernel_size=3,
+                                        num_classes=2, cond_dropout=0.2).eval()
+    ask = dict(labels=torch.tensor([1, 0, 1]), seed=5, temperature=1.3, guidance=2.0 if kind in ("guided", "two-stage") else 0.0)
+    if kind == "no condition":
+        ask = dict(seed=5, temperature=1.3, no_condition=True)
+    kept = LogitsRecord((1, 8, 8), 16, images=3)
+    if kind == "two-stage":
+        *_, (_, drawn, _, _) = sample_stages(drawer, 3, **ask, on_logits=kept)
+    else:
+        drawn = sample(drawer, 3, **ask, on_logits=kept)
+    drawing = list(frames.stream(drawer, 3, **ask))[-1].drawing
+    assert torch.equal(drawing.canvas, drawn)
+    for image in (1, 2):
+        assert torch.allclose(drawing.beliefs.logits(image), kept.logits(image).float(), atol=0.02), image  # kept in half precision
+    assert torch.equal(drawing.beliefs.logits(0), kept.first)

@@ -30,3 +30,21 @@ class LogitsRecord:
     def logits(self, image: int) -> torch.Tensor:
         """(sub-pixels, levels) the recorded logits of `image`."""
         return self.first if image == 0 else self.others[image - 1]
+
+
+@torch.no_grad()
+def drawn_logits(model, images: torch.Tensor, labels=None, cond=None, cond_map=None, guidance: float = 0.0,
+                 no_condition: bool = False) -> torch.Tensor:
+    """Finished images (n, C, H, W) ints -> (n, C*H*W, levels) the logits a sampler's `on_logits` hook
+    saw while drawing them (guided as they were drawn, before the temperature; raster order: row,
+    column, channel), worked out again in one forward pass (two with guidance) instead of being kept
+    for every image while it was drawn. The same numbers up to float rounding."""
+    n = len(images)
+    if no_condition:  # as `order` draws it: the unconditional branch, whatever the labels
+        labels = torch.zeros(n, dtype=torch.long) if model.num_classes and labels is None else labels
+        cond = torch.zeros(n, model.cond_dim) if model.cond_dim and cond is None else cond
+    logits = model(images, labels, cond, cond_map, unconditional=torch.full((n,), True) if no_condition else None)
+    if guidance:
+        unconditional = model(images, labels, cond, cond_map, unconditional=torch.ones(n, dtype=torch.bool))
+        logits = unconditional + (1.0 + guidance) * (logits - unconditional)
+    return logits.permute(0, 3, 4, 2, 1).reshape(n, -1, logits.shape[1])  # (n, levels, C, H, W) -> (n, H*W*C, levels)

@@ -17,6 +17,7 @@ from PIL import Image
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.sampling.crowd import Crowd, Ticket
 from pixelcnn.sampling.engine import Engine
+from pixelcnn.sampling.record import drawn_logits
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 
@@ -171,6 +172,21 @@ def drawn_bits(model, tickets: list, sketch, labels, cond) -> float:
     return (nats.mean() / (math.log(2) * tickets[-1].total)).item()
 
 
+def redo(model, canvas: torch.Tensor, sketch, labels, cond, guidance: float, no_condition: bool) -> Callable[[int], torch.Tensor]:
+    """A finished drawing's image -> the logits it was drawn from, worked out again when a visitor clicks it."""
+    drawer = model.detail if model.STAGED else model
+
+    def logits(image: int) -> torch.Tensor:
+        def pick(t):
+            return None if t is None else torch.as_tensor(t)[image : image + 1]
+
+        with torch.no_grad():
+            cond_map = model.cond_map_of(pick(sketch)) if model.STAGED else None
+        return drawn_logits(drawer, canvas[image : image + 1], pick(labels), pick(cond), cond_map, guidance, no_condition)[0]
+
+    return logits
+
+
 def frame_interval(pace: float) -> float:
     """Seconds between a visitor's frames: FPS a second at a watchable pace (as fast as possible:
     at most every FRAME_SECONDS), fewer each when many watch at once, so that rendering frames
@@ -193,7 +209,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
     start = time.perf_counter()
-    detail = Beliefs((model.image_channels, h, w), model.levels, temperature, images=n)
+    detail = Beliefs((model.image_channels, h, w), model.levels, temperature)
     condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition,
                      count_bits=not no_condition)
     underlay = None
@@ -214,6 +230,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
     else:
         tickets = [("image", crowd.submit(model, n, **condition, known=known, known_mask=known_mask, on_logits=detail.record))]
         views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
+    outline = sketch  # a two-stage drawing's sketch, given or (below) drawn
     token = object()
     WATCHING.add(token)
     try:
@@ -223,17 +240,21 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
             stage_guidance = sketch_guidance if stage == "sketch" and sketch_guidance is not None else guidance
             canvas = yield from play(ticket, views[stage], stage_guidance, status, lambda: frame_interval(pace))
             if stage == "sketch":
-                underlay = sketch_picture(model, canvas)
+                underlay, outline = sketch_picture(model, canvas), canvas
     finally:
         WATCHING.discard(token)
         for _, ticket in tickets:
             ticket.cancel()  # a visitor who leaves (or presses Stop) leaves the batch; a finished drawing is not affected
-    elapsed = time.perf_counter() - start
+    detail.redo = redo(model, canvas, outline, labels, cond, guidance, no_condition)
+    bits = None if no_condition else drawn_bits(model, [t for _, t in tickets], sketch, labels, cond)
+    yield last_frame(model, Drawing(detail, canvas, columns, scale), time.perf_counter() - start, pace, bits, guidance, note)
+
+
+def last_frame(model, drawing: Drawing, elapsed: float, pace: float, bits: float | None, guidance: float, note: str) -> Frame:
+    """The finished drawing's frame: how long it took, the bits/dim the model gives it (if it drew with a condition)."""
+    canvas, n = drawing.canvas, len(drawing.canvas)
     timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace"
-    bits = ""
-    if not no_condition:
-        bits = (f"; the model gives them {drawn_bits(model, [t for _, t in tickets], sketch, labels, cond):.3f} bits/dim "
-                "(bits it needs per pixel value: lower = less surprising)")
-    yield Frame(render(canvas, model.levels, canvas[0].numel(), columns, scale),
-                f"{note}Done: {n} image{'s' * (n > 1)} in {timing}{bits}. Click a pixel to see what the model believed about it.", True,
-                chart_for(detail, canvas, canvas[0].numel(), guidance), Drawing(detail, canvas, columns, scale))
+    bits = "" if bits is None else f"; the model gives them {bits:.3f} bits/dim (bits it needs per pixel value: lower = less surprising)"
+    return Frame(render(canvas, model.levels, canvas[0].numel(), drawing.columns, drawing.scale),
+                 f"{note}Done: {n} image{'s' * (n > 1)} in {timing}{bits}. Click a pixel to see what the model believed about it.", True,
+                 chart_for(drawing.beliefs, canvas, canvas[0].numel(), guidance), drawing)
