@@ -17,8 +17,8 @@ import torch
 def main(argv=None):
     # Imported here, not above: the drawing engine's process (`pixelcnn.sampling.engine`) imports
     # this file as its main module, and needs none of the page.
+    from pixelcnn.memory import tame_malloc
     from pixelcnn.studio import build, launch, load_models
-    from pixelcnn.studio.serving import tame_malloc
 
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--hub", default=os.environ.get("PIXELCNN_HUB_REPO"),

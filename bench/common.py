@@ -49,11 +49,21 @@ def wait_serving(url: str, proc, limit: float = 120) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of process `pid` in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Memory of process `pid` and every process it started (the page's drawing engine runs in one of
+    its own), in MB: the sum of their proportional set sizes, so that the memory they share (the
+    models' weights, the canvases) counts once."""
+    total, pids = 0.0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def together(target, argument_lists: list[tuple]) -> float:

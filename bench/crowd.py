@@ -1,19 +1,27 @@
 """A crowd at once: N visitors press Generate together on the By class tab, at the page's defaults.
 
-    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2]
+    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2] [--client browser|gradio]
 
 Starts `python app.py` on a free port, warms it with one drawing, then for each N sends N
-simultaneous requests (each from its own gradio_client, as its own browser would: MNIST, class
-k mod 10, 16 digits, guidance 2 as the page starts for MNIST, the watchable pace), one burst
-after another with a few seconds of quiet between. Per N it prints: how many were served and
-refused; seconds from pressing Generate to the first frame that shows the drawing under way
-(a "Drawing" or "Done" status: a "Waiting" line does not count) and to the last frame, as p50
-/ p95 / max; digits drawn per second (N x count over the burst's wall time); the server's
-resident memory after the burst. Targets (the issue): 8 visitors' first frame max <= 1 s; 32
-visitors' first frame p95 <= 2 s, done p95 <= 15 s, 32 of 32 served.
+simultaneous requests (MNIST, class k mod 10, 16 digits, guidance 2 as the page starts for
+MNIST, the watchable pace), one burst after another with a few seconds of quiet between. The
+visitors are, by default, what browsers are to the server: every one in one asyncio loop of this
+process, through Gradio's HTTP API (the request, then its event stream), each frame's two
+pictures fetched as they come. `--client gradio` gives each visitor a gradio_client in a thread
+of its own instead (as the bench did before): thirty-two Python clients are far heavier than
+thirty-two browsers, and on this machine they run on the two cores the server has.
+
+Per N it prints: how many were served and refused; seconds from pressing Generate to the first
+frame that shows the drawing under way (a "Drawing" or "Done" status: a "Waiting" line does not
+count) and to the last frame, as p50 / p95 / max; digits drawn per second (N x count over the
+burst's wall time); the memory of the server and its drawing engine after the burst (their
+proportional set sizes added up: what they share counts once). Targets (the issue): 8 visitors'
+first frame max <= 1 s; 32 visitors' first frame p95 <= 2 s, done p95 <= 15 s, 32 of 32 served.
 """
 
 import argparse
+import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -22,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 
 from common import free_port, rss_mb, together, wait_serving
@@ -30,17 +39,51 @@ ROOT = Path(__file__).resolve().parent.parent
 WATCHABLE = "Watchable (about 6 s)"
 
 
+def inputs(k: int, args) -> list:
+    """Visitor k's By class request: MNIST, class k mod 10, the page's count and guidance, seed k, the watchable pace."""
+    return ["MNIST", str(k % 10), args.count, 1.0, str(k), args.guidance, WATCHABLE]
+
+
 def visit(client: Client, k: int, args, results: list) -> None:
     sent = time.perf_counter()
     first, status = None, ""
     try:
-        for output in client.submit("MNIST", str(k % 10), args.count, 1.0, str(k), args.guidance, WATCHABLE, api_name="/generate"):
+        for output in client.submit(*inputs(k, args), api_name="/generate"):
             status = output[-1] or ""
             if first is None and status.startswith(("Drawing", "Done")):
                 first = time.perf_counter() - sent
         served = status.startswith("Done")
         results.append(("served" if served else "refused", first, time.perf_counter() - sent, status[:90]))
     except Exception as err:  # a full queue, or anything else the server answered with
+        results.append(("refused", None, None, str(err).splitlines()[0][:90]))
+
+
+async def visit_as_browser(http: httpx.AsyncClient, k: int, args, results: list) -> None:
+    """As a browser does, through Gradio's HTTP API (POST /gradio_api/call/generate, then its event
+    stream): each frame's pictures fetched as they come, the next frame read once they are."""
+    sent, first, status = time.perf_counter(), None, ""
+    try:
+        data = inputs(k, args) + args.defaults[len(inputs(k, args)):]  # the rest as gradio_client sends them: the page's defaults
+        event = (await http.post("/gradio_api/call/generate", json={"data": data})).json()["event_id"]
+        async with http.stream("GET", f"/gradio_api/call/generate/{event}") as stream:
+            kind = None
+            async for line in stream.aiter_lines():
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind in ("generating", "complete", "error"):
+                    output = json.loads(line[5:])
+                    if kind == "error" or not isinstance(output, list):
+                        status = f"error: {output}"
+                        break
+                    status = output[-1] or ""
+                    for picture in output[:2]:  # the grid and the chart
+                        if isinstance(picture, dict) and picture.get("url"):
+                            (await http.get(picture["url"])).raise_for_status()
+                    if first is None and status.startswith(("Drawing", "Done")):
+                        first = time.perf_counter() - sent
+        served = status.startswith("Done")
+        results.append(("served" if served else "refused", first, time.perf_counter() - sent, status[:90]))
+    except Exception as err:  # noqa: BLE001 - a full queue, or anything else the server answered with
         results.append(("refused", None, None, str(err).splitlines()[0][:90]))
 
 
@@ -52,8 +95,21 @@ def spread(values: list[float]) -> str:
 
 
 def burst(url: str, n: int, args, offset: int) -> tuple:
-    clients = [Client(url, verbose=False, download_files=False) for _ in range(n)]
     results: list = []
+    if args.client == "browser":
+        async def everyone() -> float:
+            async with httpx.AsyncClient(base_url=url, timeout=600, limits=httpx.Limits(max_connections=4 * n)) as http:
+                info = (await http.get("/gradio_api/info")).json()["named_endpoints"]["/generate"]["parameters"]
+                args.defaults = [parameter.get("parameter_default") for parameter in info]
+                start = time.perf_counter()
+                await asyncio.gather(*[visit_as_browser(http, offset + k, args, results) for k in range(n)])
+                return time.perf_counter() - start
+
+        return results, asyncio.run(everyone())
+    # Over plain HTTP to 127.0.0.1 there is no certificate to check, but gradio_client loads the CA
+    # bundle for every request it makes unless told not to (httpx: 19 ms of CPU each, on the two
+    # cores the server needs: 32 visitors' clients took both cores for a second and more of the burst).
+    clients = [Client(url, verbose=False, download_files=False, ssl_verify=not args.load_certificates) for _ in range(n)]
     wall = together(visit, [(c, offset + k, args, results) for k, c in enumerate(clients)])
     return results, wall
 
@@ -66,6 +122,13 @@ def main():
     parser.add_argument("--threads", type=int, help="the server's torch threads (default: app.py's)")
     parser.add_argument("--log", help="write the server's log (the engine's batches) to this file")
     parser.add_argument("--quiet", type=float, default=3.0, help="seconds between bursts (default: 3)")
+    parser.add_argument("--client", choices=("browser", "gradio"), default="browser",
+                        help="browser (default): every visitor in one asyncio loop, through Gradio's HTTP API, fetching each frame's "
+                             "pictures as a browser does; gradio: a gradio_client each, in threads (heavier on the cores the server "
+                             "shares: a bench that ran 32 Python clients there held the server back)")
+    parser.add_argument("--load-certificates", action="store_true",
+                        help="let each client load the CA certificates for every request, as gradio_client does by default (the "
+                             "bench's figures before the engine had its own process were measured so)")
     args = parser.parse_args()
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -77,7 +140,7 @@ def main():
         wait_serving(url, proc)
         burst(url, 1, args, 0)  # warm-up
         print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")
-        print("| visitors at once | served | first frame | drawing done | digits/s | RSS (MB) |")
+        print("| visitors at once | served | first frame | drawing done | digits/s | memory (MB) |")
         print("|---|---|---|---|---|---|")
         for n in args.visitors:
             time.sleep(args.quiet)

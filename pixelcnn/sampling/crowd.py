@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from pixelcnn.memory import trim_malloc
 from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
 from pixelcnn.sampling.costs import Cost, Costs
 from pixelcnn.sampling.ticket import Full, Ticket
@@ -176,8 +177,8 @@ class Crowd:
                         if not self.running:
                             self.lock.wait(timeout=self.join if self.waiting else None)
                             continue
-                for run in list(self.running):
-                    self.advance(run)
+                if not all([self.advance(run) for run in list(self.running)]):
+                    trim_malloc()  # a batch ended: its buffers go back to the system now, not at the next burst
 
     def due(self) -> bool:
         """Whether a waiting request should start now (read without the lock: a hint, checked again under it)."""
@@ -212,9 +213,9 @@ class Crowd:
             ticket.end()
         return ticket.cancelled
 
-    def advance(self, run: Running) -> None:
+    def advance(self, run: Running) -> bool:
         """One pixel of a running cohort (its cancelled requests leave first); a finished cohort's
-        tickets are done, and their next stages queued."""
+        tickets are done, and their next stages queued -> whether it goes on."""
         try:
             if any(t.cancelled for t in run.tickets):
                 leaving = [t for t in run.tickets if t.cancelled]
@@ -230,7 +231,7 @@ class Crowd:
         if pixel is not None:
             run.step = pixel + 1
             run.progress[0] = run.step
-            return
+            return True
         seconds = time.monotonic() - run.started
         log.info("drew %d requests (%d rows) of %s in %.2f s, %.2f ms a step (%.2f ms alone, as measured), %d cohorts running",
                  len(run.tickets), len(run.cohort.drawer.row_images), type(run.cohort.source).__name__, seconds,
@@ -242,6 +243,7 @@ class Crowd:
                     ticket.then(ticket)
                 ticket.end()
             self.lock.notify()
+        return False
 
     @staticmethod
     def fail(ticket: Ticket, err: Exception) -> Ticket:

@@ -23,6 +23,7 @@ import time
 import torch
 import torch.multiprocessing as mp
 
+from pixelcnn.memory import tame_malloc
 from pixelcnn.sampling.crowd import Crowd
 from pixelcnn.sampling.ticket import Ticket
 
@@ -198,6 +199,7 @@ def serve(pipe, threads: int, options: dict, talk: int | None = None) -> None:
     level to log at (None: as an unconfigured process does)."""
     if talk is not None:
         logging.basicConfig(level=talk, format="%(asctime)s %(name)s (engine) %(message)s")
+    tame_malloc()
     torch.set_num_threads(threads)
     crowd, models, held = Crowd(**options), {}, {}
     sending = threading.Lock()

@@ -16,6 +16,8 @@ from pathlib import Path
 import gradio as gr
 from gradio import processing_utils
 
+from pixelcnn.memory import trim_malloc
+
 log = logging.getLogger("pixelcnn.studio")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
@@ -103,28 +105,6 @@ def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
                 pass
             component.temp_files.discard(path)
     return deleted
-
-
-def tame_malloc() -> None:
-    """glibc gives each thread that allocates its own memory arena and returns little of it, so a
-    server whose worker threads sample images grows with every burst of visitors. Two arenas, and
-    a trim after each sweep, keep its resident memory flat. Elsewhere (not glibc) this does nothing."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-def trim_malloc() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def starting_file(component) -> str | None:
