@@ -149,18 +149,22 @@ def test_the_engine_survives_a_failing_batch(mnist):
     assert crowd.thread.is_alive() and isinstance(crowd.thread, threading.Thread)
 
 
-def test_a_paced_drawing_holds_no_compute_slot(mnist):
+@pytest.mark.parametrize("where", ["here", "own process"])
+def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
     """The engine draws at full speed and is free again while the visitor's frames go on at the
-    pace: most of a watchable drawing is shown with no cohort running."""
+    pace: most of a watchable drawing is shown with no cohort running (with the engine in this
+    process, and in its own as the page runs it)."""
+    from pixelcnn.sampling.engine import Engine
     from pixelcnn.studio.frames import stream
 
-    crowd = Crowd(precision="float32")
+    crowd = Crowd(precision="float32") if where == "here" else Engine(threads=1, precision="float32")
     seen = [(crowd.busy(), frame.done) for frame in stream(mnist, 4, labels=torch.full((4,), 5), seed=3, pace=1.5, crowd=crowd)]
     idle_frames = [done for busy, done in seen if busy == 0 and not done]
     assert seen[-1][1] and len(idle_frames) >= len(seen) // 3, seen
     # ...and someone else's request starts at once meanwhile.
     other = crowd.submit(mnist, 2, labels=1, seed=4)
     assert other.begun.wait(0.5) and other.started - other.submitted < 0.1
+    crowd.close()
 
 
 def test_a_visitor_who_leaves_takes_only_their_rows_away(mnist):

@@ -59,6 +59,7 @@ class Engine:
         self.models: dict[int, tuple[int, object]] = {}  # id(model) -> (its key in the engine, the model)
         self.tickets: dict[tuple[int, str], Remote] = {}  # (request, stage) -> ticket
         self.replies: dict[int, list] = {}  # request -> [answered, answer]
+        self.closing = False
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -133,6 +134,7 @@ class Engine:
         self.process = context.Process(target=serve, args=(theirs, threads, self.options, talk), name="pixelcnn-engine", daemon=True)
         self.process.start()
         theirs.close()
+        self.closing = False
         self.models.clear()
         threading.Thread(target=self.listen, args=(self.pipe,), name="pixelcnn-engine-listener", daemon=True).start()
 
@@ -150,7 +152,7 @@ class Engine:
         except (EOFError, OSError):
             pass
         stopped = EngineStopped("The drawing engine stopped and is starting again: press the button again.")
-        if self.tickets or self.replies:
+        if (self.tickets or self.replies) and not self.closing:
             log.warning("the engine's process stopped; %d drawings failed", len(self.tickets))
         for reply in list(self.replies.values()):
             reply[1] = stopped
@@ -177,6 +179,7 @@ class Engine:
         with self.lock:
             if self.process is None:
                 return
+            self.closing = True
             self.send("close", -1, None, 0, {})
             self.pipe.close()
         self.process.join(timeout=10)
