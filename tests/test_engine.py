@@ -117,3 +117,17 @@ def test_when_the_engines_process_dies_its_requests_fail_and_the_next_starts_it_
         assert torch.equal(again.result(timeout=60), sample(mnist, 1, labels=3, seed=1))
     finally:
         engine.close()
+
+
+def test_the_page_draws_in_its_own_process_only_where_shared_memory_has_room(monkeypatch):
+    """A container may give /dev/shm only 64 MB; there the page keeps the engine in its own process."""
+    from pixelcnn.sampling import engine as module
+
+    assert module.shared_memory_room("/no/such/folder") == 0 and module.shared_memory_room() > 0
+    monkeypatch.delenv("PIXELCNN_ENGINE", raising=False)
+    monkeypatch.setattr(module, "shared_memory_room", lambda: 64 * 2**20)
+    assert type(module.page_engine()) is Crowd
+    monkeypatch.setattr(module, "shared_memory_room", lambda: 8 * 2**30)
+    assert type(module.page_engine()) is Engine
+    monkeypatch.setenv("PIXELCNN_ENGINE", "thread")
+    assert type(module.page_engine()) is Crowd

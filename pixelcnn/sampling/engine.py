@@ -15,6 +15,7 @@ connection); nothing from outside is unpickled.
 """
 
 import itertools
+import os
 import logging
 import pickle
 import threading
@@ -28,6 +29,31 @@ from pixelcnn.sampling.crowd import Crowd
 from pixelcnn.sampling.ticket import Ticket
 
 log = logging.getLogger("pixelcnn.crowd")
+
+
+SHARED_MEMORY_NEEDED = 512 * 2**20  # bytes of /dev/shm the engine's process may need: the models (about 35 MB), 64
+# visitors' canvases and first-image beliefs (up to 3 MB each for a 32x32 RGB portrait), with room to spare
+
+
+def shared_memory_room(folder: str = "/dev/shm") -> int:
+    """Bytes free in the shared memory the engine's tensors live in (0 where there is none)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return 0
+    return stats.f_bavail * stats.f_frsize
+
+
+def page_engine(**options) -> "Engine | Crowd":
+    """The engine a page should use: in a process of its own where shared memory has room for it
+    (a container may give /dev/shm only 64 MB: a tensor written past it would kill the process),
+    else in the page's process (the same asking, slower under a crowd). PIXELCNN_ENGINE=thread
+    asks for the latter anyway."""
+    room = shared_memory_room()
+    if os.environ.get("PIXELCNN_ENGINE") == "thread" or room < SHARED_MEMORY_NEEDED:
+        log.info("the drawing engine runs in the page's process (shared memory free: %d MB)", room >> 20)
+        return Crowd(**options)
+    return Engine(**options)
 
 
 class EngineStopped(ValueError):

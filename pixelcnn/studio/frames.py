@@ -16,7 +16,7 @@ from PIL import Image
 
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.sampling.crowd import Crowd, Ticket
-from pixelcnn.sampling.engine import Engine
+from pixelcnn.sampling.engine import Engine, page_engine
 from pixelcnn.sampling.record import drawn_logits
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
@@ -24,7 +24,7 @@ from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
 FRAME_BUDGET = 20  # frames a second the page sends all its visitors together, at most (each costs the server about 20 ms of CPU)
 WAIT_SHOWN = 0.5  # a request that has waited this long for the machine is told how much longer
-CROWD = Engine()  # the page's one engine, in a process of its own: every drawing tab's requests share its batches
+CROWD = page_engine()  # the page's one engine, in a process of its own: every drawing tab's requests share its batches
 WATCHING: set = set()  # the drawings being shown now
 SKETCH_SHARE = 0.25  # of a watchable pace, the share the sketch stage is shown for
 
