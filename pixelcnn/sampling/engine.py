@@ -4,28 +4,29 @@ In the page's process a pixel step of a crowd's batch took twice as long as alon
 operation gives up the interpreter lock and waits to take it back from the threads that make and
 send the visitors' frames. `Engine` asks as `Crowd` does (`submit`, `stages`, `prepare`,
 `visitors`, `busy`, `close`) and hands back tickets at once, but the `Crowd` that draws runs in a
-child process (`serve`), started on first use and again if it stops. Everything a ticket's holder
+child process (`sampling.remote.serve`), started on first use and again if it stops (started
+by spawning: the main module is imported there, so it must draw nothing at import, as any
+multiprocessing program's). Everything a ticket's holder
 reads while a drawing goes on (its canvas, the bits counted, the batch's pixel count, what a hook
 records) is a tensor in shared memory that the engine writes into; the rest (queued, begun,
-finished, a refusal) comes back over a pipe. Models and hooks go over once, their tensors shared,
-so a hook must be picklable and record into tensors (`sampling.record.LogitsRecord`).
+finished, a refusal) comes back over a pipe. Models go over once, their tensors shared in one
+block; a request's tensors go over as copies; its hooks are shared, so a hook must be picklable
+and record into tensors (`sampling.record.LogitsRecord`).
 
 Only this package's two processes talk over the pipe (multiprocessing's own authenticated
 connection); nothing from outside is unpickled.
 """
 
 import itertools
-import os
 import logging
-import pickle
+import os
 import threading
-import time
 
 import torch
 import torch.multiprocessing as mp
 
-from pixelcnn.memory import tame_malloc
 from pixelcnn.sampling.crowd import Crowd
+from pixelcnn.sampling.remote import serve
 from pixelcnn.sampling.ticket import Ticket
 
 log = logging.getLogger("pixelcnn.crowd")
@@ -79,13 +80,9 @@ class Engine:
 
     def __init__(self, threads: int | None = None, **options):
         self.threads, self.options = threads, options
-        self.lock = threading.Lock()  # sending, and starting the process
-        self.process = self.pipe = None
+        self.lock = threading.Lock()  # choosing the link, and sending over it
+        self.link: Link | None = None
         self.keys = itertools.count()
-        self.models: dict[int, tuple[int, object]] = {}  # id(model) -> (its key in the engine, the model)
-        self.tickets: dict[tuple[int, str], Remote] = {}  # (request, stage) -> ticket
-        self.replies: dict[int, list] = {}  # request -> [answered, answer]
-        self.closing = False
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -113,62 +110,85 @@ class Engine:
 
     def ask(self, what: str, model, names: list[str], n: int, kwargs: dict):
         """Send a request and wait for the engine's answer -> its tickets, one a stage (or the
-        engine's ValueError raised here); a question's answer as it is."""
-        key = next(self.keys)
-        tickets = [Remote(key, name, self.leave) for name in names]
-        reply = self.replies[key] = [threading.Event(), None]
-        self.tickets.update({(key, t.stage): t for t in tickets})
+        engine's ValueError raised here); a question's answer as it is. A request that finds the
+        engine's process gone starts a new one."""
+        # Tensors go over in shared memory, moved there in place: the caller's own stay as they are
+        # (a drawing keeps its labels to work its beliefs out again); hooks are shared on purpose.
+        kwargs = {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in kwargs.items()}
+        for _ in range(2):
+            with self.lock:
+                if self.link is None or not self.link.alive:
+                    self.link = Link(self.threads or torch.get_num_threads(), self.options)
+                link, key = self.link, next(self.keys)
+                tickets = [Remote(key, name, link.leave) for name in names]
+                reply = link.replies[key] = [threading.Event(), None]
+                link.tickets.update({(key, t.stage): t for t in tickets})
+                try:
+                    link.send(what, key, None if model is None else link.model_key(model, next(self.keys)), n, kwargs)
+                except (OSError, ValueError):  # it died: the next round starts another
+                    link.alive = False
+                    continue
+            reply[0].wait()
+            if isinstance(reply[1], Exception):
+                for ticket in tickets:
+                    link.tickets.pop((key, ticket.stage), None)
+                raise reply[1]
+            return tickets if names else reply[1]
+        raise EngineStopped(STOPPED)
+
+    def close(self) -> None:
+        """Stop the engine's process (after its current pixel)."""
         with self.lock:
-            self.start()
-            self.send(what, key, None if model is None else self.model_key(model), n, kwargs)
-        reply[0].wait()
-        if isinstance(reply[1], Exception):
-            for ticket in tickets:
-                self.tickets.pop((key, ticket.stage), None)
-            raise reply[1]
-        return tickets if names else reply[1]
+            link, self.link = self.link, None
+        if link is not None:
+            link.close()
 
-    def leave(self, ticket: Remote) -> None:
-        with self.lock:
-            if self.pipe is not None:
-                self.send("cancel", ticket.key, ticket.stage, 0, {})
 
-    def send(self, *message) -> None:
-        """With the lock held."""
-        try:
-            self.pipe.send(message)
-        except (OSError, ValueError):  # the engine has stopped: the listener fails what it held
-            pass
+STOPPED = "The drawing engine stopped and is starting again: press the button again."
 
-    def model_key(self, model) -> int:
-        """The model's key in the engine, sending it over the first time (its tensors shared)."""
-        if id(model) not in self.models:
-            self.models[id(model)] = (next(self.keys), model)
-            self.send("model", self.models[id(model)][0], model, 0, {})
-        return self.models[id(model)][0]
 
-    # -- the engine's process -------------------------------------------------------------------
+class Link:
+    """One engine process, and what is outstanding with it: the page's requests and tickets, the
+    models sent over. When the process stops, its listener fails them all; the `Engine` starts a
+    new link for the next request."""
 
-    def start(self) -> None:
-        """Start the engine's process if it is not running (with the lock held)."""
-        if self.process is not None and self.process.is_alive():
-            return
+    def __init__(self, threads: int, options: dict):
         context = mp.get_context("spawn")  # a fork of a server with threads could hold a lock forever
         self.pipe, theirs = context.Pipe()
-        threads = self.threads or torch.get_num_threads()
         talk = logging.getLogger().getEffectiveLevel() if logging.getLogger().handlers else None  # the engine logs as this process does
-        self.process = context.Process(target=serve, args=(theirs, threads, self.options, talk), name="pixelcnn-engine", daemon=True)
+        self.process = context.Process(target=serve, args=(theirs, threads, options, talk), name="pixelcnn-engine", daemon=True)
         self.process.start()
         theirs.close()
-        self.closing = False
-        self.models.clear()
-        threading.Thread(target=self.listen, args=(self.pipe,), name="pixelcnn-engine-listener", daemon=True).start()
+        self.alive, self.closing = True, False
+        self.models: dict[int, tuple[int, object]] = {}  # id(model) -> (its key in the engine, the model)
+        self.tickets: dict[tuple[int, str], Remote] = {}  # (request, stage) -> ticket
+        self.replies: dict[int, list] = {}  # request -> [answered, answer]
+        self.sending = threading.Lock()
+        threading.Thread(target=self.listen, name="pixelcnn-engine-listener", daemon=True).start()
 
-    def listen(self, pipe) -> None:
+    def send(self, *message) -> None:
+        with self.sending:
+            self.pipe.send(message)
+
+    def model_key(self, model, key: int) -> int:
+        """The model's key in the engine, sending it over the first time (its tensors shared, in one block)."""
+        if id(model) not in self.models:
+            self.models[id(model)] = (key, model)
+            in_one_block(model)
+            self.send("model", key, model, 0, {})
+        return self.models[id(model)][0]
+
+    def leave(self, ticket: Remote) -> None:
+        try:
+            self.send("cancel", ticket.key, ticket.stage, 0, {})
+        except (OSError, ValueError):
+            pass  # the engine has stopped: its tickets have ended
+
+    def listen(self) -> None:
         """Fill in tickets and answers from the engine's messages, until its process stops."""
         try:
             while True:
-                what, key, stage, *rest = pipe.recv()
+                what, key, stage, *rest = self.pipe.recv()
                 if what == "reply":
                     reply = self.replies.pop(key)
                     reply[1] = rest[0]
@@ -177,16 +197,15 @@ class Engine:
                     self.update(self.tickets[(key, stage)], what, *rest)
         except (EOFError, OSError):
             pass
-        stopped = EngineStopped("The drawing engine stopped and is starting again: press the button again.")
+        self.alive = False
         if (self.tickets or self.replies) and not self.closing:
             log.warning("the engine's process stopped; %d drawings failed", len(self.tickets))
         for reply in list(self.replies.values()):
-            reply[1] = stopped
+            reply[1] = EngineStopped(STOPPED)
             reply[0].set()
         for ticket in list(self.tickets.values()):
-            ticket.error = stopped
+            ticket.error = EngineStopped(STOPPED)
             ticket.end()
-        self.tickets.clear()
 
     def update(self, ticket: Remote, what: str, *values) -> None:
         if what == "queued":
@@ -201,82 +220,31 @@ class Engine:
             self.tickets.pop((ticket.key, ticket.stage), None)
 
     def close(self) -> None:
-        """Stop the engine's process (after its current pixel)."""
-        with self.lock:
-            if self.process is None:
-                return
-            self.closing = True
+        self.closing = True
+        try:
             self.send("close", -1, None, 0, {})
-            self.pipe.close()
+        except (OSError, ValueError):
+            pass
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.kill()
-        self.process = None
+        self.pipe.close()
 
 
-def portable(err: Exception | None) -> Exception | None:
-    """An exception that can go back over the pipe: itself, or its words."""
-    try:
-        pickle.dumps(err)
-        return err
-    except Exception:  # noqa: BLE001 - whatever it holds that will not pickle
-        return RuntimeError(f"{type(err).__name__}: {err}")
-
-
-def serve(pipe, threads: int, options: dict, talk: int | None = None) -> None:
-    """The engine's process: a `Crowd` drawing, this thread taking the page's messages. talk: the log
-    level to log at (None: as an unconfigured process does)."""
-    if talk is not None:
-        logging.basicConfig(level=talk, format="%(asctime)s %(name)s (engine) %(message)s")
-    tame_malloc()
-    torch.set_num_threads(threads)
-    crowd, models, held = Crowd(**options), {}, {}
-    sending = threading.Lock()
-
-    def send(*message):
-        with sending:
-            pipe.send(message)
-
-    def watcher(key: int):
-        def watch(ticket: Ticket, what: str) -> None:
-            if what == "queued":
-                send("queued", key, ticket.stage, ticket.total, ticket.wait, ticket.submitted)
-            elif what == "begun":
-                send("begun", key, ticket.stage, ticket.canvas, ticket.nats, ticket.progress, ticket.started)
-            else:
-                held.pop((key, ticket.stage), None)
-                pixels = None if ticket.progress is None else int(ticket.progress[0])
-                send("finished", key, ticket.stage, pixels, portable(ticket.error))
-        return watch
-
-    while True:
-        try:
-            what, key, model, n, kwargs = pipe.recv()
-        except (EOFError, OSError):
-            break
-        if what == "close":
-            break
-        if what == "model":
-            models[key] = model
-            continue
-        if what == "cancel":
-            if (key, model) in held:  # model: the stage, here
-                held[(key, model)].cancel()
-            continue
-        answer = None
-        try:
-            if what == "count":
-                with crowd.lock:
-                    answer = (len(crowd.running), crowd.visitors())
-            elif what == "prepare":
-                crowd.prepare(models[model])
-            elif what == "submit":
-                held[(key, "image")] = crowd.submit(models[model], n, watch=watcher(key), **kwargs)
-            else:
-                held.update({(key, stage): t for stage, t in crowd.stages(models[model], n, watch=watcher(key), **kwargs)})
-            for done in [k for k, t in held.items() if t.finished.is_set()]:
-                held.pop(done)
-        except Exception as err:  # noqa: BLE001 - a refusal goes back to the one who asked
-            answer = portable(err)
-        send("reply", key, None, answer)
-    crowd.close()
+def in_one_block(model) -> None:
+    """Move every parameter and buffer of `model` into one shared-memory tensor per dtype, as views of
+    it: sent to the engine, a model then costs one shared file (and one file descriptor in each
+    process) instead of one a tensor (the page's ten models had held some two thousand)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    dtypes = {t.dtype for t in tensors}
+    if all(t.is_shared() for t in tensors) and len({t.untyped_storage().data_ptr() for t in tensors}) == len(dtypes):
+        return  # already done (sent to an earlier engine process)
+    with torch.no_grad():
+        for dtype in dtypes:
+            group = [t for t in tensors if t.dtype == dtype]
+            block, start = torch.empty(sum(t.numel() for t in group), dtype=dtype).share_memory_(), 0
+            for t in group:
+                view = block[start : start + t.numel()].view(t.shape)
+                view.copy_(t)
+                t.data = view
+                start += t.numel()

@@ -23,6 +23,12 @@ class LogitsRecord:
         self.others[:, index] = logits[1 : 1 + len(self.others)].to(torch.float16)
         self.recorded.clamp_(min=index + 1)
 
+    def copied(self) -> "LogitsRecord":
+        """The same record in memory of its own (not shared with an engine's process any longer)."""
+        copy = LogitsRecord((self.channels, self.height, self.width), self.first.shape[1], 1)
+        copy.first, copy.others, copy.recorded = self.first.clone(), self.others.clone(), self.recorded.clone()
+        return copy
+
     @property
     def count(self) -> int:
         return int(self.recorded[0])

@@ -246,6 +246,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         for _, ticket in tickets:
             ticket.cancel()  # a visitor who leaves (or presses Stop) leaves the batch; a finished drawing is not affected
     detail.redo = redo(model, canvas, outline, labels, cond, guidance, no_condition)
+    detail.record = detail.record.copied()  # kept with the drawing: no longer shared with the engine's process
     bits = None if no_condition else drawn_bits(model, [t for _, t in tickets], sketch, labels, cond)
     yield last_frame(model, Drawing(detail, canvas, columns, scale), time.perf_counter() - start, pace, bits, guidance, note)
 
