@@ -48,7 +48,7 @@ def wait_serving(url: str, proc, limit: float = 120) -> float:
     raise SystemExit("app.py did not start serving in time")
 
 
-def rss_mb(pid: int) -> float:
+def memory_mb(pid: int) -> float:
     """Memory of process `pid` and every process it started (the page's drawing engine runs in one of
     its own), in MB: the sum of their proportional set sizes, so that the memory they share (the
     models' weights, the canvases) counts once."""

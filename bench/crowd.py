@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 from gradio_client import Client
 
-from common import free_port, rss_mb, together, wait_serving
+from common import free_port, memory_mb, together, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 WATCHABLE = "Watchable (about 6 s)"
@@ -148,7 +148,7 @@ def main():
             served = [r for r in results if r[0] == "served"]
             firsts = [r[1] for r in served if r[1] is not None]
             print(f"| {n} | {len(served)} of {n} | {spread(firsts)} | {spread([r[2] for r in served])} | "
-                  f"{len(served) * args.count / wall:.1f} | {rss_mb(proc.pid):.0f} |", flush=True)
+                  f"{len(served) * args.count / wall:.1f} | {memory_mb(proc.pid):.0f} |", flush=True)
             for reason in sorted({r[3] for r in results if r[0] == "refused"}):
                 print(f"|  | not served: {reason} |")
     finally:

@@ -124,7 +124,7 @@ class Engine:
                 reply = link.replies[key] = [threading.Event(), None]
                 link.tickets.update({(key, t.stage): t for t in tickets})
                 try:
-                    link.send(what, key, None if model is None else link.model_key(model, next(self.keys)), n, kwargs)
+                    link.send(what, key, None if model is None else link.model_key(model, self.keys), n, kwargs)
                 except (OSError, ValueError):  # it died: the next round starts another
                     link.alive = False
                     continue
@@ -170,9 +170,11 @@ class Link:
         with self.sending:
             self.pipe.send(message)
 
-    def model_key(self, model, key: int) -> int:
-        """The model's key in the engine, sending it over the first time (its tensors shared, in one block)."""
+    def model_key(self, model, keys) -> int:
+        """The model's key in the engine (a new one from `keys`, the first time, when it is sent over:
+        its tensors shared, in one block)."""
         if id(model) not in self.models:
+            key = next(keys)
             self.models[id(model)] = (key, model)
             in_one_block(model)
             self.send("model", key, model, 0, {})

@@ -2,6 +2,7 @@
 request's first images, as the drawer saw them (guided, before the temperature)."""
 
 import math
+from copy import copy as shallow
 
 import torch
 
@@ -25,7 +26,7 @@ class LogitsRecord:
 
     def copied(self) -> "LogitsRecord":
         """The same record in memory of its own (not shared with an engine's process any longer)."""
-        copy = LogitsRecord((self.channels, self.height, self.width), self.first.shape[1], 1)
+        copy = shallow(self)
         copy.first, copy.others, copy.recorded = self.first.clone(), self.others.clone(), self.recorded.clone()
         return copy
 
@@ -49,8 +50,9 @@ def drawn_logits(model, images: torch.Tensor, labels=None, cond=None, cond_map=N
     if no_condition:  # as `order` draws it: the unconditional branch, whatever the labels
         labels = torch.zeros(n, dtype=torch.long) if model.num_classes and labels is None else labels
         cond = torch.zeros(n, model.cond_dim) if model.cond_dim and cond is None else cond
-    logits = model(images, labels, cond, cond_map, unconditional=torch.full((n,), True) if no_condition else None)
+    everyone = torch.ones(n, dtype=torch.bool)
+    logits = model(images, labels, cond, cond_map, unconditional=everyone if no_condition else None)
     if guidance:
-        unconditional = model(images, labels, cond, cond_map, unconditional=torch.ones(n, dtype=torch.bool))
+        unconditional = model(images, labels, cond, cond_map, unconditional=everyone)
         logits = unconditional + (1.0 + guidance) * (logits - unconditional)
     return logits.permute(0, 3, 4, 2, 1).reshape(n, -1, logits.shape[1])  # (n, levels, C, H, W) -> (n, H*W*C, levels)
