@@ -12,7 +12,7 @@ EPILOGS = {
              "  torchrun --nproc_per_node 4 -m pixelcnn train --dataset fashion-mnist --batch-size 256 --out runs/fmnist",
     "sample": "examples:\n  pixelcnn sample assets/mnist --class 7 -n 16 --out sevens.png\n"
               "  pixelcnn sample assets/portraits --photo me.jpg -n 8 --out me.png",
-    "evaluate": "examples:\n  pixelcnn evaluate assets/mnist --dataset mnist --per-class 100 --guidance 0,1,2 --write-card\n"
+    "evaluate": "examples:\n  pixelcnn evaluate assets/mnist --dataset mnist --guidance 0,0.5,1 --temperature 0.9,1 --write-card\n"
                 "  pixelcnn evaluate assets/autoencoder/pixelcnn-m10 --mse assets/autoencoder/mse-m10 --dataset mnist",
     "fetch": "examples:\n  pixelcnn fetch                     # every dataset and the face encoder's weights\n"
              "  pixelcnn fetch mnist faces --check-faces",
@@ -57,8 +57,8 @@ def sample_command(args) -> None:
     except ValueError as error:
         raise SystemExit(str(error)) from None
     guidance = {"guidance": args.guidance}
-    if model.STAGED and args.sketch_guidance is not None:
-        guidance["sketch_guidance"] = args.sketch_guidance
+    if model.STAGED:
+        guidance.update(sketch_guidance=args.sketch_guidance, sketch_temperature=args.sketch_temperature)
     width = (model.detail if model.STAGED else model).image_size[1]
     bar, stage_seen = None, None
     for stage, canvas, done, total in pixelcnn.stages(model, args.n, **condition, **guidance, temperature=args.temperature,
@@ -125,7 +125,10 @@ def add_sample(sub) -> None:
     p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance w >= 0 (models trained with "
                    "--cond-dropout; two-stage models: the detail stage's) (default: 0)")
     p.add_argument("--sketch-guidance", type=float, default=None, help="two-stage models: the sketch stage's guidance (default: --guidance)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature > 0 (default: 1.0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature > 0 (two-stage models: the detail "
+                   "stage's) (default: 1.0)")
+    p.add_argument("--sketch-temperature", type=float, default=None, help="two-stage models: the sketch stage's temperature "
+                   "(default: --temperature)")
     p.add_argument("--seed", type=int, default=None, help="the same seed draws the same images (default: a random one)")
     p.add_argument("--columns", type=int, default=0, help="images per row of the grid (default: up to 8)")
     p.add_argument("--scale", type=int, default=3, help="screen pixels per image pixel (default: 3)")
@@ -133,7 +136,7 @@ def add_sample(sub) -> None:
 
 def add_evaluate(sub) -> None:
     from pixelcnn import data
-    from pixelcnn.training.sweeps import guidance_list
+    from pixelcnn.training.sweeps import guidance_list, sketch_temperature_list, temperature_list
 
     p = sub.add_parser("evaluate", help="measure a saved model and write its card", epilog=EPILOGS["evaluate"],
                        description="Test bits/dim, and whether samples are what they were conditioned on (see pixelcnn.training).",
@@ -143,11 +146,14 @@ def add_evaluate(sub) -> None:
     p.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person; 0: no samples (default: 100)")
     p.add_argument("--bayes-images", type=int, default=0, help="class models: held-out test images to classify by Bayes with the "
                    "model's own likelihoods (default: 0, none)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    p.add_argument("--temperature", type=temperature_list, default=[1.0], help="sampling temperatures to measure, comma-separated "
+                   "(two-stage models: the detail stage's) (default: 1)")
+    p.add_argument("--sketch-temperature", type=sketch_temperature_list, default=None, help="two-stage models: the sketch stage's "
+                   "temperatures to measure, comma-separated (default: --temperature's)")
     p.add_argument("--guidance", type=guidance_list, default=[0.0, 0.5, 1.0, 2.0, 3.0], help="classifier-free guidance values to "
                    "measure, comma-separated (default: 0,0.5,1,2,3); a model trained without --cond-dropout is measured at 0 only")
-    p.add_argument("--detail-guidance", type=float, default=0.0,
-                   help="two-stage models: the detail stage's guidance while --guidance sweeps the sketch stage's (default: 0)")
+    p.add_argument("--detail-guidance", type=guidance_list, default=[0.0],
+                   help="two-stage models: the detail stage's guidance values to measure, comma-separated (default: 0)")
     p.add_argument("--calibrate", type=int, default=0, help="class models: fit the classifier's temperature on this many held-out "
                    "test images, measure its calibration error on as many others, and (with --write-card) save it in config.json")
     p.add_argument("--drawn", default="", help="class models: a folder of drawn digits (PNG files named ...-<class>.png) to read "

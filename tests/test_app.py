@@ -21,6 +21,7 @@ from pixelcnn.data import quantize
 from pixelcnn.explain import SURE, class_probabilities
 from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
+from pixelcnn.sampling import sample
 from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
 
 from .hub_stub import HubStub
@@ -629,6 +630,15 @@ def test_by_class_draws_with_two_guidances(client):
     assert not np.array_equal(np.asarray(Image.open(low[-1][0])), np.asarray(Image.open(high[-1][0])))
     with pytest.raises(Exception, match="Sketch guidance must be a number from 0 to 10, not 'lots'"):
         client.predict("MNIST", "2", 2, 1.0, "6", 0.0, FAST, "lots", api_name="/generate")
+
+
+def test_by_class_draws_each_stage_at_its_own_temperature(client):
+    _, drawn = generate(client, "MNIST", "8", 2, 1.2, "7", 0.0, FAST, 1.0, 0.6)
+    model = shelf.bundled("mnist-sketch")
+    alone = sample(model, 2, labels=8, seed=7, guidance=0.0, sketch_guidance=1.0, temperature=1.2, sketch_temperature=0.6)
+    assert np.array_equal(tiles_of(drawn[-1][0], 2), to_uint8(alone, model.levels)[..., 0])
+    with pytest.raises(Exception, match="Sketch temperature must be a number from"):
+        client.predict("MNIST", "2", 2, 1.0, "6", 0.0, FAST, 1.0, 0.0, api_name="/generate")
 
 
 def test_a_portrait_can_keep_the_photos_layout(client):

@@ -1,4 +1,4 @@
-"""The evaluation CLI on the bundled MNIST model: bits/dim, classifier, sample class accuracy by guidance."""
+"""The evaluation CLI on the bundled MNIST models: bits/dim, classifier, drawings measured at each setting."""
 
 import json
 import shutil
@@ -26,34 +26,54 @@ def run(args, capsys):
     return json.loads(next(line for line in out.splitlines() if line.startswith("{"))), out
 
 
-def test_evaluate_sweeps_guidance_and_writes_the_card(tmp_path, capsys):
+def test_evaluate_sweeps_guidance_and_temperature_and_writes_the_card(tmp_path, capsys):
     folder = bundled_copy(tmp_path, 0.15)
-    args = [str(folder), "--dataset", "mnist", "--per-class", "3", "--guidance", "0,2", "--write-card"]
+    args = [str(folder), "--dataset", "mnist", "--per-class", "3", "--guidance", "0,2", "--temperature", "0.9,1", "--write-card"]
     first, out = run(args, capsys)
     assert first["classifier_test_accuracy"] > 0.95  # the judge itself must be good
     assert abs(first["test_bpd"] - 1.1171) < 1e-4  # the bundled card's held-out figure, measured again
-    assert set(first["sample_class_accuracy"]) == {"0.0", "2.0"}
-    # 30 samples a guidance value: each share is a whole number of thirtieths, and guided samples are mostly their class.
-    assert all(abs(30 * a - round(30 * a)) < 1e-9 for a in first["sample_class_accuracy"].values())
-    assert first["sample_class_accuracy"]["2.0"] >= 0.5
-    best = first["best_guidance"]
-    assert first["sample_class_accuracy"][str(best)] == max(first["sample_class_accuracy"].values())
-    assert "| 0 |" in out and "| 2 |" in out
+    found = {s["setting"]: s for s in first["settings"]}
+    assert list(found) == ["w 0, t 0.9", "w 0, t 1", "w 2, t 0.9", "w 2, t 1"]
+    # 30 samples a setting: each share is a whole number of thirtieths, and guided samples are mostly their class.
+    assert all(abs(30 * s["accuracy"] - round(30 * s["accuracy"])) < 1e-9 for s in found.values())
+    assert found["w 2, t 1"]["accuracy"] >= 0.5
+    for s in found.values():  # each measure beside its floor; a cooler softmax draws more typical images for the model
+        assert s["frechet"] > 0 and s["frechet_floor"] > 0 and 0 <= s["precision"] <= 1 and s["variety"] > 0
+    assert found["w 0, t 0.9"]["samples_bpd"] < found["w 0, t 1"]["samples_bpd"]
+    acceptable = [s for s in found.values() if s["frechet"] <= 1.5 * s["frechet_floor"] and s["variety"] >= 0.8]
+    assert [s["acceptable"] for s in found.values()] == [s in acceptable for s in found.values()]
+    if acceptable:
+        assert found[first["chosen"]]["accuracy"] == max(s["accuracy"] for s in acceptable)
+    else:
+        assert first["chosen"] is None
+    assert "| 2 | 0.9 |" in out and "| 0 | 1 |" in out
     run(args, capsys)  # again: the card's section is replaced, not repeated
     card = (folder / "README.md").read_text()
     assert card.count("## Evaluation") == 1
-    assert f"{first['test_bpd']:.4f}" in card and "pixelcnn evaluate" in card and "| guidance |" in card
+    assert f"{first['test_bpd']:.4f}" in card and "pixelcnn evaluate" in card and "| guidance | temperature |" in card
 
 
 def test_a_model_without_a_none_branch_is_measured_unguided(tmp_path, capsys):
     result, _ = run([str(bundled_copy(tmp_path, 0.0)), "--dataset", "mnist", "--per-class", "2", "--guidance", "0,1,3"], capsys)
-    assert set(result["sample_class_accuracy"]) == {"0.0"} and result["best_guidance"] == 0.0
+    assert [s["setting"] for s in result["settings"]] == ["w 0, t 1"]
 
 
-def test_bad_guidance_list_is_refused(capsys):
+def test_a_two_stage_model_is_swept_per_stage(capsys):
+    result, out = run([str(ROOT / "assets" / "mnist-sketch"), "--dataset", "mnist", "--per-class", "2", "--guidance", "1",
+                       "--sketch-temperature", "0.8", "--detail-guidance", "0,1", "--temperature", "1"], capsys)
+    assert [s["setting"] for s in result["settings"]] == ["sketch w 1 t 0.8, detail w 0 t 1", "sketch w 1 t 0.8, detail w 1 t 1"]
+    assert "| sketch guidance | sketch temperature | detail guidance | temperature |" in out
+    assert "| 1 | 0.8 | 0 | 1 |" in out and "| 1 | 0.8 | 1 | 1 |" in out
+
+
+@pytest.mark.parametrize("flag, value, words", [("--guidance", "1,x", "--guidance takes numbers separated"),
+                                                ("--guidance", "-1", "--guidance takes numbers of at least 0"),
+                                                ("--temperature", "0", "--temperature takes numbers above 0"),
+                                                ("--sketch-temperature", "nan", "--sketch-temperature takes numbers above 0")])
+def test_bad_setting_lists_are_refused(capsys, flag, value, words):
     with pytest.raises(SystemExit):
-        pixelcnn_main(["evaluate"] + [str(ROOT / "assets" / "mnist"), "--dataset", "mnist", "--guidance", "1,x"])
-    assert "--guidance takes numbers" in capsys.readouterr().err
+        pixelcnn_main(["evaluate"] + [str(ROOT / "assets" / "mnist"), "--dataset", "mnist", flag, value])
+    assert words in capsys.readouterr().err
 
 
 def test_the_model_as_a_classifier_on_held_out_digits(capsys):

@@ -79,6 +79,21 @@ def test_cached_equals_naive_through_both_stages(guidance):
     assert torch.equal(cached, naive)
 
 
+def test_each_stage_draws_at_its_own_temperature():
+    model = two_stage()
+    labels = torch.tensor([0, 1, 2])
+    both = sample(model, 3, labels=labels, seed=5, sketch_temperature=0.5, temperature=1.5)
+    sketches = [c for stage, c, *_ in sample_stages(model, 3, labels=labels, seed=5, sketch_temperature=0.5, temperature=1.5,
+                                                     every=1 << 30) if stage == "sketch"]
+    # The sketch is the sketch stage's own draw at its temperature; the detail, drawn over it at the other.
+    assert torch.equal(sketches[-1], sample(model.sketch, 3, labels=labels, seed=5, temperature=0.5))
+    assert torch.equal(both, sample(model, 3, labels=labels, seed=5, sketch=sketches[-1], temperature=1.5))
+    assert not torch.equal(sketches[-1], sample(model.sketch, 3, labels=labels, seed=5, temperature=1.5))
+    # Left out, the sketch temperature is the detail's.
+    assert torch.equal(sample(model, 3, labels=labels, seed=5, temperature=1.5),
+                       sample(model, 3, labels=labels, seed=5, sketch_temperature=1.5, temperature=1.5))
+
+
 def test_stages_stream_the_sketch_first_then_the_detail():
     model = two_stage(classes=0, cond_dim=4)
     cond = torch.randn(2, 4)

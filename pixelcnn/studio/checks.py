@@ -35,8 +35,8 @@ def parse_count(count, control: str = "Images") -> int:
     return number(count, control, 1, MAX_IMAGES, whole=True, hint="move its slider")
 
 
-def parse_temperature(temperature) -> float:
-    return number(temperature, "Temperature", MIN_TEMPERATURE, MAX_TEMPERATURE, hint="1.0 samples the model as trained")
+def parse_temperature(temperature, control: str = "Temperature") -> float:
+    return number(temperature, control, MIN_TEMPERATURE, MAX_TEMPERATURE, hint="1.0 samples the model as trained")
 
 
 def default_guidance(folder: str, model, defaults: dict) -> float:

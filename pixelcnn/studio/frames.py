@@ -196,14 +196,15 @@ def frame_interval(pace: float) -> float:
 
 def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None,
            guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
-           no_condition: bool = False, crowd: Crowd | Engine | None = None) -> Iterator[Frame]:
+           sketch_temperature=None, no_condition: bool = False, crowd: Crowd | Engine | None = None) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
     sub-pixel of the first image; the last frame with bits/dim. The drawing is one request to
     `crowd` (the page's shared engine by default), drawn at full speed in a batch with whoever
     else is drawing. pace: seconds to spread the drawing over, at FPS frames a second (0: a
     frame whenever one is ready, at most one every FRAME_SECONDS). given: sub-pixels kept from
     an upload (the rows a completion keeps), shown at once rather than paced. A two-stage model
-    draws its sketch first (unless `sketch` is given), then the detail over it."""
+    draws its sketch first (unless `sketch` is given) at its own guidance and temperature (None:
+    the detail stage's), then the detail over it."""
     crowd = crowd or CROWD
     h, w = model.image_size
     columns = grid_shape(n)
@@ -218,9 +219,10 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         return f"{note}Drawing{' ' + words if words else ''}… {100 * shown / total:.0f}% ({shown:,} of {total:,} sub-pixels), {time.perf_counter() - start:.1f} s"
 
     if model.STAGED:
-        rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, temperature, "sketch cell")
-        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, on_logits=detail.record,
-                               on_sketch_logits=rough.record)
+        sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
+        rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, sketch_temperature, "sketch cell")
+        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, sketch_temperature=sketch_temperature,
+                               on_logits=detail.record, on_sketch_logits=rough.record)
         views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
                                 pace * SKETCH_SHARE),
                  "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,

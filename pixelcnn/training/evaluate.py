@@ -1,11 +1,12 @@
 """Evaluate a saved model and write what was measured into its card.
 
-    pixelcnn evaluate assets/mnist --dataset mnist [--per-class 100] [--guidance 0,1,2] [--write-card]
+    pixelcnn evaluate assets/mnist --dataset mnist [--per-class 20] [--guidance 0,1,2] [--temperature 0.9,1] [--write-card]
     pixelcnn evaluate assets/portraits --dataset orl-faces --twin RUN/model [--write-card]
 
-Class models, sample class accuracy: draw `per-class` samples of every class and count how many
-a small CNN, trained on the same training split, assigns to the class they were conditioned on.
-The classifier's own test accuracy is printed beside it (and bounds what the number can mean).
+Class models, their drawings at every setting of guidance and temperature: class accuracy by a
+small CNN trained on the same training split (its own test accuracy printed beside it), realism
+and variety against held-out images, and the model's bits/dim on its own drawings; the setting
+the page should start at (`training.quality`).
 Class models as classifiers, Bayes accuracy: on `--bayes-images` held-out test images, how often
 the class with the highest p(x | c) (equal priors) is the image's own class.
 Portrait models: see `training.portraits`. Auto-encoders: see `training.autoencoders`.
@@ -24,10 +25,11 @@ from pixelcnn.loader import local_folder, load
 from pixelcnn.training.autoencoders import evaluate_autoencoder
 from pixelcnn.training.calibration import calibrate, read_drawn
 from pixelcnn.training.cards import sample_grid, write_card_section
-from pixelcnn.training.judge import CLEAR, bayes_accuracy, predict, sample_class_accuracy, train_classifier
+from pixelcnn.training.judge import bayes_accuracy, predict, train_classifier
 from pixelcnn.training.metrics import mean_loss
 from pixelcnn.training.portraits import evaluate_portraits
-from pixelcnn.training.sweeps import best_of, sweep
+from pixelcnn.training.quality import chosen, measure, realism_count, table
+from pixelcnn.training.sweeps import settings
 
 SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
 
@@ -56,24 +58,18 @@ def evaluate_classes(args, model) -> list[str]:
         return lines + [""]
     classifier = train_classifier(d)
     classifier_acc = float((predict(classifier, d.test_x) == d.test_y).mean())
-    results = {w: sample_class_accuracy(model, classifier, args.per_class, args.seed, guidance=w, temperature=args.temperature,
-                                        detail_guidance=args.detail_guidance) for w in sweep(args, model)}
-    best = best_of({w: acc for w, (acc, _, _) in results.items()})
-    two_stage = model.STAGED
-    swept = f"the sketch stage's guidance (the detail stage's held at {args.detail_guidance:g})" if two_stage else "classifier-free guidance w"
+    qualities = [measure(model, classifier, d, setting, args.per_class, args.seed) for setting in settings(args, model)]
+    pick = chosen(qualities)
     lines += [
-        f"- Sample class accuracy ({args.per_class} samples per class, seed {args.seed}, temperature {args.temperature}), by {swept}; "
-        f"clear: the judge gives the asked class p >= {CLEAR}; the judging classifier's own test accuracy: {100 * classifier_acc:.1f}%",
+        f"- Drawings at each setting ({args.per_class} a class, seed {args.seed}; realism and variety on the first "
+        f"{realism_count(args.per_class, d.test_y)} of each class against held-out images), judged by a small CNN trained on the "
+        f"same training split (its own test accuracy: {100 * classifier_acc:.1f}%). Held-out bits/dim for comparison: {bpd:.4f}.",
         "",
-        f"| {'sketch guidance' if two_stage else 'guidance'} | sample class accuracy | clear | per class (" + ", ".join(model.class_names) + ") |",
-        "|---|---|---|---|",
-        *[f"| {w:g} | {'**' if w == best else ''}{100 * acc:.1f}%{'**' if w == best else ''} | {100 * clear:.1f}% | "
-          + ", ".join(f"{100 * a:.0f}" for a in per_class) + " |" for w, (acc, per_class, clear) in results.items()],
+        *table(qualities, pick, model.class_names),
         "",
     ]
-    print(json.dumps({**found, "sample_class_accuracy": {str(w): float(acc) for w, (acc, _, _) in results.items()},
-                      "clear_share": {str(w): float(clear) for w, (_, _, clear) in results.items()},
-                      "best_guidance": best, "classifier_test_accuracy": classifier_acc}))
+    print(json.dumps({**found, "settings": [q.summary() for q in qualities], "chosen": pick.setting.key if pick else None,
+                      "classifier_test_accuracy": classifier_acc}))
     return lines
 
 

@@ -68,26 +68,21 @@ def predict(classifier: DigitClassifier, images_uint8) -> np.ndarray:
     return judge(classifier, images_uint8).argmax(1)
 
 
-def stage_guidance(model, guidance: float, detail_guidance: float) -> dict:
-    """The sampler's guidance keywords: a two-stage model's swept guidance is its sketch stage's,
-    its detail stage held at `detail_guidance`; a one-stage model's is its only one."""
-    if model.STAGED:
-        return {"sketch_guidance": guidance, "guidance": detail_guidance}
-    return {"guidance": guidance}
-
-
-def sample_class_accuracy(model, classifier, per_class: int, seed: int, batch: int = 250, guidance: float = 0.0,
-                          temperature: float = 1.0, detail_guidance: float = 0.0):
-    """(share of samples the classifier puts in their conditioning class, per class, the share it
-    gives their class with p >= CLEAR)."""
+def draw_classes(model, per_class: int, seed: int, keywords: dict, batch: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """per_class samples of every class, drawn with the sampler's keywords: ((N, C, H, W) uint8
+    in the data's form, (N,) their classes), class by class."""
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
-    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k, temperature=temperature,
-                               **stage_guidance(model, guidance, detail_guidance))
-                        for k, chunk in enumerate(labels.split(batch))])
-    probs = judge(classifier, datasets.dequantize(images.numpy(), model.levels))
-    hits = probs.argmax(1) == labels.numpy()
-    clear = probs[np.arange(len(labels)), labels.numpy()] >= CLEAR
-    return hits.mean(), hits.reshape(model.num_classes, per_class).mean(1), clear.mean()
+    images = torch.cat([sample(model, len(chunk), labels=chunk, seed=seed + k, **keywords) for k, chunk in enumerate(labels.split(batch))])
+    return datasets.dequantize(images.numpy(), model.levels), labels.numpy()
+
+
+def class_scores(classifier, images_uint8, labels: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """(share the classifier puts in their class, that share per class, the share it gives their
+    class with p >= CLEAR) of images drawn class by class."""
+    probs = judge(classifier, images_uint8)
+    hits = probs.argmax(1) == labels
+    clear = probs[np.arange(len(labels)), labels] >= CLEAR
+    return float(hits.mean()), np.array([hits[labels == c].mean() for c in np.unique(labels)]), float(clear.mean())
 
 
 def bayes_accuracy(model, d: datasets.ImageDataset, images: int, seed: int) -> float:

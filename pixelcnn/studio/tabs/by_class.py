@@ -14,12 +14,13 @@ def tab(shelf: Shelf) -> list:
 
     def classes(dataset):
         choices = shelf.class_names(dataset)
-        guidance, sketch_guidance = shelf.drawing_guidance(dataset) if choices else (0.0, 0.0)
-        return new_choices(choices), gr.Slider(value=guidance), gr.Slider(value=sketch_guidance)
+        settings = shelf.drawing_settings(dataset) if choices else (0.0, 0.0, 1.0, 1.0)
+        return new_choices(choices), *(gr.Slider(value=value) for value in settings)
 
-    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None):
+    def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None,
+                 sketch_temperature=None):
         yield from friendly(requests.by_class, shelf.drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace,
-                            sketch_guidance)
+                            sketch_guidance, sketch_temperature)
 
     with gr.Tab("By class"):
         purpose("Pick a dataset and a class: the model draws new images of it, one pixel at a time, row by row.")
@@ -27,14 +28,15 @@ def tab(shelf: Shelf) -> list:
             with gr.Column(scale=1):
                 dataset = choice(names, "Dataset")
                 class_name = choice(shelf.class_names(names[0] if names else None), "Class")
-                start_guidance, start_sketch_guidance = shelf.drawing_guidance(names[0]) if names else (0.0, 0.0)
-                count, temperature, seed, pace, go, stop, guidance, sketch_guidance = sampling_controls(
-                    "Images", 16, "Generate", "generate", "stop", guidance=start_guidance, sketch_guidance=start_sketch_guidance)
+                start = shelf.drawing_settings(names[0]) if names else (0.0, 0.0, 1.0, 1.0)
+                count, temperature, seed, pace, go, stop, guidance, sketch_guidance, sketch_temperature = sampling_controls(
+                    "Images", 16, "Generate", "generate", "stop", guidance=start[0], sketch_guidance=start[1], temperature=start[2],
+                    sketch_temperature=start[3])
                 learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
             with gr.Column(scale=2):
                 canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
-        dataset.change(classes, dataset, [class_name, guidance, sketch_guidance], api_name=False)
+        dataset.change(classes, dataset, [class_name, guidance, sketch_guidance, temperature, sketch_temperature], api_name=False)
         dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
-        wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance],
+        wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance, sketch_temperature],
              [canvas, belief, drawn, status], "generate")
     return [canvas, belief]

@@ -41,7 +41,7 @@ def tab(shelf: Shelf) -> list:
                     class_name = choice([NO_CLASS, *shelf.class_names(names[0] if names else None)], "Class", "sketch-class")
                 centre = gr.Checkbox(value=True, label="Centre and size my drawing as the dataset's images are", elem_id="sketch-centre")
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
-                    "Images", 8, "Draw over it", "sketch", guidance=shelf.drawing_guidance(names[0])[0] if names else 0.0)
+                    "Images", 8, "Draw over it", "sketch", guidance=shelf.drawing_settings(names[0])[0] if names else 0.0)
                 if shelf.held_out():
                     picture_examples(shelf.held_out(), upload, "Or start from a held-out image's sketch", (dataset,))
             with gr.Column(scale=2):
