@@ -36,7 +36,8 @@ def tab(shelf: Shelf) -> list:
                 layout = Radio(list(LAYOUTS), value=NEW_POSE, label="Layout", elem_id="portrait-layout",
                                visible=sketch_first("Portraits") in shelf.models, info=LAYOUT_INFO)
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
-                    "Portraits", 8, "Draw portraits", "portraits", guidance=shelf.guidance_for("Portraits"))
+                    "Portraits", 8, "Draw portraits", "portraits", guidance=shelf.guidance_for("Portraits"),
+                    temperature=shelf.temperature_for("Portraits"))
                 examples = shelf.examples("orl-*.png") + shelf.examples("*.jpg")
                 if examples:
                     picture_examples(examples, upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
