@@ -1,6 +1,7 @@
 """The `pixelcnn` command: train, sample, evaluate, fetch, push (`pixelcnn COMMAND --help`)."""
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def add_evaluate(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a folder written by save_pretrained, or a Hub location")
     p.add_argument("--dataset", required=True, choices=sorted(data.WAYS))
-    p.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person; 0: no samples (default: 100)")
+    p.add_argument("--per-class", type=int, default=100, help="samples per class, or per held-out person, or (auto-encoders) held-out images per class whose codes are "
+                   "decoded --decodings times; 0: no samples (default: 100)")
     p.add_argument("--bayes-images", type=int, default=0, help="class models: held-out test images to classify by Bayes with the "
                    "model's own likelihoods (default: 0, none)")
     p.add_argument("--temperature", type=temperature_list, default=[1.0], help="sampling temperatures to measure, comma-separated "
@@ -158,6 +160,14 @@ def add_evaluate(sub) -> None:
                    "test images, measure its calibration error on as many others, and (with --write-card) save it in config.json")
     p.add_argument("--drawn", default="", help="class models: a folder of drawn digits (PNG files named ...-<class>.png) to read "
                    "through the page's upload path")
+    p.add_argument("--surprise", type=int, default=0, help="class models: fit the surprise above which the page says \"not a digit\" "
+                   "on this many held-out test images redrawn as the pad draws them, and (with --write-card) save it in config.json")
+    p.add_argument("--others", default="", help="class models: a folder of drawings that are none of the classes (PNG files) to read "
+                   "through the page's upload path")
+    p.add_argument("--complete", type=int, default=0, help="class models: complete this many held-out images of each class from "
+                   "their top --keep-rows rows, 8 times each at every setting, and count the completions that keep the class")
+    p.add_argument("--keep-rows", type=int, default=14, help="with --complete: the rows kept (default: 14, the Complete tab's)")
+    p.add_argument("--card-section", default="Evaluation", help="the card's section (## heading) the results replace (default: Evaluation)")
     p.add_argument("--twin", default="", help="portrait models and auto-encoders: the unconditional twin to compare with")
     p.add_argument("--mse", default="", help="auto-encoders: the MSE auto-encoder of the same code size")
     p.add_argument("--rows", type=int, default=10, help="auto-encoders: held-out images in the figure (default: 10)")
@@ -198,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    args.command_line = "pixelcnn " + " ".join(argv)  # as typed, for the model card (`pixelcnn ...` however it was started)
+    args.command_line = "pixelcnn " + shlex.join(argv)  # as typed, for the model card (`pixelcnn ...` however it was started)
     COMMANDS[args.command](args)
 
 

@@ -3,12 +3,15 @@
 - `surprise_map`: the bits each sub-pixel costs given everything before it in raster order;
   its mean is the image's bits/dim.
 - `class_probabilities`: the model as a classifier, p(class | x) by Bayes over its classes,
-  calibrated by one temperature fitted on held-out images (`fit_temperature`).
+  calibrated by one temperature fitted on held-out images (`fit_temperature`); `read_class`
+  adds what the page says of it, "not a digit" when the picture surprises the model more than
+  held-out digits do.
 - `dependency_map`: which sub-pixels the prediction of one sub-pixel depends on (autograd
   through the model: a sub-pixel is shaded exactly when it can change that prediction).
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -85,6 +88,38 @@ def reading(probs: np.ndarray, names: list[str], sure: float = SURE) -> tuple[in
     if probs[top] >= sure:
         return top, f"**{names[top]}** (p = {probs[top]:.2f})"
     return None, f"not sure: maybe {names[top]} (p = {probs[top]:.2f}) or {names[int(order[1])]} (p = {probs[int(order[1])]:.2f})"
+
+
+NOUNS = {"mnist": "digit", "fashion-mnist": "garment"}  # what one of a dataset's pictures is called
+
+
+@dataclass
+class Reading:
+    """What the model makes of a picture as a classifier."""
+
+    probs: np.ndarray  # (K,) calibrated p(class | x)
+    guess: int | None  # the class it reads; None when it is not sure, or the picture is none of its classes
+    words: str  # the reading in words
+    surprise: float  # bits per sub-pixel of x (a two-stage model: of its sketch) under its most likely class
+    outside: bool  # more surprising than the model's `surprise_limit`: not one of its classes at all
+
+
+def read_class(model, x: torch.Tensor) -> Reading:
+    """x: (1, C, H, W) ints in the model's form -> its Reading. A picture is "not a digit" (or not a
+    garment) when it surprises the model more than held-out pictures of its classes do: its bits per
+    sub-pixel under its best class above the model's fitted `surprise_limit` (0: none fitted, never)."""
+    log_likelihoods = class_log_likelihoods(model, x)
+    probs = softmax(log_likelihoods[None], getattr(model, "classifier_temperature", 1.0))[0]
+    dims = (model.sketch_of(x) if model.STAGED else x)[0].numel()
+    bits = float(-log_likelihoods.max() / (dims * math.log(2)))
+    limit = getattr(model, "surprise_limit", 0.0)
+    if limit and bits > limit:
+        noun = NOUNS.get(model.dataset, "picture of one of its classes")
+        words = (f"not a {noun}: the model finds it more surprising than the {noun}s it knows ({bits:.2f} bits per pixel"
+                 f"{' of its coarse shape' if model.STAGED else ''}, where {noun}s stay under {limit:.2f}; lower = more typical)")
+        return Reading(probs, None, words, bits, True)
+    guess, words = reading(probs, model.class_names)
+    return Reading(probs, guess, words, bits, False)
 
 
 def calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:

@@ -173,3 +173,36 @@ def model_pixels(model, picture: Image.Image, layout: bool = True) -> torch.Tens
     model learnt from (`model_input`; with layout=False, resized whole)."""
     array = model_input(picture, model.image_channels, tuple(model.image_size), model.dataset if layout else "")
     return torch.from_numpy(quantize(array[None], model.levels))
+
+
+PAD = 196  # the page's drawing pad, in pixels
+
+
+def pad_drawing(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """(28, 28) uint8 light-on-dark digit -> the same digit as a visitor's pad makes it: scaled to a
+    random height (90 to 190 pixels), a solid stroke thickened by a round pen of random radius, an
+    anti-aliased edge, painted black at a random, off-centre place on a 196x196 pad, on white (RGB)
+    or, at random, on a transparent layer (RGBA, the stroke opaque)."""
+    side = int(rng.integers(90, 191))
+    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR))
+    stroke = Image.fromarray(((big > 100) * 255).astype(np.uint8))
+    radius = int(rng.integers(0, 4))
+    if radius:
+        stroke = stroke.filter(ImageFilter.MaxFilter(2 * radius + 1))  # a thicker round-ish pen
+    mask = Image.new("L", (PAD, PAD), 0)
+    left, top = (int(rng.integers(0, PAD - side + 1)) for _ in range(2))
+    mask.paste(stroke, (left, top))
+    return on_pad(mask, rng)
+
+
+def on_pad(mask: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A 196x196 "L" mask of pen strokes -> the pad's picture: the pen's anti-aliased edge, black on white
+    (RGB) or, at random, on a transparent layer (RGBA)."""
+    mask = mask.filter(ImageFilter.GaussianBlur(0.6))
+    if rng.random() < 0.5:
+        picture = Image.new("RGB", (PAD, PAD), (255, 255, 255))
+        picture.paste((0, 0, 0), (0, 0), mask)
+        return picture
+    picture = Image.new("RGBA", (PAD, PAD), (0, 0, 0, 0))
+    picture.putalpha(mask)
+    return picture

@@ -3,6 +3,7 @@ through huggingface_hub's real HTTP code against a stand-in."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.sampling import sample
 from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
+from pixelcnn.training.calibration import read_drawn, read_others
 
 from .hub_stub import HubStub
 
@@ -365,6 +367,9 @@ def test_an_autoencoder_request_shows_the_mse_reconstruction_and_streams_decodin
     pair, grid, belief, status = frames[-1]
     assert Image.open(belief).size == (360, 170)
     assert len(frames) >= 20 and status.startswith("Done: 4 images")
+    # What the code kept, read by the MNIST model: the input, then how many decodings are the same digit.
+    assert re.search(r"Your picture reads as a 7; [0-4] of 4 decodings read as a 7 too \(the MSE reconstruction (does|does not)\)\.$", status)
+    assert not any("reads as" in frame[-1] for frame in frames[:-1])
     scale = max(2, 240 // 28)
     pair = np.asarray(Image.open(pair).convert("L"))
     assert pair.shape == ((28 + 2) * scale, (2 * 29 + 1) * scale)
@@ -677,10 +682,35 @@ def test_drawn_digits_are_read_as_what_they_are_and_wrong_readings_are_unsure():
     assert sum(p < SURE for p in wrong_p) >= 2 and max(wrong_p) < 0.99, wrong_p  # wrong readings are not sure of themselves
 
 
+OTHERS = ROOT / "tests" / "data" / "non-digits"  # letters, shapes, scribbles and faces drawn as a pad makes them (make_non_digits.py)
+
+
+def test_most_drawings_that_are_not_digits_are_called_so_and_drawn_digits_are_not():
+    reader = shelf.bundled("mnist-sketch")
+    assert reader.surprise_limit > 0  # fitted by pixelcnn evaluate --surprise (the card's "Not a digit")
+    others, figures = read_others(reader, OTHERS)
+    assert figures["others_not_a_digit"] >= 0.8 and figures["others_no_class_stated"] >= figures["others_not_a_digit"], figures
+    _, figures = read_drawn(reader, DRAWN)
+    assert figures["drawn_not_a_digit"] <= 0.05, figures  # at most 2 of the 50
+
+
+def test_inspect_says_not_a_digit_above_the_bars_and_never_a_digit_when_unsure(client):
+    _, classes, summary, _ = inspect(client, OTHERS / "letter-K.png")
+    assert classes["label"] == "Not a digit" and len(classes["confidences"]) == 10
+    assert "**not a digit**" not in summary and "not a digit: the model finds it more surprising" in summary
+    _, classes, summary, _ = inspect(client, DRAWN / "drawn-53-5.png")  # a 5 the model is not sure of
+    assert classes["label"] == "Not sure" and "not sure: maybe 3" in summary
+    _, classes, _, _ = inspect(client, DRAWN / "drawn-31-3.png")
+    assert classes["label"] == "3"
+    _, guess, sentence = requests.completion_preview(shelf.bundled("mnist"), "MNIST", str(OTHERS / "face-0.png"), 14,
+                                                     shelf.bundled("mnist-sketch"))
+    assert guess is None and "not a digit" in sentence and "pick the Class yourself" in sentence
+
+
 def test_an_unsure_reading_leaves_the_class_alone():
     model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
-    _, guess, sentence = requests.completion_preview(model, "MNIST", str(DRAWN / "drawn-84-8.png"), 14, reader)  # a bold, blotted 8
-    assert guess is None and "not sure: maybe 8 (p = 0.32)" in sentence and "pick the Class yourself" in sentence
+    _, guess, sentence = requests.completion_preview(model, "MNIST", str(DRAWN / "drawn-80-8.png"), 14, reader)  # a thin, open 8
+    assert guess is None and "not sure: maybe 8 (p = 0.53)" in sentence and "pick the Class yourself" in sentence
     _, seven, sentence = requests.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
     assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence
 

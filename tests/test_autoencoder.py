@@ -15,6 +15,7 @@ from pixelcnn.models import MSEAutoEncoder, PixelCNNAutoEncoder
 from pixelcnn.training.cards import figure_rows
 from pixelcnn.data.formats import cut_patches
 from pixelcnn.models import GatedPixelCNN
+from pixelcnn.sampling import sample
 
 SMALL = dict(image_size=[12, 8], levels=16, code_dim=5, encoder_channels=4)
 
@@ -63,6 +64,36 @@ def test_the_decoder_uses_every_code_dimension(pixelcnn_ae, images):
         assert (pixelcnn_ae.decoder(images, cond=moved) - base).abs().max() > 1e-4, f"code dimension {k} is ignored"
     # And the encoder feeds it: a different image gives a different code.
     assert not torch.allclose(codes[0], codes[1])
+
+
+def test_a_code_map_tells_every_position_what_the_code_says(images):
+    """With code_map_channels the code also reaches every layer as a spatial map m(code): each position's
+    logits move with the code, the cached sampler draws exactly what the naive one does from it, and a
+    decoding is still causal in the image."""
+    torch.manual_seed(0)
+    ae = PixelCNNAutoEncoder(**SMALL, hidden_channels=8, num_layers=2, kernel_size=3, code_map_channels=3).eval()
+    codes = ae.encode(images)
+    condition = ae.conditioning(codes)
+    assert condition["cond_map"].shape == (3, 3, 12, 8)
+    with torch.no_grad():
+        base = ae.decoder(images, **condition)
+        moved = ae.decoder(images, cond=codes, cond_map=condition["cond_map"] + 1.0)
+        assert ((moved - base).abs().amax(dim=(1, 2)) > 1e-4).all(), "some position's logits ignore the map"
+        assert not torch.allclose(ae.conditioning(codes + 1.0)["cond_map"], condition["cond_map"])
+        assert torch.equal(base, ae(images))
+        decoded = ae.decode(codes[:1], 2, seed=5)[0]
+        naive = sample(ae.decoder, 2, cond=codes[:1].expand(2, -1), cond_map=condition["cond_map"][:1].expand(2, -1, -1, -1), seed=5,
+                       method="naive")
+    assert torch.equal(decoded, naive)
+    # Pixel (5, 4) onwards changed: the logits before it stay as they were.
+    later = images.clone()
+    later[:, :, 5, 4:] = (later[:, :, 5, 4:] + 3) % 16
+    later[:, :, 6:] = (later[:, :, 6:] + 5) % 16
+    with torch.no_grad():
+        again = ae.decoder(later, **condition)
+    assert torch.equal(again[..., :5, :], base[..., :5, :]) and torch.equal(again[..., 5, :5], base[..., 5, :5])
+    with pytest.raises(ValueError, match="code_map_channels"):
+        PixelCNNAutoEncoder(code_map_channels=-1)
 
 
 def test_bad_input_is_refused(pixelcnn_ae):
@@ -126,7 +157,7 @@ def test_training_both_auto_encoders_and_comparing_them(tmp_path):
     for kind in ("autoencoder", "mse-autoencoder"):
         outs[kind] = tmp_path / kind
         cmd = [sys.executable, "-m", "pixelcnn", "train", "--model", kind, "--dataset", "folder", "--folder", str(root), *TINY,
-               "--epochs", "4", "--out", str(outs[kind])]
+               "--epochs", "4", "--out", str(outs[kind]), *(["--code-map", "4"] if kind == "autoencoder" else [])]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
         key = "bpd" if kind == "autoencoder" else "mse"
@@ -141,13 +172,19 @@ def test_training_both_auto_encoders_and_comparing_them(tmp_path):
     twin = tmp_path / "twin"
     GatedPixelCNN(image_size=[8, 8], levels=16, hidden_channels=8, num_layers=2, kernel_size=3).save_pretrained(twin)
     cmd = [sys.executable, "-m", "pixelcnn", "evaluate", str(outs["autoencoder"] / "model"), "--mse", str(outs["mse-autoencoder"] / "model"),
-           "--twin", str(twin), "--dataset", "mnist", "--rows", "3", "--decodings", "2", "--write-card"]
+           "--twin", str(twin), "--dataset", "mnist", "--rows", "3", "--decodings", "2", "--per-class", "2", "--write-card"]
     # The models are 8x8: the comparison resizes the dataset's test images to the model's size.
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     numbers = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(numbers) == {"test_bpd", "mse_test_mse", "twin_test_bpd"}
+    assert set(numbers) == {"test_bpd", "mse_test_mse", "twin_test_bpd", "kept"}
+    (kept,) = numbers["kept"]  # one temperature: 2 held-out images of each of 10 classes, 2 decodings each
+    assert kept["temperature"] == 1.0 and len(kept["kept_by_class"]) == 10
+    assert kept["kept"] == pytest.approx(np.mean(kept["kept_by_class"])) and 0 <= kept["mse_kept"] <= 1
+    assert kept["pixel_difference"] > 0 and kept["variety"] > 0
     figure = Image.open(outs["autoencoder"] / "model" / "figure.png")
     assert figure.size == ((4 * 9 + 1) * 3, (3 * 9 + 1) * 3)  # 4 columns (original, MSE, 2 decodings) x 3 rows
     card = (outs["mse-autoencoder"] / "model" / "README.md").read_text()
     assert "## Evaluation" in card and f"{numbers['mse_test_mse']:.5f}" in card and f"{numbers['twin_test_bpd']:.4f}" in card
+    assert f"PixelCNN **{100 * kept['kept']:.1f}%**" in card and f"MSE reconstruction **{100 * kept['mse_kept']:.1f}%**" in card
+    assert "spatial map" in (outs["autoencoder"] / "model" / "README.md").read_text()

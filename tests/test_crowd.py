@@ -127,11 +127,16 @@ def test_two_stage_requests_are_batched_stage_by_stage():
     crowd = gathering(load(ASSETS / "mnist").eval(), also=(model,))
     asks = [dict(labels=torch.full((2,), k), seed=40 + k, guidance=1.0, sketch_guidance=3.0, temperature=(1.0, 0.9, 1.1)[k],
                  sketch_temperature=(None, 0.7, 1.0)[k]) for k in range(3)]
+    # The last a completion: its top rows kept, the sketch completed from them first.
+    known = torch.zeros(2, 1, 28, 28, dtype=torch.long)
+    known[:, :, 4:14, 10:18] = 200
+    asks[2].update(known=known, known_mask=torch.zeros_like(known, dtype=torch.bool).index_fill_(2, torch.arange(14), True))
     staged = [dict(crowd.stages(model, 2, **ask)) for ask in asks]
     finished = [stages["detail"].result(timeout=120) for stages in staged]
     assert len({s["sketch"].started for s in staged}) == 1 and len({s["detail"].started for s in staged}) == 1
     for result, ask in zip(finished, asks):
         assert torch.equal(result, sample(model, 2, **ask))
+    assert torch.equal(finished[2][:, :, :14], known[:, :, :14])
 
 
 def test_a_bad_request_is_refused_before_it_queues(mnist):

@@ -109,6 +109,26 @@ def test_stages_stream_the_sketch_first_then_the_detail():
         next(sample_stream(model, 2, cond=cond))
 
 
+def test_a_completion_keeps_its_rows_and_the_sketch_cells_they_cover():
+    """Known rows: the sketch cells they cover in full are kept, the rest of the sketch is drawn from
+    them first, then the detail keeps the rows exactly."""
+    model = two_stage()
+    labels = torch.tensor([0, 1, 2])
+    known = torch.randint(0, 16, (3, 1, 8, 12), generator=torch.Generator().manual_seed(3))
+    mask = torch.zeros_like(known, dtype=torch.bool)
+    mask[:, :, :6] = True  # rows 0-5: sketch row 0 (image rows 0-3) in full, sketch row 1 (rows 4-7) in part
+    sketch_known, sketch_mask = model.known_sketch(known, mask)
+    assert sketch_mask[:, :, 0].all() and not sketch_mask[:, :, 1:].any()
+    frames = list(sample_stages(model, 3, labels=labels, seed=6, known=known, known_mask=mask, every=1 << 30, sketch_every=1 << 30))
+    sketch, drawn = frames[0][1], frames[-1][1]
+    assert torch.equal(sketch[:, :, 0], model.sketch_of(known)[:, :, 0])
+    assert torch.equal(drawn[:, :, :6], known[:, :, :6])
+    # Each stage is the one-stage sampler with its known pixels: the sketch's from the rows, the detail's over that sketch.
+    assert torch.equal(sketch, sample(model.sketch, 3, labels=labels, seed=6, known=sketch_known, known_mask=sketch_mask))
+    assert torch.equal(drawn, sample(model, 3, labels=labels, seed=6, sketch=sketch, known=known, known_mask=mask))
+    assert torch.equal(drawn, sample(model, 3, labels=labels, seed=6, known=known, known_mask=mask, method="naive"))
+
+
 def test_no_condition_draws_from_the_unconditional_branch():
     model = two_stage()
     none = sample(model, 2, no_condition=True, seed=3)

@@ -1,5 +1,12 @@
 """Auto-encoders: a Gated PixelCNN decoder conditioned on an m-dimensional code (the paper's
-section 3.4), and a plain MSE auto-encoder with the same encoder and code size to compare with."""
+section 3.4), and a plain MSE auto-encoder with the same encoder and code size to compare with.
+
+A code that only biases every layer (the same for every position) is hard for the decoder to use
+for *where* strokes go, and a strong autoregressive decoder then models digits without it (19.5%
+of decodings kept the encoded digit). With `code_map_channels`, a deconvolution m(code) also turns
+the code into a spatial map that conditions every layer position by position (the paper's section
+2.3, "location-dependent conditioning"), so the code can say where the strokes are.
+"""
 
 import torch
 from torch import nn
@@ -10,6 +17,18 @@ from pixelcnn.sampling import sample
 
 CODE_NAME = "autoencoder-code"
 HUB_KWARGS = dict(library_name="pixelcnn", tags=["pixelcnn", "autoencoder"], license="mit")
+
+
+def deconvolution(code_dim: int, image_size: list, channels: int, out_channels: int) -> nn.Sequential:
+    """(B, code_dim) -> (B, out_channels, H, W): a linear layer to a (2 channels, H/4, W/4) grid, then two
+    stride-2 transposed convolutions (the encoder's mirror)."""
+    h, w = image_size
+    return nn.Sequential(
+        nn.Linear(code_dim, 2 * channels * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Unflatten(1, (2 * channels, h // 4, w // 4)),
+        nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1), nn.ReLU(),  # (B, ch, H/2, W/2)
+        nn.ConvTranspose2d(channels, out_channels, 4, 2, 1),  # (B, out, H, W)
+    )
 
 
 class Encoder(nn.Module):
@@ -73,23 +92,37 @@ class PixelCNNAutoEncoder(AutoEncoderBase, Saved, **HUB_KWARGS):
         num_layers: int = 8,
         kernel_size: int = 5,
         cond_dropout: float = 0.0,
+        code_map_channels: int = 0,
         dataset: str = "",
     ):
+        """code_map_channels: channels of the spatial map m(code) every decoder layer is also
+        conditioned on (0: the code is a per-layer bias only, the paper's plain vector h)."""
         super().__init__(image_channels, image_size or [28, 28], levels, code_dim, encoder_channels, dataset)
+        if code_map_channels < 0:
+            raise ValueError(f"code_map_channels must be 0 or more, got {code_map_channels}.")
+        self.code_map_channels = code_map_channels
         self.decoder = GatedPixelCNN(
             image_channels=image_channels, image_size=self.image_size, levels=levels, hidden_channels=hidden_channels,
-            num_layers=num_layers, kernel_size=kernel_size, cond_dim=code_dim, cond_name=CODE_NAME, cond_dropout=cond_dropout,
-            dataset=dataset,
+            num_layers=num_layers, kernel_size=kernel_size, cond_dim=code_dim, cond_name=CODE_NAME,
+            cond_map_channels=code_map_channels, cond_dropout=cond_dropout, dataset=dataset,
         )
+        self.code_map = deconvolution(code_dim, self.image_size, encoder_channels, code_map_channels) if code_map_channels else None
+
+    def conditioning(self, codes: torch.Tensor) -> dict:
+        """(B, code_dim) codes -> the decoder's keyword arguments: cond, and cond_map where it takes one."""
+        return dict(cond=codes, cond_map=None if self.code_map is None else self.code_map(codes))
 
     def forward(self, x: torch.Tensor, unconditional=None) -> torch.Tensor:
         """(B, C, H, W) ints -> logits (B, levels, C, H, W) of x given its own code (or, for rows
         where the optional (B,) bools `unconditional` are set, given no code)."""
-        return self.decoder(x, cond=self.encode(x), unconditional=unconditional)
+        condition = self.conditioning(self.encode(x))
+        if unconditional is not None and condition["cond_map"] is not None:
+            condition["cond_map"] = condition["cond_map"] * ~torch.as_tensor(unconditional, device=x.device)[:, None, None, None]
+        return self.decoder(x, **condition, unconditional=unconditional)
 
     def bits_per_dim(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) ints -> (B,) bits per sub-pixel of x given its own code."""
-        return self.decoder.bits_per_dim(x, cond=self.encode(x))
+        return self.decoder.bits_per_dim(x, **self.conditioning(self.encode(x)))
 
     LOSS = GatedPixelCNN.LOSS
 
@@ -101,8 +134,8 @@ class PixelCNNAutoEncoder(AutoEncoderBase, Saved, **HUB_KWARGS):
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, decodings: int = 1, seed=None, temperature: float = 1.0, guidance: float = 0.0) -> torch.Tensor:
         """(B, code_dim) codes -> (B, decodings, C, H, W) ints: images sampled from p(x | code)."""
-        cond = codes.repeat_interleave(decodings, dim=0)
-        images = sample(self.decoder, len(cond), cond=cond, seed=seed, temperature=temperature, guidance=guidance)
+        condition = self.conditioning(codes.repeat_interleave(decodings, dim=0))
+        images = sample(self.decoder, len(condition["cond"]), **condition, seed=seed, temperature=temperature, guidance=guidance)
         return images.view(len(codes), decodings, *images.shape[1:])
 
 
@@ -119,14 +152,7 @@ class MSEAutoEncoder(AutoEncoderBase, Saved, **HUB_KWARGS):
         dataset: str = "",
     ):
         super().__init__(image_channels, image_size or [28, 28], levels, code_dim, encoder_channels, dataset)
-        h, w = self.image_size
-        ch = encoder_channels
-        self.decoder = nn.Sequential(
-            nn.Linear(code_dim, 2 * ch * (h // 4) * (w // 4)), nn.ReLU(),
-            nn.Unflatten(1, (2 * ch, h // 4, w // 4)),
-            nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1), nn.ReLU(),  # (B, ch, H/2, W/2)
-            nn.ConvTranspose2d(ch, image_channels, 4, 2, 1), nn.Sigmoid(),  # (B, C, H, W) in [0, 1]
-        )
+        self.decoder = deconvolution(code_dim, self.image_size, encoder_channels, image_channels).append(nn.Sigmoid())  # in [0, 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) ints -> reconstructions (B, C, H, W) in [0, 1]."""

@@ -65,6 +65,7 @@ class PixelCNNBase(nn.Module):
         cond_dropout: float = 0.0,
         dataset: str = "",
         classifier_temperature: float = 1.0,
+        surprise_limit: float = 0.0,
     ):
         """
         image_channels: 1 (grey) or 3 (RGB); image_size: [H, W] the model was trained at (a
@@ -77,7 +78,9 @@ class PixelCNNBase(nn.Module):
         so the model also learnt p(x) and can be sampled with classifier-free guidance (0 = it
         was not, and guidance is refused); classifier_temperature: the model as a classifier
         divides its class log-likelihoods by this before Bayes' rule (fitted on held-out images by
-        `pixelcnn evaluate --calibrate`; 1 = plain Bayes).
+        `pixelcnn evaluate --calibrate`; 1 = plain Bayes); surprise_limit: bits per sub-pixel (a
+        two-stage model's: of its sketch) under its most likely class above which a picture is
+        none of its classes (fitted by `pixelcnn evaluate --surprise`; 0 = none fitted).
         """
         super().__init__()
         class_names = check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout,
@@ -96,6 +99,9 @@ class PixelCNNBase(nn.Module):
         self.cond_dropout = cond_dropout
         self.dataset = dataset
         self.classifier_temperature = classifier_temperature
+        if surprise_limit < 0:
+            raise ValueError(f"surprise_limit must be 0 or more, got {surprise_limit}.")
+        self.surprise_limit = surprise_limit
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
 

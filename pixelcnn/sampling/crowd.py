@@ -89,7 +89,7 @@ class Crowd:
 
     def stages(self, model, n: int, *, labels=None, cond=None, sketch=None, seed=None, guidance=0.0, sketch_guidance=None,
                temperature=1.0, sketch_temperature=None, on_logits=None, on_sketch_logits=None, no_condition=False, watch=None,
-               **kwargs) -> list[tuple[str, Ticket]]:
+               known=None, known_mask=None, **kwargs) -> list[tuple[str, Ticket]]:
         """A two-stage model's request, as `sample_stages` draws it -> [("sketch", ticket),] ("detail", ticket):
         the detail stage joins the queue as soon as its sketch is drawn."""
         seed = seed_or_new(seed)
@@ -98,15 +98,16 @@ class Crowd:
         condition = dict(labels=labels, cond=cond, no_condition=no_condition, **kwargs)
         h, w = model.detail.image_size
         blank_map = torch.zeros(n, model.detail.cond_map_channels, h, w)
-        order(model.detail, n, **condition, cond_map=blank_map, guidance=guidance, temperature=temperature)  # checked up front
+        kept = dict(known=known, known_mask=known_mask)
+        order(model.detail, n, **condition, **kept, cond_map=blank_map, guidance=guidance, temperature=temperature)  # checked up front
         detail = Ticket(None, model.image_channels * h * w, "detail", watch=watch)
 
         def draw_detail(sketch: torch.Tensor) -> None:  # with the lock held (the engine calls it so)
             try:
                 with torch.no_grad():
                     cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
-                detail.order = order(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance, temperature=temperature,
-                                     on_logits=on_logits)
+                detail.order = order(model.detail, n, **condition, **kept, cond_map=cond_map, seed=seed + 1, guidance=guidance,
+                                     temperature=temperature, on_logits=on_logits)
             except ValueError as err:
                 detail.error = err
                 detail.end()
@@ -115,8 +116,9 @@ class Crowd:
             self.waiting.append(detail)
 
         if sketch is None:
+            sketch_kept = dict(zip(("known", "known_mask"), model.known_sketch(known, known_mask))) if known_mask is not None else {}
             first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), watch=watch, stage="sketch", **condition, seed=seed,
-                                guidance=sketch_guidance, temperature=sketch_temperature, on_logits=on_sketch_logits)
+                                guidance=sketch_guidance, temperature=sketch_temperature, on_logits=on_sketch_logits, **sketch_kept)
             return [("sketch", first), ("detail", detail)]
         sketch = checked_sketch(model, n, sketch)
         with self.lock:

@@ -65,7 +65,8 @@ def run(model, steps: Iterator[int], canvas: torch.Tensor, every: int) -> Iterat
 def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor | None = None, seed: int | None = None,
                   guidance: float = 0.0, sketch_guidance: float | None = None, temperature: float = 1.0,
                   sketch_temperature: float | None = None, every: int = 1, sketch_every: int = 1, on_logits=None,
-                  on_sketch_logits=None, no_condition: bool = False, **kwargs) -> Iterator[tuple[str, torch.Tensor, int, int]]:
+                  on_sketch_logits=None, no_condition: bool = False, known: torch.Tensor | None = None,
+                  known_mask: torch.Tensor | None = None, **kwargs) -> Iterator[tuple[str, torch.Tensor, int, int]]:
     """Draw a two-stage model's sketch, then the detail over it.
 
     Yields ("sketch", (n, C, h, w) sketch canvas, done, total) while the sketch is drawn (every
@@ -73,6 +74,8 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
     levels) is given), then ("detail", (n, C, H, W) canvas, done, total) as `sample_stream`.
     guidance / temperature: the detail stage's; sketch_guidance / sketch_temperature: the sketch
     stage's (None: the same). The sketch stage draws with `seed`, the detail stage with seed + 1.
+    known / known_mask (n, C, H, W): sub-pixels to keep, as `sample_stream`; the sketch's cells they
+    cover in full are kept too, so the sketch is completed from them first.
     Other keyword arguments (method; size is not allowed) go to both stages' `sample_stream`.
     """
     seed = seed_or_new(seed)
@@ -80,16 +83,18 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
     sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
     condition = dict(labels=labels, cond=cond, no_condition=no_condition)
     if sketch is None:
+        sketch_known = dict(zip(("known", "known_mask"), model.known_sketch(known, known_mask))) if known_mask is not None else {}
         for sketch, done, total in sample_stream(model.sketch, n, **condition, seed=seed, guidance=sketch_guidance,
                                                  temperature=sketch_temperature, every=sketch_every, on_logits=on_sketch_logits,
-                                                 **kwargs):
+                                                 **sketch_known, **kwargs):
             yield "sketch", sketch, done, total
     else:
         sketch = checked_sketch(model, n, sketch)
     with torch.no_grad():
         cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
     for canvas, done, total in sample_stream(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance,
-                                             temperature=temperature, every=every, on_logits=on_logits, **kwargs):
+                                             temperature=temperature, every=every, on_logits=on_logits, known=known, known_mask=known_mask,
+                                             **kwargs):
         yield "detail", canvas, done, total
 
 

@@ -172,8 +172,9 @@ def drawn_bits(model, tickets: list, sketch, labels, cond) -> float:
     return (nats.mean() / (math.log(2) * tickets[-1].total)).item()
 
 
-def redo(model, canvas: torch.Tensor, sketch, labels, cond, guidance: float, no_condition: bool) -> Callable[[int], torch.Tensor]:
-    """A finished drawing's image -> the logits it was drawn from, worked out again when a visitor clicks it."""
+def redo(model, canvas: torch.Tensor, sketch, labels, cond, cond_map, guidance: float, no_condition: bool) -> Callable[[int], torch.Tensor]:
+    """A finished drawing's image -> the logits it was drawn from, worked out again when a visitor clicks it
+    (a two-stage model's map from its sketch; a one-stage model's given map)."""
     drawer = model.detail if model.STAGED else model
 
     def logits(image: int) -> torch.Tensor:
@@ -181,8 +182,8 @@ def redo(model, canvas: torch.Tensor, sketch, labels, cond, guidance: float, no_
             return None if t is None else torch.as_tensor(t)[image : image + 1]
 
         with torch.no_grad():
-            cond_map = model.cond_map_of(pick(sketch)) if model.STAGED else None
-        return drawn_logits(drawer, canvas[image : image + 1], pick(labels), pick(cond), cond_map, guidance, no_condition)[0]
+            image_map = model.cond_map_of(pick(sketch)) if model.STAGED else pick(cond_map)
+        return drawn_logits(drawer, canvas[image : image + 1], pick(labels), pick(cond), image_map, guidance, no_condition)[0]
 
     return logits
 
@@ -194,7 +195,7 @@ def frame_interval(pace: float) -> float:
     return max(1 / FPS if pace else FRAME_SECONDS, len(WATCHING) / FRAME_BUDGET)
 
 
-def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, temperature=1.0, seed=None,
+def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, known_mask=None, temperature=1.0, seed=None,
            guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
            sketch_temperature=None, no_condition: bool = False, crowd: Crowd | Engine | None = None) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
@@ -222,15 +223,17 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
         rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, sketch_temperature, "sketch cell")
         tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, sketch_temperature=sketch_temperature,
-                               on_logits=detail.record, on_sketch_logits=rough.record)
+                               on_logits=detail.record, on_sketch_logits=rough.record, known=known, known_mask=known_mask)
+        kept_rows = given // (model.image_channels * w)  # a completion's kept rows: the sketch's rows they cover in full are kept too
         views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
-                                pace * SKETCH_SHARE),
+                                pace * SKETCH_SHARE, kept_rows // model.factor * model.image_channels * (w // model.factor)),
                  "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,
-                                "the detail over the sketch", pace * (1 - SKETCH_SHARE) if sketch is None else pace)}
+                                "the detail over the sketch", pace * (1 - SKETCH_SHARE) if sketch is None else pace, given)}
         if sketch is not None:
             underlay = sketch_picture(model, sketch)
     else:
-        tickets = [("image", crowd.submit(model, n, **condition, known=known, known_mask=known_mask, on_logits=detail.record))]
+        tickets = [("image", crowd.submit(model, n, **condition, cond_map=cond_map, known=known, known_mask=known_mask,
+                                          on_logits=detail.record))]
         views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
     outline = sketch  # a two-stage drawing's sketch, given or (below) drawn
     token = object()
@@ -247,7 +250,7 @@ def stream(model, n: int, labels=None, cond=None, known=None, known_mask=None, t
         WATCHING.discard(token)
         for _, ticket in tickets:
             ticket.cancel()  # a visitor who leaves (or presses Stop) leaves the batch; a finished drawing is not affected
-    detail.redo = redo(model, canvas, outline, labels, cond, guidance, no_condition)
+    detail.redo = redo(model, canvas, outline, labels, cond, cond_map, guidance, no_condition)
     detail.record = detail.record.copied()  # kept with the drawing: no longer shared with the engine's process
     bits = None if no_condition else drawn_bits(model, [t for _, t in tickets], sketch, labels, cond)
     yield last_frame(model, Drawing(detail, canvas, columns, scale), time.perf_counter() - start, pace, bits, guidance, note)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelcnn.explain import class_probabilities, dependency_map, reading, surprise_map
+from pixelcnn.explain import NOUNS, Reading, dependency_map, read_class, surprise_map
 from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import open_upload
@@ -39,34 +39,42 @@ def as_rgb(x: torch.Tensor, levels: int) -> np.ndarray:
 
 
 def read(model, dataset: str, image_path, class_choice, classify: bool = False, reader=None
-         ) -> tuple[torch.Tensor, np.ndarray | None, int]:
-    """An upload or drawing -> (the image as the model sees it (1, C, H, W), p(class | image), the
-    class its surprise and dependencies are computed under). The class probabilities (a pass per
-    class, by `reader`, default the model itself) are computed when asked for or when the class is
-    the model's best guess, else None."""
+         ) -> tuple[torch.Tensor, Reading | None, int]:
+    """An upload or drawing -> (the image as the model sees it (1, C, H, W), what the model reads in
+    it, the class its surprise and dependencies are computed under). The reading (a pass per class,
+    by `reader`, default the model itself) is made when asked for or when the class is the model's
+    best guess, else None."""
     if image_path is None:
         raise ValueError("Draw a digit or a garment, upload an image, or pick an example first.")
     named = class_choice not in (None, "", BEST_GUESS)
     if named and class_choice not in model.class_names:
         raise ValueError(f"{dataset} has no class {class_choice!r}; choose a Class from: {BEST_GUESS}, {', '.join(model.class_names)}.")
     x = model_pixels(model, open_upload(image_path))
-    probs = class_probabilities(reader or model, x) if classify or not named else None
-    return x, probs, model.class_names.index(class_choice) if named else int(probs.argmax())
+    found = read_class(reader or model, x) if classify or not named else None
+    return x, found, model.class_names.index(class_choice) if named else int(found.probs.argmax())
 
 
-def inspect(model, dataset: str, image_path, class_choice, reader=None) -> tuple[Image.Image, dict, str, Image.Image]:
-    """-> (the surprise map, {class name: p(class | image)} by `reader` (default: the model), a
-    sentence with the totals, the image as the model sees it, to click on)."""
-    x, probs, label = read(model, dataset, image_path, class_choice, classify=True, reader=reader)
+def inspect(model, dataset: str, image_path, class_choice, reader=None) -> tuple[Image.Image, tuple, str, Image.Image]:
+    """-> (the surprise map, (the headline: the class read, or "Not sure" / "Not a digit"; {class name:
+    p(class | image)}) by `reader` (default: the model), a sentence with the totals, the image as the
+    model sees it, to click on)."""
+    x, found, label = read(model, dataset, image_path, class_choice, classify=True, reader=reader)
     bits = surprise_map(model, x, label=label).numpy()  # (C, H, W)
     per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
     bpd = float(bits.mean())
     name = model.class_names[label]
     sentence = (f"Given the class **{name}**, the model needs **{bits.sum():.0f} bits** for this image, **{bpd:.3f} bits/dim** "
                 f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes, calibrated) it reads "
-                f"the image as {reading(probs, model.class_names)[1]}{' (from its coarse sketch)' if reader.STAGED else ''}.")
-    labels = {class_name: float(p) for class_name, p in zip(model.class_names, probs)}
-    return upscale(heat(per_pixel, per_pixel.max())), labels, sentence, upscale(as_rgb(x, model.levels))
+                f"the image as {found.words}{' (from its coarse sketch)' if (reader or model).STAGED else ''}.")
+    labels = {class_name: float(p) for class_name, p in zip(model.class_names, found.probs)}
+    return upscale(heat(per_pixel, per_pixel.max())), (headline(found, model), labels), sentence, upscale(as_rgb(x, model.levels))
+
+
+def headline(found: Reading, model) -> str:
+    """The word above the bars: the class read, and never a class when the model is not sure."""
+    if found.outside:
+        return f"Not a {NOUNS.get(model.dataset, 'picture of its classes')}"
+    return "Not sure" if found.guess is None else model.class_names[found.guess]
 
 
 def pixel_at(model, x_px, y_px) -> tuple[int, int]:

@@ -6,6 +6,7 @@ bad; the page turns that into a message and keeps serving.
 """
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from PIL import Image
 
 from pixelcnn.data import quantize, square_resize
 from pixelcnn.faces import crop_to_image, load_photo, slerp
-from pixelcnn.explain import class_probabilities, reading
+from pixelcnn.explain import read_class
 from pixelcnn.images import tile, to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout,
@@ -79,7 +80,8 @@ def completion_preview(model, dataset: str, image_path, keep_rows, reader=None) 
     h, _ = model.image_size
     rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
     digit = model_pixels(model, open_upload(image_path))  # (1, C, H, W)
-    guess, words = reading(class_probabilities(reader or model, digit), model.class_names)
+    found = read_class(reader or model, digit)
+    guess, words = found.guess, found.words
     tiles = to_uint8(digit, model.levels)[0]  # (H, W, C)
     tiles = np.repeat(tiles, 3 // tiles.shape[2], axis=2).astype(np.float64)
     tiles[rows:] = 0.35 * tiles[rows:] + 0.65 * UNDRAWN  # what the model will draw anew
@@ -93,9 +95,13 @@ def completion_preview(model, dataset: str, image_path, keep_rows, reader=None) 
 
 
 def complete(model, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0,
-             pace=DEFAULT_PACE) -> Iterator[Frame]:
-    """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest."""
+             pace=DEFAULT_PACE, sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
+    """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest (a two-stage
+    model: the rest of its sketch first, at its own guidance and temperature, then the detail)."""
     n, guidance = parse_count(count, "Completions"), parse_guidance(guidance, model)
+    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
+    temperature = parse_temperature(temperature)
+    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
     label = class_index(model, class_name, dataset)
     h, _ = model.image_size
     rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
@@ -103,8 +109,9 @@ def complete(model, dataset: str, image_path, class_name, keep_rows, count, temp
     known = digit.repeat(n, 1, 1, 1)
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
-    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=parse_temperature(temperature),
-                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1])
+    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=temperature,
+                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1],
+                      sketch_guidance=sketch_guidance, sketch_temperature=sketch_temperature if model.STAGED else None)
 
 
 def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray, int]:
@@ -161,15 +168,40 @@ def portraits(model, encoder, photo, second, mix, walk, count, temperature, seed
                          pace=pace, sketch=sketch, sketch_guidance=sketch_guidance)
 
 
-def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT_PACE) -> tuple[Image.Image, Iterator[Frame]]:
+def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT_PACE, reader=None) -> tuple[Image.Image, Iterator[Frame]]:
     """An uploaded or drawn image -> (the image as the encoders see it beside the MSE auto-encoder's
-    reconstruction, the frames of `count` PixelCNN decodings of its code, growing)."""
+    reconstruction, the frames of `count` PixelCNN decodings of its code, growing; with a class
+    model as `reader`, the last frame says which class it reads in the input and in each decoding)."""
     n, temperature, seed = parse_count(count, "PixelCNN decodings"), parse_temperature(temperature), parse_seed(seed)
     pace = parse_pace(pace)
     image = model_pixels(pixelcnn, open_upload(image_path))  # (1, C, H, W) ints
     with torch.no_grad():
         code = pixelcnn.encode(image)  # (1, code_dim)
         pair = torch.cat([image, mse.reconstruct(image)])
+        condition = pixelcnn.conditioning(code.expand(n, -1).contiguous())
     scale = max(2, 240 // pixelcnn.image_size[1])
     shown = Image.fromarray(tile(np.repeat(to_uint8(pair, pixelcnn.levels), 3 // pixelcnn.image_channels, axis=3), columns=2, scale=scale, background=235))
-    return shown, stream(pixelcnn.decoder, n, cond=code.expand(n, -1).contiguous(), temperature=temperature, seed=seed, pace=pace)
+    frames = stream(pixelcnn.decoder, n, **condition, temperature=temperature, seed=seed, pace=pace)
+    return shown, frames if reader is None else kept_in(frames, reader, pair)
+
+
+def kept_in(frames: Iterator[Frame], reader, pair: torch.Tensor) -> Iterator[Frame]:
+    """The decodings' frames, the last one saying what `reader` (a class model) reads in the input, in
+    its MSE reconstruction and in each decoding: what the code kept of the input's class."""
+    for frame in frames:
+        if frame.done and frame.drawing is not None:
+            with torch.no_grad():
+                guesses = [read_class(reader, image[None]).guess for image in torch.cat([pair, frame.drawing.canvas])]
+            frame = replace(frame, status=f"{frame.status} {kept_sentence(guesses, reader.class_names)}")
+        yield frame
+
+
+def kept_sentence(guesses: list[int | None], names: list[str]) -> str:
+    """[class read in the input (None: not sure), in the MSE reconstruction, in each decoding] -> a sentence."""
+    given, rebuilt, decoded = guesses[0], guesses[1], guesses[2:]
+    if given is None:
+        return "The model cannot tell which digit your picture is, so it cannot say whether the code kept it."
+    same = sum(guess == given for guess in decoded)
+    name = f"{'an' if names[given][0].lower() in 'aeiou8' else 'a'} {names[given]}"
+    return (f"Your picture reads as {name}; {same} of {len(decoded)} decodings read as {name} too "
+            f"(the MSE reconstruction {'does' if rebuilt == given else 'does not'}).")

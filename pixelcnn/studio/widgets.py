@@ -27,6 +27,19 @@ class Radio(PackageChecked, gr.Radio):
     pass
 
 
+class Label(gr.Label):
+    """A class reading whose headline need not be the likeliest class: a (headline, {class: p}) pair
+    shows "Not sure" above the bars where the model is not sure."""
+
+    def postprocess(self, value):
+        if isinstance(value, (tuple, list)):
+            headline, confidences = value
+            shown = super().postprocess(confidences)
+            shown.label = headline
+            return shown
+        return super().postprocess(value)
+
+
 LEGEND = (f'<span class="legend"><span style="background:{css(UNDRAWN)};color:#fff;padding:0 6px">dark blue</span> = not drawn yet, '
           f'<span style="background:{css(CURSOR)};color:#000;padding:0 6px">orange</span> = the pixel being drawn.</span>')
 # A stream cancelled through the API marks its outputs "Error"; the status line says what happened instead.
@@ -81,6 +94,14 @@ def choice(choices: list, label: str, elem_id: str | None = None) -> gr.Dropdown
     """A dropdown that starts at its first choice. It takes any value, so that a bad one sent
     through the API reaches the package's check and its message."""
     return gr.Dropdown(choices, value=choices[0] if choices else None, label=label, allow_custom_value=True, elem_id=elem_id)
+
+
+def classes_and_settings(shelf, dataset) -> tuple:
+    """A dataset picked -> its classes for the Class dropdown, and the drawing settings it starts at
+    (guidance, sketch guidance, temperature, sketch temperature) for their sliders."""
+    choices = shelf.class_names(dataset)
+    settings = shelf.drawing_settings(dataset) if choices else (0.0, 0.0, 1.0, 1.0)
+    return new_choices(choices), *(gr.Slider(value=value) for value in settings)
 
 
 def new_choices(choices: list) -> gr.Dropdown:

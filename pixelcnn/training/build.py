@@ -22,7 +22,8 @@ def build_model(opts: Options, d: ImageDataset):
     if opts.model == "autoencoder":
         return PixelCNNAutoEncoder(
             image_channels=channels, image_size=[h, w], levels=opts.levels, code_dim=opts.code_dim, hidden_channels=opts.hidden_channels,
-            num_layers=opts.num_layers, kernel_size=opts.kernel_size, cond_dropout=opts.cond_dropout, dataset=d.name,
+            num_layers=opts.num_layers, kernel_size=opts.kernel_size, cond_dropout=opts.cond_dropout, code_map_channels=opts.code_map,
+            dataset=d.name,
         )
     check_pixelcnn_options(opts)
     class_cond, face_cond = opts.conditioning == "class", opts.conditioning == "face"

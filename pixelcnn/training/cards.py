@@ -60,12 +60,12 @@ def write_model_card(folder: Path, model, d, summary: dict) -> None:
     (folder / "README.md").write_text("\n".join(lines))
 
 
-def write_card_section(folder: Path, text: str) -> None:
-    """Put `text` under '## Evaluation' in the model card, replacing an earlier one."""
+def write_card_section(folder: Path, text: str, heading: str = "Evaluation") -> None:
+    """Put `text` under '## <heading>' in the model card, replacing an earlier one."""
     card = folder / "README.md"
     old = card.read_text() if card.exists() else ""
-    old = re.sub(r"\n## Evaluation\n.*?(?=\n## |\Z)", "", old, flags=re.S)
-    card.write_text(old.rstrip() + "\n\n## Evaluation\n" + text.rstrip() + "\n")
+    old = re.sub(rf"\n## {re.escape(heading)}\n.*?(?=\n## |\Z)", "", old, flags=re.S)
+    card.write_text(old.rstrip() + f"\n\n## {heading}\n" + text.rstrip() + "\n")
 
 
 def plot_curves(metrics: list[dict], path: Path, key: str = "bpd", words: str = "bits/dim") -> None:
@@ -162,8 +162,11 @@ def encoder_line(model) -> str:
 def autoencoder_card(model) -> tuple[str, str, str]:
     sentence = ("An encoder and a Gated PixelCNN decoder conditioned on its code, trained together on the decoder's NLL "
                 "(van den Oord et al. 2016, arXiv 1606.05328, section 3.4), from the `pixelcnn` package.")
+    given = (f"the code as a per-layer bias and as a {model.code_map_channels}-channel spatial map (a linear layer and 2 transposed "
+             "convolutions of the code, added at every position of every layer: the paper's section 2.3)" if model.code_map_channels
+             else "the code as a per-layer bias")
     return (f"{model.TITLE}, m = {model.code_dim}", sentence,
-            f"{encoder_line(model)}; decoder: {model.decoder.layers_line()}; {parameters(model)}.")
+            f"{encoder_line(model)}; decoder: {model.decoder.layers_line()}, given {given}; {parameters(model)}.")
 
 
 def mse_autoencoder_card(model) -> tuple[str, str, str]:

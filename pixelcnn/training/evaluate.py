@@ -16,15 +16,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import save_model
 
 from pixelcnn import data as datasets
 from pixelcnn.loader import local_folder, load
 from pixelcnn.training.autoencoders import evaluate_autoencoder
-from pixelcnn.training.calibration import calibrate, read_drawn
+from pixelcnn.training.calibration import calibrate, fit_surprise, read_drawn, read_others
 from pixelcnn.training.cards import sample_grid, write_card_section
+from pixelcnn.training.completion import completion_lines
 from pixelcnn.training.judge import bayes_accuracy, predict, train_classifier
 from pixelcnn.training.metrics import mean_loss
 from pixelcnn.training.portraits import evaluate_portraits
@@ -32,6 +32,7 @@ from pixelcnn.training.quality import chosen, measure, realism_count, table
 from pixelcnn.training.sweeps import settings
 
 SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
+COMPLETIONS = 8  # completions of each held-out image, as the Complete tab draws them
 
 
 def evaluate_classes(args, model) -> list[str]:
@@ -45,14 +46,24 @@ def evaluate_classes(args, model) -> list[str]:
         model.classifier_temperature, calibration_lines, figures = calibrate(model, d, args.calibrate, args.seed)
         lines += calibration_lines
         found.update(figures)
-    if args.drawn:
-        drawn_lines, figures = read_drawn(model, Path(args.drawn))
-        lines += drawn_lines
+    if args.surprise:
+        model.surprise_limit, surprise_lines, figures = fit_surprise(model, d, args.surprise, args.seed)
+        lines += surprise_lines
         found.update(figures)
+    for folder, read in ((args.drawn, read_drawn), (args.others, read_others)):
+        if folder:
+            read_lines, figures = read(model, Path(folder))
+            lines += read_lines
+            found.update(figures)
     if args.bayes_images:
         found["bayes_accuracy"] = bayes_accuracy(model, d, args.bayes_images, args.seed)
         lines.append(f"- The model as a classifier (Bayes, argmax over classes of p(x | class), equal priors): **{100 * found['bayes_accuracy']:.1f}%** "
                      f"of {args.bayes_images} held-out test images (seed {args.seed})")
+    if args.complete:
+        completion, figures = completion_lines(model, train_classifier(d), d, args.complete, args.keep_rows, COMPLETIONS,
+                                               settings(args, model), args.seed)
+        lines += completion
+        found.update(figures)
     if not args.per_class:
         print(json.dumps(found))
         return lines + [""]
@@ -109,7 +120,9 @@ def evaluate(args, command: str) -> None:
             save_model(model, str(Path(args.model) / "model.safetensors"))
             if not model.cond_dim:
                 sample_grid(model, SAMPLES_PER_CLASS, args.seed, Path(args.model) / "samples.png")
-        write_card_section(Path(args.model), "\n".join(lines))
+        write_card_section(Path(args.model), "\n".join(lines), args.card_section)
         if args.calibrate:
             save_config_value(Path(args.model), "classifier_temperature", model.classifier_temperature)
+        if args.surprise:
+            save_config_value(Path(args.model), "surprise_limit", model.surprise_limit)
 

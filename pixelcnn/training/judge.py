@@ -32,9 +32,9 @@ def to_unit(images) -> torch.Tensor:
 
 
 def train_classifier(d: datasets.ImageDataset, epochs: int = 4, seed: int = 0) -> DigitClassifier:
-    """Trained on the dataset's training split (cached by dataset name and size)."""
+    """Trained on the dataset's training split (cached by dataset name, number and shape of images)."""
     channels, size, _ = d.image_shape
-    path = datasets.cache_dir() / "classifiers" / f"{d.name}-{len(d.train_y)}-e{epochs}-s{seed}.safetensors"
+    path = datasets.cache_dir() / "classifiers" / f"{d.name}-{len(d.train_y)}-{channels}x{size}-e{epochs}-s{seed}.safetensors"
     model = DigitClassifier(channels, len(d.class_names), size)
     if path.exists():
         model.load_state_dict(load_file(path))

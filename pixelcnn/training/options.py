@@ -28,6 +28,10 @@ class Options:
                        "gated (the Gated PixelCNN's two stacks) or original (the first PixelCNN's one"
                        " stack of masked convolutions, with its blind spot), for --model pixelcnn")
     code_dim: int = option(10, "the auto-encoders' code size m")
+    code_map: int = option(0,
+                           "with --model autoencoder: channels of a spatial map m(code), a deconvolution of "
+                           "the code that conditions every decoder layer position by position (0 = the "
+                           "code is a per-layer bias only)")
     dataset: str = option("mnist", "mnist, fashion-mnist, orl-faces, photo-patches, or folder")
     folder: str = option("", "with --dataset folder: a folder of class subfolders")
     image_size: int = option(0, "resize to this square size; 0 keeps the dataset's own size")

@@ -76,8 +76,8 @@ def evaluate_portraits(args, model) -> list[str]:
         f"- Realism of faces: the Fréchet distance between the face encoder's embeddings of {people} samples (one a person) and "
         f"of the training photos; the {people} held-out photos' own: {rates[best]['frechet_floor']:.3f} (the floor).",
         "",
-        f"| setting | new pose: identity rate | "
-        f"Fréchet (faces) |" + (" keep the photo's layout: identity rate | Fréchet (faces) |" if model.STAGED else ""),
+        "| setting | new pose: identity rate | "
+        "Fréchet (faces) |" + (" keep the photo's layout: identity rate | Fréchet (faces) |" if model.STAGED else ""),
         "|---|---|---|" + ("---|---|" if model.STAGED else ""),
     ]
     found = {"test_bpd": bpd, "identity_rate": {s.key: r["sample_rate"] for s, r in rates.items()}, "best": best.key,

@@ -16,11 +16,13 @@ HONEST = ("The MSE decoder gives back one blurry average. Each PixelCNN decoding
 
 def tab(shelf: Shelf) -> list:
     pixelcnn_ae, mse_ae = shelf.models.get("Auto-encoder (PixelCNN)"), shelf.models.get("Auto-encoder (MSE)")
+    reader = shelf.drawer("MNIST") if "MNIST" in shelf.models else None  # reads the digit in the input and in each decoding
 
     def decode(upload, drawing, count, temperature, seed, pace=DEFAULT_PACE):
         if pixelcnn_ae is None or mse_ae is None:
             raise refuse("The auto-encoders are not loaded on this server; see the notes at the top.")
-        yield from friendly(requests.autoencode, pixelcnn_ae, mse_ae, picture_of(upload, drawing), count, temperature, seed, pace, stills=1)
+        yield from friendly(requests.autoencode, pixelcnn_ae, mse_ae, picture_of(upload, drawing), count, temperature, seed, pace, reader,
+                            stills=1)
 
     with gr.Tab("Auto-encoder"):
         purpose("An encoder squeezes a digit into 10 numbers; a PixelCNN decodes them by sampling, beside a plain MSE decoder.")

@@ -6,16 +6,11 @@ from pixelcnn.studio import requests
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import LEARNT, Shelf
 from pixelcnn.studio.watch import DEFAULT_PACE
-from pixelcnn.studio.widgets import choice, drawing_view, new_choices, purpose, sampling_controls, wire
+from pixelcnn.studio.widgets import choice, classes_and_settings, drawing_view, purpose, sampling_controls, wire
 
 
 def tab(shelf: Shelf) -> list:
     names = shelf.names
-
-    def classes(dataset):
-        choices = shelf.class_names(dataset)
-        settings = shelf.drawing_settings(dataset) if choices else (0.0, 0.0, 1.0, 1.0)
-        return new_choices(choices), *(gr.Slider(value=value) for value in settings)
 
     def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None,
                  sketch_temperature=None):
@@ -35,7 +30,8 @@ def tab(shelf: Shelf) -> list:
                 learnt = gr.Markdown(LEARNT.get(names[0], "") if names else "")
             with gr.Column(scale=2):
                 canvas, belief, drawn, status = drawing_view("Samples", "canvas", "belief", "status")
-        dataset.change(classes, dataset, [class_name, guidance, sketch_guidance, temperature, sketch_temperature], api_name=False)
+        dataset.change(lambda name: classes_and_settings(shelf, name), dataset, [class_name, guidance, sketch_guidance, temperature,
+                                                                                     sketch_temperature], api_name=False)
         dataset.change(lambda name: LEARNT.get(name, ""), dataset, learnt, api_name=False, queue=False)
         wire(go, stop, generate, [dataset, class_name, count, temperature, seed, guidance, pace, sketch_guidance, sketch_temperature],
              [canvas, belief, drawn, status], "generate")

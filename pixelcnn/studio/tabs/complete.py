@@ -6,15 +6,19 @@ from pixelcnn.studio import requests
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE
-from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Slider, choice, drawing_view, new_choices, pen, picture_examples, purpose, sampling_controls, wire
+from pixelcnn.studio.widgets import (UPLOAD_HEIGHT, Slider, choice, classes_and_settings, drawing_view, pen, picture_examples, purpose,
+                                     sampling_controls, wire)
 
 
 def tab(shelf: Shelf) -> list:
     names = shelf.names
 
-    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE):
-        yield from friendly(requests.complete, shelf.model_for(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
-                            temperature, seed, guidance, pace)
+    def complete(dataset, upload, drawing, class_name, keep_rows, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE,
+                 sketch_guidance=None, sketch_temperature=None):
+        # A two-stage model where one is loaded: it completes the coarse sketch from the kept rows first, which keeps
+        # the digit far more often (README: completions).
+        yield from friendly(requests.complete, shelf.drawer(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
+                            temperature, seed, guidance, pace, sketch_guidance, sketch_temperature)
 
     def preview(dataset, upload, drawing, keep_rows):
         """The digit as the model sees it, its class guess, a sentence."""
@@ -39,8 +43,10 @@ def tab(shelf: Shelf) -> list:
                     dataset = choice(names, "Dataset")
                     class_name = choice(shelf.class_names(names[0] if names else None), "Class", "complete-class")
                 keep = Slider(0, 28, value=14, step=1, label="Rows to keep")
-                count, temperature, seed, pace, go, stop, guidance = sampling_controls(
-                    "Completions", 8, "Complete", "complete", guidance=shelf.guidance_for(names[0]) if names else 0.0)
+                start = shelf.drawing_settings(names[0]) if names else (0.0, 0.0, 1.0, 1.0)
+                count, temperature, seed, pace, go, stop, guidance, sketch_guidance, sketch_temperature = sampling_controls(
+                    "Completions", 8, "Complete", "complete", guidance=start[0], sketch_guidance=start[1], temperature=start[2],
+                    sketch_temperature=start[3])
                 if shelf.examples("mnist-*.png"):
                     picture_examples(shelf.examples("mnist-*.png"), upload, "…or pick a held-out MNIST digit")
             with gr.Column(scale=2):
@@ -49,10 +55,10 @@ def tab(shelf: Shelf) -> list:
                                      elem_id="complete-preview", height=240)
                     guess = gr.Markdown(elem_id="complete-guess")
                 canvas, belief, drawn, status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")
-        dataset.change(lambda name: (new_choices(shelf.class_names(name)), gr.Slider(value=shelf.guidance_for(name))), dataset,
-                       [class_name, guidance], api_name=False)
+        dataset.change(lambda name: classes_and_settings(shelf, name), dataset, [class_name, guidance, sketch_guidance, temperature,
+                                                                                 sketch_temperature], api_name=False)
         for source in (upload, pad, keep, dataset):
             source.change(preview, [dataset, upload, pad, keep], [shown, class_name, guess], api_name=False)
-        wire(go, stop, complete, [dataset, upload, pad, class_name, keep, count, temperature, seed, guidance, pace],
-             [canvas, belief, drawn, status], "complete")
+        wire(go, stop, complete, [dataset, upload, pad, class_name, keep, count, temperature, seed, guidance, pace, sketch_guidance,
+                                  sketch_temperature], [canvas, belief, drawn, status], "complete")
     return [shown, canvas, belief]

@@ -6,7 +6,7 @@ import gradio as gr
 from pixelcnn.studio import inspection
 from pixelcnn.studio.serving import answered
 from pixelcnn.studio.shelf import Shelf, original_of, picture_of
-from pixelcnn.studio.widgets import UPLOAD_HEIGHT, choice, clicked, new_choices, pen, picture_examples, purpose
+from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Label, choice, clicked, new_choices, pen, picture_examples, purpose
 
 LOOKS = ("**Where a pixel looks.** Click a pixel of the image below: the maps shade every pixel whose value changes the model's prediction "
          "for it (brighter = more), computed through the model itself. Orange: the pixel you clicked; dark blue: not drawn yet when it is "
@@ -43,7 +43,7 @@ def tab(shelf: Shelf) -> list:
             with gr.Column(scale=2):
                 with gr.Row():
                     surprise = picture("Surprise: bits per pixel (bright = unexpected)", "inspect-surprise")
-                    classes = gr.Label(label="The model as a classifier: p(class | image)", num_top_classes=10, elem_id="inspect-classes")
+                    classes = Label(label="The model as a classifier: p(class | image)", num_top_classes=10, elem_id="inspect-classes")
                 summary = gr.Markdown(elem_id="inspect-summary")
                 gr.Markdown(LOOKS)
                 with gr.Row():
