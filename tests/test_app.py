@@ -450,6 +450,22 @@ def test_stop_says_where_the_drawing_stopped():
     assert serving.stopped(done) == done and serving.stopped(None) == "Stopped."
 
 
+def test_a_stopped_frame_shows_no_cursor():
+    """After Stop the grid stays as it stood, but nothing on it looks as if it were still drawing."""
+    model = shelf.bundled("mnist")
+    canvas = sample(model, 2, labels=3, seed=0)
+    grid = frames.render(canvas, 256, 300, 2, 4)
+    assert (np.asarray(grid) == palette.CURSOR).all(axis=2).any()
+    still, chart, drawing, status = serving.stopped_frame((grid, "chart", "drawing", "Drawing… 38% (300 of 784 sub-pixels), 0.2 s"), 4)
+    pixels = np.asarray(still)
+    assert not (pixels == palette.CURSOR).all(axis=2).any() and pixels.shape == np.asarray(grid).shape
+    assert status.startswith("Stopped at 38%")
+    drawn = (np.asarray(grid) != palette.CURSOR).any(axis=2)
+    assert np.array_equal(pixels[drawn], np.asarray(grid)[drawn])  # everything else exactly as it was
+    # With a still in front (the auto-encoder's pair, a face crop), that is left as it is.
+    assert serving.stopped_frame(("pair", grid, "chart", "drawing", "Drawing… 1% (8 of 784 sub-pixels), 0.0 s"), 5)[0] is not grid
+
+
 # -- watching a drawing ------------------------------------------------------------------------
 
 

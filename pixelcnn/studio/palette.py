@@ -1,6 +1,7 @@
 """The page's colours, once: the drawing grids, the belief charts and the legends use them."""
 
 import numpy as np
+from PIL import Image
 
 UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
 CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # orange: the sub-pixel being drawn, and the value drawn in a chart
@@ -11,3 +12,11 @@ BAR = (150, 156, 180)  # a chart's bars
 def css(colour) -> str:
     """An RGB colour -> its CSS hex, for the page's legends."""
     return "#" + "".join(f"{int(v):02x}" for v in colour)
+
+
+def without_cursor(picture):
+    """A grid's picture (PIL) -> a copy with the cursor's orange turned to the not-yet-drawn blue: a
+    stopped drawing shows nothing that looks as if it were still drawing."""
+    pixels = np.array(picture.convert("RGB"))
+    pixels[(pixels == CURSOR).all(axis=2)] = UNDRAWN
+    return Image.fromarray(pixels)

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import gradio as gr
 from gradio import processing_utils
+from PIL import Image
 
 from pixelcnn.memory import trim_malloc
+from pixelcnn.studio.palette import without_cursor
 
 log = logging.getLogger("pixelcnn.studio")
 MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pile up across tabs
@@ -71,6 +73,17 @@ def answered(ask, *args):
         raise refuse(str(err)) from None
     finally:
         trim_malloc()
+
+
+def stopped_frame(last: tuple | None, outputs: int) -> tuple:
+    """The outputs after Stop: the grid as it stood without its cursor, the rest as they were, and
+    the status line saying where it stopped. `last`: the frame shown before (..., grid, chart,
+    drawing, status), or None."""
+    if last is None:
+        return (*[gr.skip()] * (outputs - 1), stopped(None))
+    grid = last[-4]
+    return (*[gr.skip()] * (outputs - 4), without_cursor(grid) if isinstance(grid, Image.Image) else gr.skip(), gr.skip(), gr.skip(),
+            stopped(last[-1]))
 
 
 def stopped(status: str | None) -> str:
@@ -144,13 +157,13 @@ def stoppable(fn, button: str):
     @functools.wraps(fn)
     def run(*args):
         *args, request = args  # Gradio passes its request last (the parameter added below)
-        key, status = (getattr(request, "session_hash", None), button), None
+        key, last = (getattr(request, "session_hash", None), button), None
         STOPS.pop(key, None)  # a Stop pressed before this drawing is not for it
         for shown in fn(*args):
             if STOPS.pop(key, None) is not None:
-                yield (*[gr.skip()] * (len(shown) - 1), stopped(status))
+                yield stopped_frame(last, len(shown))
                 return
-            status = shown[-1]  # every frame ends with the status line
+            last = shown
             yield shown
 
     signature = inspect.signature(fn)

@@ -147,8 +147,10 @@ def wire(go: gr.Button, stop: gr.Button, fn, inputs: list, outputs: list, api_na
     """Go streams fn's frames (up to DRAWINGS_AT_ONCE visitors' at a time: a drawing's thread only
     sleeps and renders, the shared engine draws) into outputs (..., grid, chart, drawing, status);
     Stop ends the drawing at its next frame and says where it stopped in the status line."""
+    # always_last: a press while the drawing is still ending (Stop takes effect at its next frame) is run
+    # once it has ended, instead of being dropped as Gradio's default ("once") drops it.
     go.click(stoppable(fn, api_name), inputs, outputs, api_name=api_name, concurrency_limit=DRAWINGS_AT_ONCE,
-             concurrency_id="drawing", show_progress="hidden")  # frames show progress
+             concurrency_id="drawing", show_progress="hidden", trigger_mode="always_last")  # frames show progress
     stop.click(stop_pressed(api_name), None, None, api_name=False, queue=False)
 
 
