@@ -64,7 +64,7 @@ def test_a_class_request_streams_and_ends_with_the_grid(client):
     assert job.status().success
     statuses = [frame[-1] for frame in frames]
     assert len(frames) >= 10 and statuses[0].startswith("Drawing")
-    assert statuses[-1].startswith("Done: 16 images") and "bits/dim" in statuses[-1]
+    assert statuses[-1].startswith("Done: 16 images") and "how surprising the model finds them" in statuses[-1]
     image = Image.open(frames[-1][0])
     scale = max(2, 560 // (4 * 29))
     assert image.size == ((4 * 29 + 1) * scale,) * 2
@@ -442,10 +442,10 @@ def test_completion_preview_marks_the_kept_rows():
 
 
 def test_stop_says_where_the_drawing_stopped():
-    assert serving.stopped("Drawing… 64% (8,028 of 12,544 sub-pixels), 0.4 s") == (
-        "Stopped at 64% (8,028 of 12,544 sub-pixels drawn). Press the button again to start anew.")
+    assert serving.stopped("Drawing… 64% (8,028 of 12,544 colour values), 0.4 s") == (
+        "Stopped at 64% (8,028 of 12,544 colour values drawn). Press the button again to start anew.")
     note = "The first photo has 2 faces: the largest was used (shown above). "
-    assert serving.stopped(note + "Drawing… 5% (51 of 1,024 sub-pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
+    assert serving.stopped(note + "Drawing… 5% (51 of 1,024 pixels), 0.1 s").startswith("Stopped at 5% (51 of 1,024")
     done = "Done: 16 images in 1.20 s; the model gives them 0.951 bits/dim."
     assert serving.stopped(done) == done and serving.stopped(None) == "Stopped."
 
@@ -456,14 +456,14 @@ def test_a_stopped_frame_shows_no_cursor():
     canvas = sample(model, 2, labels=3, seed=0)
     grid = frames.render(canvas, 256, 300, 2, 4)
     assert (np.asarray(grid) == palette.CURSOR).all(axis=2).any()
-    still, chart, drawing, status = serving.stopped_frame((grid, "chart", "drawing", "Drawing… 38% (300 of 784 sub-pixels), 0.2 s"), 4)
+    still, chart, drawing, status = serving.stopped_frame((grid, "chart", "drawing", "Drawing… 38% (300 of 784 pixels), 0.2 s"), 4)
     pixels = np.asarray(still)
     assert not (pixels == palette.CURSOR).all(axis=2).any() and pixels.shape == np.asarray(grid).shape
     assert status.startswith("Stopped at 38%")
     drawn = (np.asarray(grid) != palette.CURSOR).any(axis=2)
     assert np.array_equal(pixels[drawn], np.asarray(grid)[drawn])  # everything else exactly as it was
     # With a still in front (the auto-encoder's pair, a face crop), that is left as it is.
-    assert serving.stopped_frame(("pair", grid, "chart", "drawing", "Drawing… 1% (8 of 784 sub-pixels), 0.0 s"), 5)[0] is not grid
+    assert serving.stopped_frame(("pair", grid, "chart", "drawing", "Drawing… 1% (8 of 784 pixels), 0.0 s"), 5)[0] is not grid
 
 
 # -- watching a drawing ------------------------------------------------------------------------
@@ -540,7 +540,7 @@ def test_inspect_shows_the_surprise_map_and_the_class_it_reads(client):
 
 def test_inspect_reads_a_garment(client):
     _, classes, summary, _ = inspect(client, EXAMPLES / "fashion-mnist-test-7-sneaker.png", dataset="Fashion-MNIST")
-    assert classes["label"] == "Sneaker" and "bits/dim" in summary
+    assert classes["label"] == "Sneaker" and "bits per pixel" in summary
 
 
 def test_where_a_pixel_looks_shows_the_blind_spot_of_the_original_only(client):
@@ -603,7 +603,7 @@ def test_the_sketch_tab_draws_over_the_visitors_sketch(client):
     three = requests.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
     job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", count=4)
     preview, grid, belief, status = frames[-1]
-    assert status.startswith("Done: 4 images") and "bits/dim" not in status  # no class: nothing to count bits under
+    assert status.startswith("Done: 4 images") and "surprising" not in status  # no class: nothing to count bits under
     assert all("Drawing the detail over the sketch" in frame[-1] for frame in frames[:-1])  # the sketch is given, not drawn
     assert Image.open(preview).size == ((28 + 2) * 8,) * 2
     # What was drawn follows the sketch: each image's own sketch is nearer the seven's than a three's.
@@ -615,7 +615,7 @@ def test_the_sketch_tab_draws_over_the_visitors_sketch(client):
 
 def test_the_sketch_tab_with_a_class_and_its_refusals(client, tmp_path):
     job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", class_name="7", count=2, guidance=1.0)
-    assert frames[-1][-1].startswith("Done: 2 images") and "bits/dim" in frames[-1][-1]
+    assert frames[-1][-1].startswith("Done: 2 images") and "bits per pixel" in frames[-1][-1]
     blank = tmp_path / "blank.png"
     Image.new("L", (196, 196), 255).save(blank)
     with pytest.raises(Exception, match="The drawing is empty; paint a rough shape"):

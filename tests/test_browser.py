@@ -42,7 +42,7 @@ def test_generate_grows_then_finishes(page):
     page.screenshot(path=str(ARTIFACTS / "generate-mid-stream.png"))
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "generate-done.png"))
-    assert "bits/dim" in page.inner_text("#status")
+    assert "bits per pixel" in page.inner_text("#status")
     assert canvas_src(page) != first
 
 
@@ -52,7 +52,7 @@ def test_stop_cancels_a_generation_and_says_where(page):
     page.click("#stop")
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Stopped at')", timeout=10_000)
     text = page.inner_text("#status")
-    assert "Done" not in text and "sub-pixels drawn" in text
+    assert "Done" not in text and "pixels drawn" in text
     page.wait_for_timeout(3000)
     assert page.inner_text("#status") == text  # nothing more arrives
 
@@ -180,7 +180,7 @@ def test_inspect_a_digit_then_click_a_pixel(page):
     box = page.locator("#inspect").bounding_box()
     assert box is not None and box["y"] + box["height"] <= 900
     page.set_input_files("#inspect-upload input[type=file]", str(EXAMPLES / "mnist-test-7.png"))
-    status_has(page, "#inspect-summary", "bits/dim", 60_000)
+    status_has(page, "#inspect-summary", "bits per pixel", 60_000)
     assert page.query_selector("#inspect-surprise img") is not None
     assert "7" in page.inner_text("#inspect-classes")  # the bar chart's top class
     image = page.locator("#inspect-image img")

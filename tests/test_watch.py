@@ -10,8 +10,8 @@ import torch
 from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample
 from pixelcnn.studio import frames, palette, requests
-from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, entropy_bits, last_hesitation, parse_pace,
-                                   pixel_chart, placeholder_chart, shown_at)
+from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, choice_words, entropy_bits, last_hesitation,
+                                   parse_pace, pixel_chart, placeholder_chart, shade, shown_at)
 
 FAST = "As fast as possible"
 
@@ -80,6 +80,18 @@ def test_entropy_and_the_chart():
     assert (columns.mean() - plot_left) / plot_width * 256 == pytest.approx(200.5, abs=1.5)  # the drawn value's bar and marker
 
 
+def test_the_chart_says_in_words_what_the_model_thought_and_drew():
+    probs = np.zeros(256)
+    probs[[0, 200]] = [0.98, 0.02]
+    assert choice_words(probs, 200) == "it thought black most likely and drew a light grey, a 1-in-50 choice"
+    assert choice_words(probs, 0) == "it thought black most likely and drew black: it was sure"
+    probs[[0, 3]] = [0.6, 0.38]
+    assert choice_words(probs, 3) == "it thought black most likely and drew black: a 38-in-100 choice"
+    sketch = np.eye(32)[31]  # a sketch stage's 32 levels: the top one is white, as 255 is
+    assert choice_words(sketch, 31) == "it thought white most likely and drew white: it was sure"
+    assert [shade(v, 256) for v in (0, 60, 128, 200, 255)] == ["black", "a dark grey", "a mid grey", "a light grey", "white"]
+
+
 def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
     frames = list(requests.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
     assert all(f.belief is not None and f.belief.size == (360, 170) for f in frames)
@@ -116,7 +128,16 @@ def test_a_click_on_a_finished_grid_finds_its_image_and_pixel(model):
     # Image 4 (second row, second column), row 2, column 5: past the first gap, one 8x8 tile and its gap.
     x, y = (1 + 9 + 5) * scale + scale // 2, (1 + 9 + 2) * scale + 1
     expected = pixel_chart(drawing.beliefs, drawing.canvas, 3, 2, 5)
-    assert np.array_equal(np.asarray(drawing.chart_at(x, y)), np.asarray(expected))
+    grid, chart = drawing.chart_at(x, y)
+    assert np.array_equal(np.asarray(chart), np.asarray(expected))
+    # The clicked pixel is outlined on the grid, and nothing else changed.
+    plain = np.asarray(frames[-1].image)
+    marked = (np.asarray(grid) != plain).any(axis=2)
+    rows, columns = np.flatnonzero(marked.any(1)), np.flatnonzero(marked.any(0))
+    top, left = (1 + 9 + 2) * scale, (1 + 9 + 5) * scale
+    assert rows.min() < top and rows.max() >= top + scale and columns.min() < left and columns.max() >= left + scale
+    assert rows.max() - rows.min() <= 2 * scale and not marked[top : top + scale, left : left + scale].any()
+    assert (np.asarray(grid)[marked] == palette.MARK).all()
     with pytest.raises(ValueError, match="between the images"):
         drawing.chart_at((1 + 8) * scale, 5 * scale)  # the gap after the first column
     with pytest.raises(ValueError, match="Click a pixel"):

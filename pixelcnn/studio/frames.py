@@ -18,7 +18,7 @@ from pixelcnn.images import tile, to_uint8
 from pixelcnn.sampling.crowd import Crowd, Ticket
 from pixelcnn.sampling.engine import Engine, page_engine
 from pixelcnn.sampling.record import drawn_logits
-from pixelcnn.studio.palette import CURSOR, UNDRAWN
+from pixelcnn.studio.palette import CURSOR, MARK, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 
 FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
@@ -39,8 +39,24 @@ class Drawing:
     columns: int
     scale: int
 
-    def chart_at(self, x_px, y_px) -> Image.Image:
-        """A click at (x, y) screen pixels of the grid -> the chart of that pixel, or a ValueError."""
+    def chart_at(self, x_px, y_px) -> tuple[Image.Image, Image.Image]:
+        """A click at (x, y) screen pixels of the grid -> (the grid with that pixel outlined, the chart
+        of that pixel), or a ValueError."""
+        image, row, col = self.pixel_at(x_px, y_px)
+        grid = render(self.canvas, self.beliefs.levels, self.canvas[0].numel(), self.columns, self.scale)
+        pixels = np.array(grid)
+        _, _, h, w = self.canvas.shape
+        top = (1 + (image // self.columns) * (h + 1) + row) * self.scale
+        left = (1 + (image % self.columns) * (w + 1) + col) * self.scale
+        ring = max(1, self.scale // 4)
+        box = pixels[top - ring : top + self.scale + ring, left - ring : left + self.scale + ring]
+        inside = box[ring:-ring, ring:-ring].copy()
+        box[:] = MARK
+        box[ring:-ring, ring:-ring] = inside
+        return Image.fromarray(pixels), pixel_chart(self.beliefs, self.canvas, image, row, col)
+
+    def pixel_at(self, x_px, y_px) -> tuple[int, int, int]:
+        """(x, y) screen pixels of the grid -> (image, row, col), or a ValueError."""
         n, _, h, w = self.canvas.shape
         try:
             x, y = int(x_px) // self.scale - 1, int(y_px) // self.scale - 1  # the grid's own pixels, past its first gap
@@ -50,7 +66,7 @@ class Drawing:
         row, col = y % (h + 1), x % (w + 1)
         if x < 0 or y < 0 or x // (w + 1) >= self.columns or image >= n or row == h or col == w:
             raise ValueError("That is between the images; click a pixel of one of them.")
-        return pixel_chart(self.beliefs, self.canvas, image, row, col)
+        return image, row, col
 
 
 @dataclass
@@ -216,8 +232,11 @@ def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, kno
                      count_bits=not no_condition)
     underlay = None
 
+    unit = "pixels" if model.image_channels == 1 else "colour values"
+
     def status(words, shown, total):
-        return f"{note}Drawing{' ' + words if words else ''}… {100 * shown / total:.0f}% ({shown:,} of {total:,} sub-pixels), {time.perf_counter() - start:.1f} s"
+        return (f"{note}Drawing{' ' + words if words else ''}… {100 * shown / total:.0f}% ({shown:,} of {total:,} {unit}), "
+                f"{time.perf_counter() - start:.1f} s")
 
     if model.STAGED:
         sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
@@ -260,7 +279,8 @@ def last_frame(model, drawing: Drawing, elapsed: float, pace: float, bits: float
     """The finished drawing's frame: how long it took, the bits/dim the model gives it (if it drew with a condition)."""
     canvas, n = drawing.canvas, len(drawing.canvas)
     timing = f"{elapsed:.2f} s" if not pace else f"{elapsed:.1f} s at a watchable pace"
-    bits = "" if bits is None else f"; the model gives them {bits:.3f} bits/dim (bits it needs per pixel value: lower = less surprising)"
+    bits = "" if bits is None else (f"; how surprising the model finds them: {bits:.3f} bits per pixel (lower = more typical of what it "
+                                    "learnt from)")
     return Frame(render(canvas, model.levels, canvas[0].numel(), drawing.columns, drawing.scale),
                  f"{note}Done: {n} image{'s' * (n > 1)} in {timing}{bits}. Click a pixel to see what the model believed about it.", True,
                  chart_for(drawing.beliefs, canvas, canvas[0].numel(), guidance), drawing)

@@ -63,8 +63,9 @@ def inspect(model, dataset: str, image_path, class_choice, reader=None) -> tuple
     per_pixel = bits.sum(0)  # (H, W): a pixel's bits, all its colours
     bpd = float(bits.mean())
     name = model.class_names[label]
-    sentence = (f"Given the class **{name}**, the model needs **{bits.sum():.0f} bits** for this image, **{bpd:.3f} bits/dim** "
-                f"(the brightest pixel costs {per_pixel.max():.1f} bits). As a classifier (Bayes over its classes, calibrated) it reads "
+    sentence = (f"Given the class **{name}**, this image costs the model **{bits.sum():.0f} bits**, **{bpd:.3f} bits per pixel**: how "
+                f"surprising it finds it (lower = more typical; the brightest pixel on the map costs {per_pixel.max():.1f} bits). "
+                f"As a classifier (Bayes over its classes, calibrated) it reads "
                 f"the image as {found.words}{' (from its coarse sketch)' if (reader or model).STAGED else ''}.")
     labels = {class_name: float(p) for class_name, p in zip(model.class_names, found.probs)}
     return upscale(heat(per_pixel, per_pixel.max())), (headline(found, model), labels), sentence, upscale(as_rgb(x, model.levels))

@@ -5,6 +5,7 @@ from PIL import Image
 
 UNDRAWN = np.array([28, 32, 56], dtype=np.uint8)  # a dark blue: pixels the model has not drawn yet
 CURSOR = np.array([255, 140, 0], dtype=np.uint8)  # orange: the sub-pixel being drawn, and the value drawn in a chart
+MARK = np.array([0, 200, 255], dtype=np.uint8)  # cyan: the outline of a pixel a visitor clicked
 UNSEEN = np.array([200, 40, 60], dtype=np.uint8)  # red: above or to the left, yet out of a prediction's sight
 BAR = (150, 156, 180)  # a chart's bars
 

@@ -88,11 +88,11 @@ def stopped_frame(last: tuple | None, outputs: int) -> tuple:
 
 def stopped(status: str | None) -> str:
     """The status line after Stop: where the drawing stopped."""
-    progress = re.search(r"Drawing[^…]*… (\d+)% \(([\d,]+) of ([\d,]+) sub-pixels\)", status or "")
+    progress = re.search(r"Drawing[^…]*… (\d+)% \(([\d,]+) of ([\d,]+) (pixels|colour values)\)", status or "")
     if progress is None:
         return status or "Stopped."
-    percent, done, total = progress.groups()
-    return f"Stopped at {percent}% ({done} of {total} sub-pixels drawn). Press the button again to start anew."
+    percent, done, total, unit = progress.groups()
+    return f"Stopped at {percent}% ({done} of {total} {unit} drawn). Press the button again to start anew."
 
 
 def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:

