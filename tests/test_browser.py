@@ -371,3 +371,29 @@ def test_on_a_phone_every_tab_is_one_tap_away_and_the_grid_is_in_view_while_it_d
     phone.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))
     label = phone.locator("#canvas").locator("label, [data-testid='block-label']")
     assert label.count() == 0 or not label.first.is_visible()  # no label over the top row
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (390, 844)])
+def test_small_things_a_visitor_meets(browser, server, size):
+    """At a desktop's and a phone's size: every pad starts with its brush picked, its label clear of
+    its toolbar, the Sketch tab's class fits its dropdown, and the portrait examples are in view at
+    1280x900."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, is_mobile=size[0] < 768, has_touch=size[0] < 768)
+    page.goto(server)
+    page.wait_for_selector("#generate")
+    page.get_by_role("tab", name="Sketch").click()
+    page.wait_for_function("() => document.querySelector('#sketch-pad button[aria-label=\"Brush\"]')?.dataset.picked === 'yes'", timeout=10_000)
+    assert "select the draw tool" not in page.inner_text("#sketch-pad")
+    label = page.locator("#sketch-pad [data-testid='block-label']").bounding_box()
+    toolbar = page.locator("#sketch-pad button[aria-label='Pan']").bounding_box()
+    assert label["x"] + label["width"] <= toolbar["x"], (label, toolbar)
+    fits = page.evaluate("() => { const input = document.querySelector('#sketch-class input'); return input.scrollWidth <= input.clientWidth; }")
+    assert fits, "the class runs under the dropdown's arrow"
+    page.screenshot(path=str(ARTIFACTS / f"sketch-{size[0]}.png"))
+    if size[0] >= 768:
+        page.get_by_role("tab", name="Portrait").click()
+        page.wait_for_timeout(1000)
+        thumbnail = page.locator("#portrait-upload ~ * img, .gallery img").first.bounding_box()
+        assert thumbnail is not None and thumbnail["y"] + thumbnail["height"] <= size[1], thumbnail
+        page.screenshot(path=str(ARTIFACTS / "portrait-examples.png"))
+    page.close()

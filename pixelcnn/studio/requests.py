@@ -23,7 +23,7 @@ from pixelcnn.studio.frames import Frame, sketch_still, stream
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 
-NO_CLASS = "None: follow the sketch only"  # the Sketch tab's class choice for the unconditional branch
+NO_CLASS = "None"  # the Sketch tab's class choice for the unconditional branch
 
 
 def by_class(model, dataset: str, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE,

@@ -51,12 +51,19 @@ GRIDS = {"generate": "canvas", "sketch": "sketch-canvas", "complete": "complete-
 # On a narrow screen the grid sits below the controls: the page brings it into view as the drawing
 # starts. Plain DOM, on load: a Gradio event of its own on the button would stop the button
 # working again after Stop.
+# On a phone, a drawing button scrolls its grid into view; every drawing pad starts with its brush
+# picked (Gradio's pad waits for the visitor to find the brush icon), once, when it first shows.
 SCROLL_JS = """() => { const grids = %s;
   document.addEventListener('click', (event) => {
     const button = event.target.closest('button');
     if (window.innerWidth >= 768 || !button || !(button.id in grids)) return;
     setTimeout(() => document.getElementById(grids[button.id])?.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
-  }, true); }""" % json.dumps(GRIDS)
+  }, true);
+  setInterval(() => document.querySelectorAll('button[aria-label="Brush"]:not([data-picked])').forEach((brush) => {
+    if (brush.offsetParent === null) return;
+    brush.dataset.picked = 'yes';
+    brush.click();
+  }), 400); }""" % json.dumps(GRIDS)
 UPLOAD_HEIGHT = 120  # tall enough for Gradio's "Drop Image Here - or - Click to Upload" at 1280x900
 
 

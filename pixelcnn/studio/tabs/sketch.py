@@ -29,11 +29,11 @@ def tab(shelf: Shelf) -> list:
             return None
 
     with gr.Tab("Sketch"):
-        purpose("Paint a rough shape: the model reads it as a 7x7 sketch and draws the detail over it, in the class you pick or in "
-                "none. A picture, not a label, steers every layer: the paper's location-dependent conditioning.")
+        purpose("Paint a rough shape with a thick brush: the model reads it as a 7x7 sketch and draws the detail over it, in the "
+                "class you pick or in none. Your picture, not just a label, steers the drawing at every pixel.")
         with gr.Row():
             with gr.Column(scale=1):
-                pad = gr.Sketchpad(type="filepath", format="png", label="Paint a rough shape (a thick brush works best)", canvas_size=(196, 196),
+                pad = gr.Sketchpad(type="filepath", format="png", label="Paint a shape", canvas_size=(196, 196),
                                    height=250, brush=pen(18), elem_id="sketch-pad")
                 upload = gr.File(label="…or upload a picture", file_types=["image"], type="filepath", elem_id="sketch-upload", height=UPLOAD_HEIGHT)
                 with gr.Row():
