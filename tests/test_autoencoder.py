@@ -168,6 +168,13 @@ def test_training_both_auto_encoders_and_comparing_them(tmp_path):
         assert f"{summary[f'test_{key}']:.4f}" in card and "--model " + kind in card
     assert type(load(str(outs["autoencoder"] / "model"))) is PixelCNNAutoEncoder
     assert type(load(str(outs["mse-autoencoder"] / "model"))) is MSEAutoEncoder
+    # A run continues from an auto-encoder's weights, as from any model's.
+    again = tmp_path / "again"
+    cmd = [sys.executable, "-m", "pixelcnn", "train", "--model", "autoencoder", "--dataset", "folder", "--folder", str(root), *TINY,
+           "--epochs", "1", "--code-map", "4", "--init", str(outs["autoencoder"] / "model"), "--out", str(again)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "started from the weights in" in (again / "model" / "README.md").read_text()
     # An unconditional twin of the decoder's size, so the comparison runs in full.
     twin = tmp_path / "twin"
     GatedPixelCNN(image_size=[8, 8], levels=16, hidden_channels=8, num_layers=2, kernel_size=3).save_pretrained(twin)

@@ -52,6 +52,8 @@ class Encoder(nn.Module):
 class AutoEncoderBase(nn.Module):
     """What both auto-encoders share: the config, the encoder, and integer-to-float input."""
 
+    STAGED = False  # decoded in one stage (what the trainer and the samplers ask of any model)
+
     def __init__(self, image_channels, image_size, levels, code_dim, encoder_channels, dataset):
         super().__init__()
         if code_dim < 1:
