@@ -198,6 +198,22 @@ def test_inspect_a_digit_then_click_a_pixel(page):
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
 
 
+OTHERS = Path(__file__).resolve().parent / "data" / "non-digits"
+
+
+def test_a_drawing_that_is_not_a_digit_is_called_so_and_no_digit_is_stated(page):
+    page.get_by_role("tab", name="Inspect").click()
+    page.set_input_files("#inspect-upload input[type=file]", str(OTHERS / "shape-star.png"))
+    status_has(page, "#inspect-summary", "not a digit", 60_000)
+    headline = page.locator("#inspect-classes h2, #inspect-classes .output-class").first.inner_text()
+    assert headline.strip() == "Not a digit"
+    page.screenshot(path=str(ARTIFACTS / "inspect-not-a-digit.png"), full_page=True)
+    page.get_by_role("tab", name="Complete").click()
+    page.set_input_files("#complete-upload input[type=file]", str(OTHERS / "face-0.png"))
+    page.wait_for_function("() => document.querySelector('#complete-guess')?.innerText.includes('not a digit')", timeout=60_000)
+    assert "pick the Class yourself" in page.inner_text("#complete-guess")
+
+
 def test_inspect_a_bad_upload_shows_its_message(page, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not a picture")
