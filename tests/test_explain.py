@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from pixelcnn.explain import calibration_error, class_probabilities, dependency_map, fit_temperature, reading, softmax, surprise_map
+from pixelcnn.explain import (calibration_error, class_probabilities, dependency_map, fit_temperature, read_class, reading, softmax,
+                              surprise_map)
 from pixelcnn.models import GatedPixelCNN
 
 from .causality import H, W, make_model
@@ -98,3 +99,17 @@ def test_a_calibrated_model_is_less_sure_and_the_reading_says_so(mnist, digits):
     names = [str(k) for k in range(4)]
     assert reading(np.array([0.05, 0.9, 0.03, 0.02]), names) == (1, "**1** (p = 0.90)")
     assert reading(np.array([0.45, 0.3, 0.15, 0.1]), names) == (None, "not sure: maybe 0 (p = 0.45) or 1 (p = 0.30)")
+
+
+def test_a_picture_more_surprising_than_the_limit_is_none_of_the_classes(mnist, digits):
+    x, labels = digits
+    plain = read_class(mnist, x[:1])  # no limit fitted: never "not a digit"
+    assert not plain.outside and plain.guess == int(labels[0]) and plain.surprise > 0
+    assert plain.surprise == pytest.approx(mnist.bits_per_dim(x[:1].expand(10, -1, -1, -1), labels=torch.arange(10)).min().item(), abs=1e-4)
+    strict = GatedPixelCNN(**{**mnist.describe(), "surprise_limit": plain.surprise / 2})
+    strict.load_state_dict(mnist.state_dict())
+    found = read_class(strict.eval(), x[:1])
+    assert found.outside and found.guess is None and found.words.startswith("not a digit: the model finds it more surprising")
+    assert np.allclose(found.probs, plain.probs)  # the class reading is still there, for the bars
+    with pytest.raises(ValueError, match="surprise_limit"):
+        GatedPixelCNN(surprise_limit=-1.0)

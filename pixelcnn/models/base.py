@@ -19,7 +19,7 @@ from pixelcnn.models.convs import MaskedConv1x1, channel_groups
 
 
 def check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout, class_names,
-                 num_classes) -> list[str]:
+                 num_classes, surprise_limit=0.0) -> list[str]:
     """A PixelCNN's config checked, with a sentence for each thing wrong -> its class names (digits by default)."""
     if image_channels not in (1, 3):
         raise ValueError(f"image_channels must be 1 or 3, got {image_channels}.")
@@ -33,6 +33,8 @@ def check_config(image_channels, levels, kernel_size, hidden_channels, num_layer
         raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
     if not classifier_temperature > 0:
         raise ValueError(f"classifier_temperature must be above 0, got {classifier_temperature}.")
+    if not surprise_limit >= 0:
+        raise ValueError(f"surprise_limit must be 0 or more, got {surprise_limit}.")
     if not 0.0 <= cond_dropout < 1.0:
         raise ValueError(f"cond_dropout must lie in [0, 1), got {cond_dropout}.")
     class_names = list(class_names) if class_names else [str(k) for k in range(num_classes)]
@@ -84,7 +86,7 @@ class PixelCNNBase(nn.Module):
         """
         super().__init__()
         class_names = check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout,
-                                   class_names, num_classes)
+                                   class_names, num_classes, surprise_limit)
         self.image_channels = image_channels
         self.image_size = list(image_size) if image_size else None
         self.levels = levels
@@ -99,8 +101,6 @@ class PixelCNNBase(nn.Module):
         self.cond_dropout = cond_dropout
         self.dataset = dataset
         self.classifier_temperature = classifier_temperature
-        if surprise_limit < 0:
-            raise ValueError(f"surprise_limit must be 0 or more, got {surprise_limit}.")
         self.surprise_limit = surprise_limit
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}

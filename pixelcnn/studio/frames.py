@@ -218,10 +218,9 @@ def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, kno
     sub-pixel of the first image; the last frame with bits/dim. The drawing is one request to
     `crowd` (the page's shared engine by default), drawn at full speed in a batch with whoever
     else is drawing. pace: seconds to spread the drawing over, at FPS frames a second (0: a
-    frame whenever one is ready, at most one every FRAME_SECONDS). given: sub-pixels kept from
-    an upload (the rows a completion keeps), shown at once rather than paced. A two-stage model
-    draws its sketch first (unless `sketch` is given) at its own guidance and temperature (None:
-    the detail stage's), then the detail over it."""
+    frame whenever one is ready, at most one every FRAME_SECONDS). given: sub-pixels kept from an
+    upload (a completion's rows), shown at once. A two-stage model draws its sketch first (unless
+    `sketch` is given) at its own guidance and temperature (None: the detail's), then the detail."""
     crowd = crowd or CROWD
     h, w = model.image_size
     columns = grid_shape(n)
@@ -230,9 +229,7 @@ def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, kno
     detail = Beliefs((model.image_channels, h, w), model.levels, temperature)
     condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition,
                      count_bits=not no_condition)
-    underlay = None
-
-    unit = "pixels" if model.image_channels == 1 else "colour values"
+    underlay, unit = None, "pixels" if model.image_channels == 1 else "colour values"
 
     def status(words, shown, total):
         return (f"{note}Drawing{' ' + words if words else ''}… {100 * shown / total:.0f}% ({shown:,} of {total:,} {unit}), "
