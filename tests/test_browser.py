@@ -317,13 +317,15 @@ STATUS_LOG = """(sel) => { window.__status = []; const note = () => { const t = 
 PRESS_TABS = {"By class": ("#generate", "#stop", "#status", "#canvas", None),
               "Complete": ("#complete", "#complete-stop", "#complete-status", "#complete-canvas", ("#complete-upload", "mnist-test-3.png")),
               "Auto-encoder": ("#autoencode", "#autoencode-stop", "#autoencoder-status", "#autoencoder-canvas",
-                               ("#autoencoder-upload", "mnist-test-7.png"))}
+                               ("#autoencoder-upload", "mnist-test-7.png")),
+              "Sketch": ("#sketch", "#sketch-stop", "#sketch-status", "#sketch-canvas", ("#sketch-upload", "mnist-test-5.png")),
+              "Portrait": ("#portraits", "#portraits-stop", "#portrait-status", "#portrait-canvas", ("#portrait-upload", "orl-s1-held-out.png"))}
 
 
 @pytest.mark.parametrize("tab", PRESS_TABS)
 def test_a_press_at_once_after_stop_starts_a_new_drawing(page, tab):
-    """Stop, then the drawing button at once (no pause): every press draws anew, 10 times on each tab
-    (Gradio dropped a press that came while the stopped drawing was still ending)."""
+    """Stop, then the drawing button at once (no pause): every press draws anew, 10 times on each of the
+    five drawing tabs (Gradio dropped a press that came while the stopped drawing was still ending)."""
     go, stop, status, canvas, upload = PRESS_TABS[tab]
     page.get_by_role("tab", name=tab).click()
     if upload:

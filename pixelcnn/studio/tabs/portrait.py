@@ -36,11 +36,12 @@ def tab(shelf: Shelf) -> list:
                 examples = shelf.examples("orl-*.png") + shelf.examples("*.jpg")
                 if examples:  # right under the upload, in view at 1280x900
                     picture_examples(examples, upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
-                layout = Radio(list(LAYOUTS), value=NEW_POSE, label="Layout", elem_id="portrait-layout",
-                               visible=sketch_first("Portraits") in shelf.models, info=LAYOUT_INFO)
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
                     "Portraits", 8, "Draw portraits", "portraits", guidance=shelf.guidance_for("Portraits"),
                     temperature=shelf.temperature_for("Portraits"))
+                # Under the button, so that the examples and the button are both in view at 1280x900.
+                layout = Radio(list(LAYOUTS), value=NEW_POSE, label="Layout", elem_id="portrait-layout",
+                               visible=sketch_first("Portraits") in shelf.models, info=LAYOUT_INFO)
                 with gr.Accordion("Webcam or clipboard", open=False):
                     camera = gr.Image(label="…or the webcam / clipboard", sources=["webcam", "clipboard"], type="pil")
                 with gr.Accordion("Mix with a second person", open=False):
