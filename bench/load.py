@@ -31,8 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def folder_mb(folder: Path) -> tuple[float, int]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 2**20, len(files)
+    sizes = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                sizes.append(path.stat().st_size)
+        except FileNotFoundError:  # swept by the page between the listing and the look
+            continue
+    return sum(sizes) / 2**20, len(sizes)
 
 
 def visit(client: Client, k: int, count: int, results: list) -> None:
