@@ -93,6 +93,11 @@ def reading(probs: np.ndarray, names: list[str], sure: float = SURE) -> tuple[in
 NOUNS = {"mnist": "digit", "fashion-mnist": "garment"}  # what one of a dataset's pictures is called
 
 
+def noun(model) -> str:
+    """What one of the pictures a model learnt from is called: "digit", "garment", or a description."""
+    return NOUNS.get(model.dataset, "picture of one of its classes")
+
+
 @dataclass
 class Reading:
     """What the model makes of a picture as a classifier."""
@@ -114,9 +119,9 @@ def read_class(model, x: torch.Tensor) -> Reading:
     bits = float(-log_likelihoods.max() / (dims * math.log(2)))
     limit = getattr(model, "surprise_limit", 0.0)
     if limit and bits > limit:
-        noun = NOUNS.get(model.dataset, "picture of one of its classes")
-        words = (f"not a {noun}: the model finds it more surprising than the {noun}s it knows ({bits:.2f} bits per pixel"
-                 f"{' of its coarse shape' if model.STAGED else ''}, where {noun}s stay under {limit:.2f}; lower = more typical)")
+        name = noun(model)
+        words = (f"not a {name}: the model finds it more surprising than the {name}s it knows ({bits:.2f} bits per pixel"
+                 f"{' of its coarse shape' if model.STAGED else ''}, where {name}s stay under {limit:.2f}; lower = more typical)")
         return Reading(probs, None, words, bits, True)
     guess, words = reading(probs, model.class_names)
     return Reading(probs, guess, words, bits, False)

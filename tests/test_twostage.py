@@ -117,8 +117,9 @@ def test_a_completion_keeps_its_rows_and_the_sketch_cells_they_cover():
     known = torch.randint(0, 16, (3, 1, 8, 12), generator=torch.Generator().manual_seed(3))
     mask = torch.zeros_like(known, dtype=torch.bool)
     mask[:, :, :6] = True  # rows 0-5: sketch row 0 (image rows 0-3) in full, sketch row 1 (rows 4-7) in part
-    sketch_known, sketch_mask = model.known_sketch(known, mask)
-    assert sketch_mask[:, :, 0].all() and not sketch_mask[:, :, 1:].any()
+    kept = model.known_sketch(known, mask)
+    sketch_known, sketch_mask = kept["known"], kept["known_mask"]
+    assert sketch_mask[:, :, 0].all() and not sketch_mask[:, :, 1:].any() and model.known_sketch(None, None) == {}
     frames = list(sample_stages(model, 3, labels=labels, seed=6, known=known, known_mask=mask, every=1 << 30, sketch_every=1 << 30))
     sketch, drawn = frames[0][1], frames[-1][1]
     assert torch.equal(sketch[:, :, 0], model.sketch_of(known)[:, :, 0])

@@ -118,12 +118,14 @@ class TwoStagePixelCNN(
         mean = F.avg_pool2d(x.double(), self.factor)  # in [0, levels - 1]
         return (mean * self.sketch.levels / self.detail.levels).floor().long().clamp_(0, self.sketch.levels - 1)
 
-    def known_sketch(self, known: torch.Tensor, known_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """An image's known sub-pixels (B, C, H, W) and where they are -> the sketch's known cells and
-        where they are: a cell is known when every sub-pixel in it is (a completion draws the rest of
-        the sketch from them first, then the detail)."""
+    def known_sketch(self, known: torch.Tensor | None, known_mask: torch.Tensor | None) -> dict:
+        """An image's known sub-pixels (B, C, H, W) and where they are -> the sketch stage's sampler
+        keywords `known` and `known_mask`: a cell is known when every sub-pixel in it is (a completion
+        draws the rest of the sketch from them first, then the detail); {} when nothing is known."""
+        if known_mask is None:
+            return {}
         whole = F.avg_pool2d(torch.as_tensor(known_mask).double(), self.factor) == 1
-        return self.sketch_of(torch.as_tensor(known)) * whole, whole
+        return {"known": self.sketch_of(torch.as_tensor(known)) * whole, "known_mask": whole}
 
     def cond_map_of(self, sketch: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) sketch ints -> (B, map_channels, h*f, w*f) the detail model's spatial map."""

@@ -116,9 +116,9 @@ class Crowd:
             self.waiting.append(detail)
 
         if sketch is None:
-            sketch_kept = dict(zip(("known", "known_mask"), model.known_sketch(known, known_mask))) if known_mask is not None else {}
             first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), watch=watch, stage="sketch", **condition, seed=seed,
-                                guidance=sketch_guidance, temperature=sketch_temperature, on_logits=on_sketch_logits, **sketch_kept)
+                                guidance=sketch_guidance, temperature=sketch_temperature, on_logits=on_sketch_logits,
+                                **model.known_sketch(known, known_mask))
             return [("sketch", first), ("detail", detail)]
         sketch = checked_sketch(model, n, sketch)
         with self.lock:

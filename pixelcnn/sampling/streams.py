@@ -83,10 +83,9 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
     sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
     condition = dict(labels=labels, cond=cond, no_condition=no_condition)
     if sketch is None:
-        sketch_known = dict(zip(("known", "known_mask"), model.known_sketch(known, known_mask))) if known_mask is not None else {}
         for sketch, done, total in sample_stream(model.sketch, n, **condition, seed=seed, guidance=sketch_guidance,
                                                  temperature=sketch_temperature, every=sketch_every, on_logits=on_sketch_logits,
-                                                 **sketch_known, **kwargs):
+                                                 **model.known_sketch(known, known_mask), **kwargs):
             yield "sketch", sketch, done, total
     else:
         sketch = checked_sketch(model, n, sketch)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelcnn.explain import NOUNS, Reading, dependency_map, read_class, surprise_map
+from pixelcnn.explain import Reading, dependency_map, noun, read_class, surprise_map
 from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import open_upload
@@ -74,7 +74,7 @@ def inspect(model, dataset: str, image_path, class_choice, reader=None) -> tuple
 def headline(found: Reading, model) -> str:
     """The word above the bars: the class read, and never a class when the model is not sure."""
     if found.outside:
-        return f"Not a {NOUNS.get(model.dataset, 'picture of its classes')}"
+        return f"Not a {noun(model)}"
     return "Not sure" if found.guess is None else model.class_names[found.guess]
 
 

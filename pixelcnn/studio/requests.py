@@ -26,16 +26,22 @@ from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 NO_CLASS = "None"  # the Sketch tab's class choice for the unconditional branch
 
 
+def stage_settings(model, guidance, temperature, sketch_guidance=None, sketch_temperature=None) -> dict:
+    """The Guidance, Temperature, Sketch guidance and Sketch temperature controls, checked -> `stream`'s
+    keywords. Left out (None), a sketch stage's guidance and temperature are the detail stage's."""
+    guidance, temperature = parse_guidance(guidance, model), parse_temperature(temperature)
+    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
+    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
+    return dict(guidance=guidance, temperature=temperature, sketch_guidance=sketch_guidance,
+                sketch_temperature=sketch_temperature if model.STAGED else None)
+
+
 def by_class(model, dataset: str, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE,
              sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
     n = parse_count(count)
     label = class_index(model, class_name, dataset)
-    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
-    temperature = parse_temperature(temperature)
-    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
-    yield from stream(model, n, labels=torch.full((n,), label), temperature=temperature, seed=parse_seed(seed),
-                      guidance=parse_guidance(guidance, model), pace=parse_pace(pace), sketch_guidance=sketch_guidance,
-                      sketch_temperature=sketch_temperature if model.STAGED else None)
+    settings = stage_settings(model, guidance, temperature, sketch_guidance, sketch_temperature)
+    yield from stream(model, n, labels=torch.full((n,), label), seed=parse_seed(seed), pace=parse_pace(pace), **settings)
 
 
 def sketch_of_drawing(model, image: Image.Image, centre: bool) -> torch.Tensor:
@@ -98,10 +104,8 @@ def complete(model, dataset: str, image_path, class_name, keep_rows, count, temp
              pace=DEFAULT_PACE, sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
     """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest (a two-stage
     model: the rest of its sketch first, at its own guidance and temperature, then the detail)."""
-    n, guidance = parse_count(count, "Completions"), parse_guidance(guidance, model)
-    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
-    temperature = parse_temperature(temperature)
-    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
+    n = parse_count(count, "Completions")
+    settings = stage_settings(model, guidance, temperature, sketch_guidance, sketch_temperature)
     label = class_index(model, class_name, dataset)
     h, _ = model.image_size
     rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
@@ -109,9 +113,8 @@ def complete(model, dataset: str, image_path, class_name, keep_rows, count, temp
     known = digit.repeat(n, 1, 1, 1)
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
-    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, temperature=temperature,
-                      seed=parse_seed(seed), guidance=guidance, pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1],
-                      sketch_guidance=sketch_guidance, sketch_temperature=sketch_temperature if model.STAGED else None)
+    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, seed=parse_seed(seed),
+                      pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1], **settings)
 
 
 def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray, int]:
@@ -143,10 +146,9 @@ def portraits(model, encoder, photo, second, mix, walk, count, temperature, seed
     people: all at `mix`, or with `walk` one image per step from the first to the second)
     -> (the face crops the encoder used, the frames of the growing grid). A two-stage model
     sketches a new layout first, or with KEEP_LAYOUT draws over the first photo's own sketch."""
-    n, temperature, seed, mix = parse_count(count, "Portraits"), parse_temperature(temperature), parse_seed(seed), parse_mix(mix)
+    n, seed, mix = parse_count(count, "Portraits"), parse_seed(seed), parse_mix(mix)
+    settings = stage_settings(model, guidance, temperature, sketch_guidance)
     pace, layout = parse_pace(pace), parse_layout(layout, model)
-    guidance = parse_guidance(guidance, model)
-    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
     if photo is None:
         raise ValueError("Upload a portrait, take one with the webcam, or pick an example first.")
     if walk and second is None:
@@ -164,8 +166,7 @@ def portraits(model, encoder, photo, second, mix, walk, count, temperature, seed
         cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
     shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
     sketch = photo_layout(model, photo).expand(n, -1, -1, -1).contiguous() if layout == KEEP_LAYOUT else None
-    return shown, stream(model, n, cond=cond.contiguous(), temperature=temperature, seed=seed, guidance=guidance, note=faces_note(counts),
-                         pace=pace, sketch=sketch, sketch_guidance=sketch_guidance)
+    return shown, stream(model, n, cond=cond.contiguous(), seed=seed, note=faces_note(counts), pace=pace, sketch=sketch, **settings)
 
 
 def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT_PACE, reader=None) -> tuple[Image.Image, Iterator[Frame]]:
