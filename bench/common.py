@@ -12,7 +12,8 @@ import torch
 
 # The library of the checkout a bench lies in, not whichever one the environment has installed
 # (editable): a bench run in a checkout of an older commit measures that commit's code.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def matmul_flops(dtype=torch.float32, side: int = 1024) -> float:

@@ -17,7 +17,7 @@ EXAMPLES = ROOT / "assets" / "examples"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-SLOW = {"test_train.py", "test_faces.py", "test_portrait.py", "test_autoencoder.py", "test_evaluate.py", "test_hub.py"}
+SLOW = {"test_soak.py", "test_faults.py", "test_train.py", "test_faces.py", "test_portrait.py", "test_autoencoder.py", "test_evaluate.py", "test_hub.py"}
 
 
 def pytest_collection_modifyitems(items):

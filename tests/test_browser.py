@@ -13,13 +13,21 @@ from PIL import Image
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+WAIT = 300_000  # ms: how long a wait for something the page must do may last (on one busy core the first load takes a minute)
+
+
+def open_page(browser, server, width: int = 1280, height: int = 900):
+    """A new tab on the page at this size (a phone's below 768 pixels wide), loaded."""
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 768, has_touch=width < 768)
+    page.set_default_timeout(WAIT)
+    page.goto(server)
+    page.wait_for_selector("#generate")
+    return page
 
 
 @pytest.fixture
 def page(browser, server):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server)
-    page.wait_for_selector("#generate")
+    page = open_page(browser, server)
     yield page
     page.close()
 
@@ -31,16 +39,16 @@ def canvas_src(page) -> str | None:
 def test_generate_grows_then_finishes(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.click("#generate")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=WAIT)
     first = canvas_src(page)
     page.wait_for_function(
         "(src) => { const img = document.querySelector('#canvas img'); return img && img.src !== src && "
         "document.querySelector('#status').innerText.includes('Drawing'); }",
         arg=first,
-        timeout=60_000,
+        timeout=WAIT,
     )
     page.screenshot(path=str(ARTIFACTS / "generate-mid-stream.png"))
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')", timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "generate-done.png"))
     assert "bits per pixel" in page.inner_text("#status")
     assert canvas_src(page) != first
@@ -48,9 +56,9 @@ def test_generate_grows_then_finishes(page):
 
 def test_stop_cancels_a_generation_and_says_where(page):
     page.click("#generate")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Drawing')", timeout=WAIT)
     page.click("#stop")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Stopped at')", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Stopped at')", timeout=WAIT)
     text = page.inner_text("#status")
     assert "Done" not in text and "pixels drawn" in text
     page.wait_for_timeout(3000)
@@ -80,7 +88,7 @@ def test_mix_and_walk_appear_with_a_second_portrait(page):
     page.locator("#portrait-second").wait_for(state="visible")
     assert not page.locator("#portrait-mix").is_visible() and not page.locator("#portrait-walk").is_visible()
     page.set_input_files("#portrait-second input[type=file]", str(EXAMPLES / "biden.jpg"))
-    page.locator("#portrait-mix").wait_for(state="visible", timeout=30_000)
+    page.locator("#portrait-mix").wait_for(state="visible", timeout=WAIT)
     assert page.locator("#portrait-walk").is_visible()
 
 
@@ -108,7 +116,7 @@ def test_upload_a_digit_and_complete_it(page, tmp_path):
     path = tmp_path / "one.png"
     Image.fromarray(digit).save(path)
     upload_and_complete(page, path)
-    page.wait_for_function("() => [...document.querySelectorAll('.prose, .md')].some(e => e.innerText.includes('Done: 8 images'))", timeout=120_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.prose, .md')].some(e => e.innerText.includes('Done: 8 images'))", timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "complete-done.png"))
 
 
@@ -116,7 +124,7 @@ def test_a_bad_upload_shows_its_message(page, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not a picture")
     upload_and_complete(page, path)
-    page.wait_for_selector("text=not an image we can read", timeout=60_000)
+    page.wait_for_selector("text=not an image we can read", timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "complete-bad-upload.png"))
 
 
@@ -155,10 +163,10 @@ def test_the_first_drawing_comes_at_a_watchable_pace_with_its_live_chart(page):
     page.evaluate(FRAME_CLOCK, "#canvas img")
     page.click("#generate")
     status_has(page, "#status", "Drawing", 60_000)
-    page.locator("#belief img").wait_for(state="visible", timeout=30_000)
+    page.locator("#belief img").wait_for(state="visible", timeout=WAIT)
     first_chart = page.eval_on_selector("#belief img", "img => img.src")
-    page.wait_for_function("(src) => document.querySelector('#belief img').src !== src", arg=first_chart, timeout=30_000)
-    page.wait_for_function("() => /Drawing[^…]*… [5-9]\\d%/.test(document.querySelector('#status').innerText)", timeout=30_000)
+    page.wait_for_function("(src) => document.querySelector('#belief img').src !== src", arg=first_chart, timeout=WAIT)
+    page.wait_for_function("() => /Drawing[^…]*… [5-9]\\d%/.test(document.querySelector('#status').innerText)", timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "generate-watchable-with-chart.png"))
     status_has(page, "#status", "Done")
     times = page.evaluate("window.__frames")
@@ -210,7 +218,7 @@ def test_a_drawing_that_is_not_a_digit_is_called_so_and_no_digit_is_stated(page)
     page.screenshot(path=str(ARTIFACTS / "inspect-not-a-digit.png"), full_page=True)
     page.get_by_role("tab", name="Complete").click()
     page.set_input_files("#complete-upload input[type=file]", str(OTHERS / "face-0.png"))
-    page.wait_for_function("() => document.querySelector('#complete-guess')?.innerText.includes('not a digit')", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#complete-guess')?.innerText.includes('not a digit')", timeout=WAIT)
     assert "pick the Class yourself" in page.inner_text("#complete-guess")
 
 
@@ -219,7 +227,7 @@ def test_inspect_a_bad_upload_shows_its_message(page, tmp_path):
     path.write_text("not a picture")
     page.get_by_role("tab", name="Inspect").click()
     page.set_input_files("#inspect-upload input[type=file]", str(path))
-    page.wait_for_selector("text=not an image we can read", timeout=60_000)
+    page.wait_for_selector("text=not an image we can read", timeout=WAIT)
 
 
 def test_a_garment_example_switches_the_dataset_and_is_read_as_a_garment(page):
@@ -255,7 +263,7 @@ ONE = [[(0.5, 0.2), (0.5, 0.8)]]
 def test_paint_a_sketch_and_watch_the_model_draw_over_it(page):
     page.get_by_role("tab", name="Sketch").click()
     paint(page, "#sketch-pad", SEVEN)
-    page.locator("#sketch-preview img").wait_for(state="visible", timeout=60_000)  # the sketch the model will follow
+    page.locator("#sketch-preview img").wait_for(state="visible", timeout=WAIT)  # the sketch the model will follow
     page.locator("#sketch-pace").get_by_text("As fast as possible").click()
     page.click("#sketch")
     status_has(page, "#sketch-status", "Done: 8 images")
@@ -289,7 +297,7 @@ def test_the_chart_is_labelled_before_the_first_drawing_and_sits_beside_the_grid
     chart = page.locator("#belief img")
     chart.wait_for(state="visible")
     page.wait_for_function("() => { const img = document.querySelector('#belief img'); "
-                           "return img && img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().width > 200; }", timeout=30_000)
+                           "return img && img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().width > 200; }", timeout=WAIT)
     placeholder = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("L"))
     assert (placeholder < 100).sum() > 200  # its words are there before anything is drawn
     page.click("#generate")
@@ -340,9 +348,9 @@ def test_a_press_at_once_after_stop_starts_a_new_drawing(page, tab):
         page.click(go)  # at once
         # Answered: the drawing ends (stopped, or done if it finished before Stop reached the server), then a new one draws.
         page.wait_for_function("() => { const s = window.__status, k = s.findIndex(t => /^(Stopped at|Done)/.test(t));"
-                               " return k >= 0 && s.slice(k + 1).some(t => t.startsWith('Drawing')); }", timeout=30_000)
+                               " return k >= 0 && s.slice(k + 1).some(t => t.startsWith('Drawing')); }", timeout=WAIT)
     page.click(stop)
-    page.wait_for_function("(sel) => /^(Stopped at|Done)/.test(document.querySelector(sel)?.innerText || '')", arg=status, timeout=30_000)
+    page.wait_for_function("(sel) => /^(Stopped at|Done)/.test(document.querySelector(sel)?.innerText || '')", arg=status, timeout=WAIT)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / f"stopped-{tab.lower().replace(' ', '-')}.png"))
     # The grid shows no cursor (orange) once it stopped: only drawn and not-yet-drawn (dark blue) pixels.
@@ -370,9 +378,7 @@ def test_the_status_line_after_stop_after_an_error_and_at_a_new_start(page):
 
 @pytest.fixture
 def phone(browser, server):  # noqa: F811
-    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page.goto(server)
-    page.wait_for_selector("#generate")
+    page = open_page(browser, server, 390, 844)
     yield page
     page.close()
 
@@ -396,11 +402,9 @@ def test_small_things_a_visitor_meets(browser, server, size):
     """At a desktop's and a phone's size: every pad starts with its brush picked, its label clear of
     its toolbar, the Sketch tab's class fits its dropdown, and the portrait examples are in view at
     1280x900."""
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, is_mobile=size[0] < 768, has_touch=size[0] < 768)
-    page.goto(server)
-    page.wait_for_selector("#generate")
+    page = open_page(browser, server, *size)
     page.get_by_role("tab", name="Sketch").click()
-    page.wait_for_function("() => document.querySelector('#sketch-pad button[aria-label=\"Brush\"]')?.dataset.picked === 'yes'", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#sketch-pad button[aria-label=\"Brush\"]')?.dataset.picked === 'yes'", timeout=WAIT)
     assert "select the draw tool" not in page.inner_text("#sketch-pad")
     label = page.locator("#sketch-pad [data-testid='block-label']").bounding_box()
     toolbar = page.locator("#sketch-pad button[aria-label='Pan']").bounding_box()

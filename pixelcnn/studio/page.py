@@ -2,7 +2,9 @@
 About text; built from the loaded models (`shelf.load_models`)."""
 
 import os
+import signal
 import sys
+import threading
 
 import gradio as gr
 
@@ -83,7 +85,25 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
 
 def launch(page: gr.Blocks, **kwargs) -> None:
     """Serve the page with the crowd's limits: many visitors' drawings streamed at once (their
-    threads sleep between frames; one engine draws), a long queue behind them. kwargs: Gradio's `launch`'s."""
+    threads sleep between frames; one engine draws), a long queue behind them. kwargs: Gradio's `launch`'s.
+    Served until Ctrl-C or SIGTERM (how a Space, `docker stop` or systemd end it): either closes the
+    server, then the engine's process, so that no process and no shared memory outlive the page."""
     sys.setswitchinterval(SWITCH_SECONDS)
     page.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
-    page.launch(max_file_size=MAX_BYTES, max_threads=DRAWINGS_AT_ONCE + 16, **kwargs)
+    blocking = not kwargs.get("prevent_thread_lock") and threading.current_thread() is threading.main_thread()
+    if blocking:
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop(page))
+    try:
+        page.launch(max_file_size=MAX_BYTES, max_threads=DRAWINGS_AT_ONCE + 16, **kwargs)
+    finally:
+        if blocking:
+            CROWD.close()
+
+
+def stop(page: gr.Blocks) -> None:
+    """On SIGTERM: the engine's process first (the drawings under way end, their visitors told so),
+    then the server as on Ctrl-C, without waiting on the visitors' open connections."""
+    CROWD.close()
+    if page.server is not None:
+        page.server.force_exit = True  # uvicorn's: shut down without waiting for open connections
+    raise KeyboardInterrupt

@@ -30,7 +30,7 @@ def setup_world(threads: int = 0) -> World:
         torch.cuda.set_device(device)
     if size > 1:
         dist.init_process_group("nccl" if cuda else "gloo")
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // size))
+    torch.set_num_threads(threads or max(1, usable_cores() // size))
     return World(dist.get_rank() if size > 1 else 0, size, device)
 
 
@@ -66,5 +66,13 @@ def hardware(world: World) -> str:
     if world.device.type == "cuda":
         what = f"{world.size} x {torch.cuda.get_device_name(world.device)}"
     else:
-        what = f"{world.size} process(es) x {torch.get_num_threads()} thread(s) on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+        what = f"{world.size} process(es) x {torch.get_num_threads()} thread(s) on {usable_cores()} CPU cores ({platform.processor() or platform.machine()})"
     return f"{what}, torch {torch.__version__}"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (`taskset`, a container's CPU set), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
