@@ -15,7 +15,7 @@ import torch
 
 
 def main(argv=None):
-    # Imported here, not above: the drawing engine's process (`pixelcnn.sampling.engine`) imports
+    # Imported here, not above: the drawing engine's process (`pixelcnn.engine.process`) imports
     # this file as its main module, and needs none of the page.
     from pixelcnn.memory import tame_malloc
     from pixelcnn.studio import build, launch, load_models

@@ -25,7 +25,7 @@ import torch
 import common  # noqa: F401  (puts this checkout's library first on the path)
 import pixelcnn
 from pixelcnn.sampling.cohort import Cohort, order
-from pixelcnn.sampling.costs import Costs
+from pixelcnn.engine.costs import Costs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -74,7 +74,7 @@ def sample_command(args) -> None:
 
 
 def evaluate_command(args) -> None:
-    from pixelcnn.training.evaluate import evaluate
+    from pixelcnn.evaluation.evaluate import evaluate
 
     evaluate(args, args.command_line)
 
@@ -137,7 +137,7 @@ def add_sample(sub) -> None:
 
 def add_evaluate(sub) -> None:
     from pixelcnn import data
-    from pixelcnn.training.sweeps import guidance_list, sketch_temperature_list, temperature_list
+    from pixelcnn.evaluation.sweeps import guidance_list, sketch_temperature_list, temperature_list
 
     p = sub.add_parser("evaluate", help="measure a saved model and write its card", epilog=EPILOGS["evaluate"],
                        description="Test bits/dim, and whether samples are what they were conditioned on (see pixelcnn.training).",

@@ -24,7 +24,7 @@ from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.sampling import sample
 from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
-from pixelcnn.training.calibration import read_drawn, read_others
+from pixelcnn.evaluation.calibration import read_drawn, read_others
 
 from .hub_stub import HubStub
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pixelcnn import load
 from pixelcnn.models import MSEAutoEncoder, PixelCNNAutoEncoder
-from pixelcnn.training.cards import figure_rows
+from pixelcnn.evaluation.cards import figure_rows
 from pixelcnn.data.formats import cut_patches
 from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample

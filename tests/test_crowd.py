@@ -12,7 +12,7 @@ import torch
 
 from pixelcnn import load
 from pixelcnn.sampling import sample
-from pixelcnn.sampling.crowd import Crowd, Full
+from pixelcnn.engine.crowd import Crowd, Full
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -162,7 +162,7 @@ def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
     request, sent once the engine is idle, is drawn while the first is still watching (with the
     engine in this process, and in its own as the page runs it). The pace is set from what this
     run measured, so that a slow or busy machine changes nothing."""
-    from pixelcnn.sampling.engine import Engine
+    from pixelcnn.engine.process import Engine
     from pixelcnn.studio.frames import stream
 
     crowd = Crowd(precision="float32") if where == "here" else Engine(threads=1, precision="float32")

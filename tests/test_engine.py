@@ -14,9 +14,9 @@ import torch
 
 from pixelcnn import load
 from pixelcnn.sampling import sample
-from pixelcnn.sampling.crowd import Crowd, Full
-from pixelcnn.sampling.engine import Engine, EngineStopped
-from pixelcnn.sampling.record import LogitsRecord
+from pixelcnn.engine.crowd import Crowd, Full
+from pixelcnn.engine.process import Engine, EngineStopped
+from pixelcnn.engine.record import LogitsRecord
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -132,7 +132,7 @@ def test_when_the_engines_process_dies_its_requests_fail_and_the_next_starts_it_
 
 def test_the_page_draws_in_its_own_process_only_where_shared_memory_has_room(monkeypatch):
     """A container may give /dev/shm only 64 MB; there the page keeps the engine in its own process."""
-    from pixelcnn.sampling import engine as module
+    from pixelcnn.engine import process as module
 
     assert module.shared_memory_room("/no/such/folder") == 0 and module.shared_memory_room() > 0
     monkeypatch.delenv("PIXELCNN_ENGINE", raising=False)

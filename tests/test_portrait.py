@@ -79,7 +79,7 @@ def test_training_on_a_folder_of_portraits_conditions_on_each_photos_embedding(t
 
 
 def test_identity_rates_measure_the_real_photos_and_the_samples():
-    from pixelcnn.training.portraits import identity_rates, portrait_data
+    from pixelcnn.evaluation.portraits import identity_rates, portrait_data
 
     torch.manual_seed(0)
     model = GatedPixelCNN(image_size=[32, 32], levels=16, hidden_channels=8, num_layers=2, kernel_size=3, cond_dim=512, cond_name=faces.EMBEDDING)

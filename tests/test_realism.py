@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pixelcnn import data as datasets
-from pixelcnn.training.judge import class_scores, predict, train_classifier
-from pixelcnn.training.realism import frechet, precision_recall, realism, spread
+from pixelcnn.evaluation.judge import class_scores, predict, train_classifier
+from pixelcnn.evaluation.realism import frechet, precision_recall, realism, spread
 
 
 def test_frechet_of_gaussians_is_their_closed_form():

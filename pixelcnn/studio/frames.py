@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from pixelcnn.images import tile, to_uint8
-from pixelcnn.sampling.crowd import Crowd, Ticket
-from pixelcnn.sampling.engine import Engine, page_engine
-from pixelcnn.sampling.record import drawn_logits
+from pixelcnn.engine.crowd import Crowd, Ticket
+from pixelcnn.engine.process import Engine, page_engine
+from pixelcnn.engine.record import drawn_logits
 from pixelcnn.studio.palette import CURSOR, MARK, UNDRAWN
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 

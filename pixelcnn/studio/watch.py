@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from pixelcnn.sampling.record import LogitsRecord
+from pixelcnn.engine.record import LogitsRecord
 from pixelcnn.studio.palette import BAR, CURSOR
 
 # Label on the page -> seconds the drawing is spread over (0: each frame as soon as it is ready).

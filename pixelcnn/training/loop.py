@@ -29,7 +29,7 @@ from tqdm import tqdm
 from pixelcnn.data import quantize
 from pixelcnn.hub import push_folder
 from pixelcnn.training.build import batch_loss, build_model, load_init
-from pixelcnn.training.cards import plot_curves, sample_grid, write_model_card
+from pixelcnn.evaluation.cards import plot_curves, sample_grid, write_model_card
 from pixelcnn.training.metrics import mean_loss
 from pixelcnn.training.options import Options
 from pixelcnn.training.trainset import load_data

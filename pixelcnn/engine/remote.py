@@ -9,8 +9,9 @@ import threading
 import torch
 
 from pixelcnn.memory import tame_malloc
-from pixelcnn.sampling.crowd import Crowd
-from pixelcnn.sampling.ticket import Ticket
+from pixelcnn.engine.crowd import Crowd
+from pixelcnn.engine.messages import Begun, Close, Count, Draw, Finished, Leave, Prepare, Queued, Reply, SendModel
+from pixelcnn.engine.ticket import Ticket
 
 
 def portable(err: Exception | None) -> Exception | None:
@@ -32,50 +33,55 @@ def serve(pipe, threads: int, options: dict, talk: int | None = None) -> None:
     crowd, models, held = Crowd(**options), {}, {}
     sending = threading.Lock()
 
-    def send(*message):
+    def send(message) -> None:
         with sending:
             pipe.send(message)
 
     def watcher(key: int):
         def watch(ticket: Ticket, what: str) -> None:
             if what == "queued":
-                send("queued", key, ticket.stage, ticket.total, ticket.wait, ticket.submitted)
+                send(Queued(key, ticket.stage, ticket.total, ticket.wait, ticket.submitted))
             elif what == "begun":
-                send("begun", key, ticket.stage, ticket.canvas, ticket.nats, ticket.progress, ticket.started)
+                send(Begun(key, ticket.stage, ticket.canvas, ticket.nats, ticket.progress, ticket.started))
             else:
                 held.pop((key, ticket.stage), None)
                 pixels = None if ticket.progress is None else int(ticket.progress[0])
-                send("finished", key, ticket.stage, pixels, portable(ticket.error))
+                send(Finished(key, ticket.stage, pixels, portable(ticket.error)))
         return watch
 
     while True:
         try:
-            what, key, model, n, kwargs = pipe.recv()
+            message = pipe.recv()
         except (EOFError, OSError):
             break
-        if what == "close":
-            break
-        if what == "model":
-            models[key] = model
-            continue
-        if what == "cancel":
-            if (key, model) in held:  # model: the stage, here
-                held[(key, model)].cancel()
-            continue
-        answer = None
-        try:
-            if what == "count":
-                with crowd.lock:
-                    answer = (len(crowd.running), crowd.visitors())
-            elif what == "prepare":
-                crowd.prepare(models[model])
-            elif what == "submit":
-                held[(key, "image")] = crowd.submit(models[model], n, watch=watcher(key), **kwargs)
-            else:
-                held.update({(key, stage): t for stage, t in crowd.stages(models[model], n, watch=watcher(key), **kwargs)})
-            for done in [k for k, t in held.items() if t.finished.is_set()]:
-                held.pop(done)
-        except Exception as err:  # noqa: BLE001 - a refusal goes back to the one who asked
-            answer = portable(err)
-        send("reply", key, None, answer)
+        match message:
+            case Close():
+                break
+            case SendModel(model, weights):
+                models[model] = weights
+            case Leave(key, stage):
+                if (key, stage) in held:
+                    held[(key, stage)].cancel()
+            case _:
+                send(Reply(message.key, answer(crowd, models, held, message, watcher)))
     crowd.close()
+
+
+def answer(crowd: Crowd, models: dict, held: dict, message, watcher):
+    """Carry out a question or a request -> what to reply: None, a count, or the refusal."""
+    try:
+        match message:
+            case Count():
+                with crowd.lock:
+                    return len(crowd.running), crowd.visitors()
+            case Prepare(_, model):
+                crowd.prepare(models[model])
+            case Draw(key, model, n, kwargs, stages=False):
+                held[(key, "image")] = crowd.submit(models[model], n, watch=watcher(key), **kwargs)
+            case Draw(key, model, n, kwargs, stages=True):
+                held.update({(key, stage): t for stage, t in crowd.stages(models[model], n, watch=watcher(key), **kwargs)})
+        for done in [k for k, t in held.items() if t.finished.is_set()]:
+            held.pop(done)
+    except Exception as err:  # noqa: BLE001 - a refusal goes back to the one who asked
+        return portable(err)
+    return None

@@ -14,8 +14,8 @@ from pixelcnn.images import save_grid
 from pixelcnn.loader import load
 from pixelcnn.sampling import sample
 from pixelcnn.training.metrics import mean_loss
-from pixelcnn.training.realism import frechet
-from pixelcnn.training.sweeps import best_of, settings
+from pixelcnn.evaluation.realism import frechet
+from pixelcnn.evaluation.sweeps import best_of, settings
 from pixelcnn.training.trainset import load_data
 
 

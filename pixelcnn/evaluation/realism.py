@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pixelcnn.training.judge import DigitClassifier, to_unit
+from pixelcnn.evaluation.judge import DigitClassifier, to_unit
 
 NEIGHBOURS = 3  # k of the precision/recall balls
 

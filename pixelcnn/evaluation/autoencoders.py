@@ -15,10 +15,10 @@ import torch
 from pixelcnn import data as datasets
 from pixelcnn.images import save_grid
 from pixelcnn.loader import load
-from pixelcnn.training.cards import figure_rows, write_card_section
-from pixelcnn.training.judge import predict, train_classifier
+from pixelcnn.evaluation.cards import figure_rows, write_card_section
+from pixelcnn.evaluation.judge import predict, train_classifier
 from pixelcnn.training.metrics import mean_loss
-from pixelcnn.training.realism import features, spread
+from pixelcnn.evaluation.realism import features, spread
 
 
 @dataclass

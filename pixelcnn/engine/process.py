@@ -25,9 +25,10 @@ import threading
 import torch
 import torch.multiprocessing as mp
 
-from pixelcnn.sampling.crowd import Crowd
-from pixelcnn.sampling.remote import serve
-from pixelcnn.sampling.ticket import Ticket
+from pixelcnn.engine.crowd import Crowd
+from pixelcnn.engine.messages import Begun, Close, Count, Draw, Finished, Leave, Pending, Prepare, Queued, Reply, SendModel
+from pixelcnn.engine.remote import serve
+from pixelcnn.engine.ticket import Ticket
 
 log = logging.getLogger("pixelcnn.crowd")
 
@@ -55,6 +56,13 @@ def page_engine(**options) -> "Engine | Crowd":
         log.info("the drawing engine runs in the page's process (shared memory free: %d MB)", room >> 20)
         return Crowd(**options)
     return Engine(**options)
+
+
+def copied(kwargs: dict) -> dict:
+    """A request's keywords to send: its tensors copied (they go over in shared memory, moved there
+    in place; the caller's own stay as they are: a drawing keeps its labels to work its beliefs out
+    again); hooks are shared on purpose."""
+    return {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in kwargs.items()}
 
 
 class EngineStopped(ValueError):
@@ -88,52 +96,49 @@ class Engine:
 
     def submit(self, model, n: int, **kwargs) -> Ticket:
         """As `Crowd.submit` (no `then`: that stays in the engine)."""
-        (ticket,) = self.ask("submit", model, ["image"], n, kwargs)
+        (ticket,) = self.ask(lambda key, model_key: Draw(key, model_key, n, copied(kwargs)), model, ["image"])
         return ticket
 
     def stages(self, model, n: int, **kwargs) -> list[tuple[str, Ticket]]:
         """As `Crowd.stages`."""
         names = ["detail"] if kwargs.get("sketch") is not None else ["sketch", "detail"]
-        return list(zip(names, self.ask("stages", model, names, n, kwargs)))
+        return list(zip(names, self.ask(lambda key, model_key: Draw(key, model_key, n, copied(kwargs), stages=True), model, names)))
 
     def prepare(self, model) -> None:
         """Measure the costs of each sampler a model draws with (in the engine), before its first visitor."""
-        self.ask("prepare", model, [], 0, {})
+        self.ask(Prepare, model)
 
     def visitors(self) -> int:
         """Requests waiting or being drawn."""
-        return self.ask("count", None, [], 0, {})[1]
+        return self.ask(lambda key, _: Count(key))[1]
 
     def busy(self) -> int:
         """Cohorts being drawn now."""
-        return self.ask("count", None, [], 0, {})[0]
+        return self.ask(lambda key, _: Count(key))[0]
 
-    def ask(self, what: str, model, names: list[str], n: int, kwargs: dict):
-        """Send a request and wait for the engine's answer -> its tickets, one a stage (or the
-        engine's ValueError raised here); a question's answer as it is. A request that finds the
-        engine's process gone starts a new one."""
-        # Tensors go over in shared memory, moved there in place: the caller's own stay as they are
-        # (a drawing keeps its labels to work its beliefs out again); hooks are shared on purpose.
-        kwargs = {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in kwargs.items()}
+    def ask(self, message, model=None, names: tuple[str, ...] = ()):
+        """Send message(key, the model's key) and wait for the engine's reply -> the request's
+        tickets, one a stage in `names` (or the engine's ValueError raised here); with no names, the
+        reply itself. A request that finds the engine's process gone starts a new one."""
         for _ in range(2):
             with self.lock:
                 if self.link is None or not self.link.alive:
                     self.link = Link(self.threads or torch.get_num_threads(), self.options)
                 link, key = self.link, next(self.keys)
                 tickets = [Remote(key, name, link.leave) for name in names]
-                reply = link.replies[key] = [threading.Event(), None]
+                pending = link.pending[key] = Pending()
                 link.tickets.update({(key, t.stage): t for t in tickets})
                 try:
-                    link.send(what, key, None if model is None else link.model_key(model, self.keys), n, kwargs)
+                    link.send(message(key, None if model is None else link.model_key(model, self.keys)))
                 except (OSError, ValueError):  # it died: the next round starts another
                     link.alive = False
                     continue
-            reply[0].wait()
-            if isinstance(reply[1], Exception):
+            pending.answered.wait()
+            if isinstance(pending.answer, Exception):
                 for ticket in tickets:
                     link.tickets.pop((key, ticket.stage), None)
-                raise reply[1]
-            return tickets if names else reply[1]
+                raise pending.answer
+            return tickets if names else pending.answer
         raise EngineStopped(STOPPED)
 
     def close(self) -> None:
@@ -162,11 +167,11 @@ class Link:
         self.alive, self.closing = True, False
         self.models: dict[int, tuple[int, object]] = {}  # id(model) -> (its key in the engine, the model)
         self.tickets: dict[tuple[int, str], Remote] = {}  # (request, stage) -> ticket
-        self.replies: dict[int, list] = {}  # request -> [answered, answer]
+        self.pending: dict[int, Pending] = {}  # request -> its reply, when it comes
         self.sending = threading.Lock()
         threading.Thread(target=self.listen, name="pixelcnn-engine-listener", daemon=True).start()
 
-    def send(self, *message) -> None:
+    def send(self, message) -> None:
         with self.sending:
             self.pipe.send(message)
 
@@ -177,12 +182,12 @@ class Link:
             key = next(keys)
             self.models[id(model)] = (key, model)
             in_one_block(model)
-            self.send("model", key, model, 0, {})
+            self.send(SendModel(key, model))
         return self.models[id(model)][0]
 
     def leave(self, ticket: Remote) -> None:
         try:
-            self.send("cancel", ticket.key, ticket.stage, 0, {})
+            self.send(Leave(ticket.key, ticket.stage))
         except (OSError, ValueError):
             pass  # the engine has stopped: its tickets have ended
 
@@ -190,41 +195,39 @@ class Link:
         """Fill in tickets and answers from the engine's messages, until its process stops."""
         try:
             while True:
-                what, key, stage, *rest = self.pipe.recv()
-                if what == "reply":
-                    reply = self.replies.pop(key)
-                    reply[1] = rest[0]
-                    reply[0].set()
-                elif (key, stage) in self.tickets:
-                    self.update(self.tickets[(key, stage)], what, *rest)
+                match self.pipe.recv():
+                    case Reply(key, answer):
+                        self.pending.pop(key).settle(answer)
+                    case Queued(key, stage) | Begun(key, stage) | Finished(key, stage) as message if (key, stage) in self.tickets:
+                        self.update(self.tickets[(key, stage)], message)
         except (EOFError, OSError):
             pass
         self.alive = False
-        if (self.tickets or self.replies) and not self.closing:
+        if (self.tickets or self.pending) and not self.closing:
             log.warning("the engine's process stopped; %d drawings failed", len(self.tickets))
-        for reply in list(self.replies.values()):
-            reply[1] = EngineStopped(STOPPED)
-            reply[0].set()
+        for pending in list(self.pending.values()):
+            pending.settle(EngineStopped(STOPPED))
         for ticket in list(self.tickets.values()):
             ticket.error = EngineStopped(STOPPED)
             ticket.end()
 
-    def update(self, ticket: Remote, what: str, *values) -> None:
-        if what == "queued":
-            ticket.total, ticket.wait, ticket.submitted = values
-        elif what == "begun":
-            ticket.begin(*values)
-        else:
-            pixels, ticket.error = values
-            if pixels is not None:
-                ticket.progress = torch.tensor([pixels])
-            ticket.end()
-            self.tickets.pop((ticket.key, ticket.stage), None)
+    def update(self, ticket: Remote, message) -> None:
+        match message:
+            case Queued():
+                ticket.total, ticket.wait, ticket.submitted = message.total, message.wait, message.submitted
+            case Begun():
+                ticket.begin(message.canvas, message.nats, message.progress, message.started)
+            case Finished():
+                if message.pixels is not None:
+                    ticket.progress = torch.tensor([message.pixels])
+                ticket.error = message.error
+                ticket.end()
+                self.tickets.pop((ticket.key, ticket.stage), None)
 
     def close(self) -> None:
         self.closing = True
         try:
-            self.send("close", -1, None, 0, {})
+            self.send(Close())
         except (OSError, ValueError):
             pass
         self.process.join(timeout=10)

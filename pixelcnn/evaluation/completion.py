@@ -7,8 +7,8 @@ import torch
 
 from pixelcnn import data as datasets
 from pixelcnn.sampling import sample
-from pixelcnn.training.calibration import page_form
-from pixelcnn.training.judge import predict
+from pixelcnn.evaluation.calibration import page_form
+from pixelcnn.evaluation.judge import predict
 
 BATCH = 400  # completions drawn at once
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pixelcnn.training.judge import CLEAR, class_scores, draw_classes
+from pixelcnn.evaluation.judge import CLEAR, class_scores, draw_classes
 from pixelcnn.training.metrics import mean_loss
-from pixelcnn.training.realism import Realism, realism
-from pixelcnn.training.sweeps import Setting, best_of
+from pixelcnn.evaluation.realism import Realism, realism
+from pixelcnn.evaluation.sweeps import Setting, best_of
 
 FRECHET_FACTOR = 1.5
 MIN_VARIETY = 0.8

@@ -21,15 +21,15 @@ from safetensors.torch import save_model
 
 from pixelcnn import data as datasets
 from pixelcnn.loader import local_folder, load
-from pixelcnn.training.autoencoders import evaluate_autoencoder
-from pixelcnn.training.calibration import calibrate, fit_surprise, read_drawn, read_others
-from pixelcnn.training.cards import sample_grid, write_card_section
-from pixelcnn.training.completion import completion_lines
-from pixelcnn.training.judge import bayes_accuracy, predict, train_classifier
+from pixelcnn.evaluation.autoencoders import evaluate_autoencoder
+from pixelcnn.evaluation.calibration import calibrate, fit_surprise, read_drawn, read_others
+from pixelcnn.evaluation.cards import sample_grid, write_card_section
+from pixelcnn.evaluation.completion import completion_lines
+from pixelcnn.evaluation.judge import bayes_accuracy, predict, train_classifier
 from pixelcnn.training.metrics import mean_loss
-from pixelcnn.training.portraits import evaluate_portraits
-from pixelcnn.training.quality import chosen, measure, realism_count, table
-from pixelcnn.training.sweeps import settings
+from pixelcnn.evaluation.portraits import evaluate_portraits
+from pixelcnn.evaluation.quality import chosen, measure, realism_count, table
+from pixelcnn.evaluation.sweeps import settings
 
 SAMPLES_PER_CLASS = 2  # in the samples.png rewritten with a folder's final weights
 COMPLETIONS = 8  # completions of each held-out image, as the Complete tab draws them

@@ -21,8 +21,8 @@ import torch
 
 from pixelcnn.memory import trim_malloc
 from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
-from pixelcnn.sampling.costs import Cost, Costs
-from pixelcnn.sampling.ticket import Full, Ticket
+from pixelcnn.engine.costs import Cost, Costs
+from pixelcnn.engine.ticket import Full, Ticket
 
 log = logging.getLogger("pixelcnn.crowd")
 JOIN_SECONDS = 0.15  # a request that finds the engine busy waits this long for others to join its batch
