@@ -14,7 +14,7 @@ open files, threads and the cache folder, and prints a line with a progress bar;
 
 Passes (exit 0) when every request was answered (a drawing, or a sentence), the memory (PSS, page
 and engine together) grew less than 2% over the last half of the run, and the cache folder did not
-grow over it by more than 5 MB.
+grow over it by more than 5 MB (each the median of the half's last five samples against its first five).
 """
 
 import argparse
@@ -22,6 +22,7 @@ import csv
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,15 +162,24 @@ def chart(rows: list[dict], path: Path) -> None:
 
 
 def verdict(rows: list[dict], tally: Tally, growth_limit: float) -> tuple[bool, str]:
+    """Growth over the last half: the median of its last five samples against the median of its
+    first five (one sample in five can fall just after a burst)."""
     half = rows[len(rows) // 2:]
-    memory = [r["page_mb"] + r["engine_mb"] for r in half]
-    growth = 100 * (memory[-1] / memory[0] - 1)
-    cache = half[-1]["cache_mb"] - half[0]["cache_mb"]
+    k = min(5, max(1, len(half) // 2))
+
+    def ends(key) -> tuple[float, float]:
+        values = [r[key] if isinstance(key, str) else key(r) for r in half]
+        return statistics.median(values[:k]), statistics.median(values[-k:])
+
+    first, last = ends(lambda r: r["page_mb"] + r["engine_mb"])
+    growth = 100 * (last / first - 1)
+    cache = ends("cache_mb")
     unanswered = tally.outcomes["unanswered"]
-    ok = unanswered == 0 and growth < growth_limit and cache < 5
+    ok = unanswered == 0 and growth < growth_limit and cache[1] - cache[0] < 5
     return ok, (f"requests: {sum(tally.outcomes.values())} ({tally.outcomes['drawing']} drawings, {tally.outcomes['sentence']} sentences, "
-                f"{tally.outcomes['stopped']} stopped, {tally.outcomes['left']} left mid-drawing, {unanswered} unanswered); memory (PSS, page + engine) over the last half: {memory[0]:.0f} -> {memory[-1]:.0f} MB "
-                f"({growth:+.2f}%, limit {growth_limit}%); cache over the last half: {cache:+.1f} MB (limit 5)")
+                f"{tally.outcomes['stopped']} stopped, {tally.outcomes['left']} left mid-drawing, {unanswered} unanswered); "
+                f"memory (PSS, page + engine) over the last half: {first:.0f} -> {last:.0f} MB ({growth:+.2f}%, limit {growth_limit}%); "
+                f"cache over the last half: {cache[0]:.1f} -> {cache[1]:.1f} MB (limit +5)")
 
 
 def main():

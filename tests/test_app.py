@@ -23,7 +23,7 @@ from pixelcnn.explain import SURE, class_probabilities
 from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.sampling import sample
-from pixelcnn.studio import checks, frames, palette, requests, serving, shelf, widgets
+from pixelcnn.studio import checks, frames, grids, palette, requests, serving, shelf, widgets
 from pixelcnn.evaluation.calibration import read_drawn, read_others
 
 from .hub_stub import HubStub
@@ -405,6 +405,18 @@ def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
     assert serving.sweep_frames([output], age=60, now=1200) == 1 and output.temp_files == set()
 
 
+def test_frames_are_swept_for_a_visitor_whose_session_has_its_own_copy_of_the_outputs(server):
+    """A refusal skips the outputs, and Gradio then postprocesses that session's frames with copies
+    of the components: their files are swept as well (they had piled up, 3.5 MB a minute, in the soak)."""
+    client = Client(server, verbose=False, download_files=False)
+    with pytest.raises(Exception, match="Images"):
+        client.predict("MNIST", "3", 0, 1.0, "1", pace="As fast as possible", api_name="/generate")
+    grid = client.predict("MNIST", "3", 2, 1.0, "1", pace="As fast as possible", api_name="/generate")[0]
+    assert os.path.exists(grid["path"])
+    serving.sweep_frames([], age=-1)
+    assert not os.path.exists(grid["path"])
+
+
 # -- what a visitor sees of their own uploads ----------------------------------------------------
 
 
@@ -460,7 +472,7 @@ def test_a_stopped_frame_shows_no_cursor():
     """After Stop the grid stays as it stood, but nothing on it looks as if it were still drawing."""
     model = shelf.bundled("mnist")
     canvas = sample(model, 2, labels=3, seed=0)
-    grid = frames.render(canvas, 256, 300, 2, 4)
+    grid = grids.render(canvas, 256, 300, 2, 4)
     assert (np.asarray(grid) == palette.CURSOR).all(axis=2).any()
     still, chart, drawing, status = serving.stopped_frame((grid, "chart", "drawing", "Drawing… 38% (300 of 784 pixels), 0.2 s"), 4)
     pixels = np.asarray(still)
@@ -597,7 +609,7 @@ def sketch_request(client, path, class_name=requests.NO_CLASS, count=4, seed="3"
 def tiles_of(grid_path, n, side=28) -> np.ndarray:
     """The (n, side, side) grey images of a drawing tab's final grid."""
     grid = np.asarray(Image.open(grid_path).convert("L"))
-    columns = frames.grid_shape(n)
+    columns = grids.grid_shape(n)
     scale = max(2, 560 // (columns * (side + 1)))
     return np.stack([grid[(1 + (k // columns) * (side + 1)) * scale :: scale][:side, (1 + (k % columns) * (side + 1)) * scale :: scale][:, :side]
                      for k in range(n)])

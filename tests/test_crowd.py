@@ -163,7 +163,7 @@ def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
     engine in this process, and in its own as the page runs it). The pace is set from what this
     run measured, so that a slow or busy machine changes nothing."""
     from pixelcnn.engine.process import Engine
-    from pixelcnn.studio.frames import stream
+    from pixelcnn.studio.frames import Ask, stream
 
     crowd = Crowd(precision="float32") if where == "here" else Engine(threads=1, precision="float32")
     measured = crowd.submit(mnist, 4, labels=5, seed=3)
@@ -173,7 +173,7 @@ def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
     compute = time.monotonic() - began  # the same drawing at full speed, on this machine, now
     pace = max(1.5, 6 * compute)
     seen, other = [], None
-    for frame in stream(mnist, 4, labels=torch.full((4,), 5), seed=3, pace=pace, crowd=crowd):
+    for frame in stream(Ask(mnist, 4, labels=torch.full((4,), 5), seed=3), pace=pace, crowd=crowd):
         seen.append((crowd.busy(), frame.done, other is not None and other.finished.is_set()))
         if other is None and seen[-1][0] == 0 and not frame.done:
             other = crowd.submit(mnist, 2, labels=1, seed=4)  # the engine is idle, the first visitor still watching
@@ -185,11 +185,11 @@ def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
 
 
 def test_a_visitor_who_leaves_takes_only_their_rows_away(mnist):
-    from pixelcnn.studio.frames import stream
+    from pixelcnn.studio.frames import Ask, stream
 
     crowd = gathering(mnist, join=1.5, busy=128)  # each stream below says "Waiting" after 0.5 s: both join before 1.5 s
-    staying = stream(mnist, 3, labels=torch.full((3,), 6), seed=8, guidance=2.0, crowd=crowd)
-    leaving = stream(mnist, 3, labels=torch.full((3,), 2), seed=9, guidance=2.0, crowd=crowd)
+    staying = stream(Ask(mnist, 3, labels=torch.full((3,), 6), seed=8, guidance=2.0), crowd=crowd)
+    leaving = stream(Ask(mnist, 3, labels=torch.full((3,), 2), seed=9, guidance=2.0), crowd=crowd)
     next(staying), next(leaving)  # each submits its request and waits
     for frames in (staying, leaving):
         while not next(frames).status.startswith("Drawing"):  # past "Waiting for the machine"

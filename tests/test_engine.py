@@ -160,18 +160,18 @@ def test_a_model_sent_over_and_finished_drawings_hold_few_shared_files(mnist):
     block, and a finished drawing, as the page keeps it, holds none."""
     from copy import deepcopy
 
-    from pixelcnn.studio.frames import stream
+    from pixelcnn.studio.frames import Ask, stream
 
     model = deepcopy(mnist)  # not sent to any engine yet
     engine = Engine(threads=1, precision="float32")
     try:
         gc.collect()
         before = shared_files()
-        list(stream(model, 2, labels=torch.tensor([1, 2]), seed=0, crowd=engine))
+        list(stream(Ask(model, 2, labels=torch.tensor([1, 2]), seed=0), crowd=engine))
         gc.collect()
         after_one = shared_files()
         assert after_one - before <= 2, "the model's tensors went over one by one"
-        kept = [list(stream(model, 2, labels=torch.full((2,), k), seed=k, guidance=2.0, crowd=engine))[-1].drawing for k in range(5)]
+        kept = [list(stream(Ask(model, 2, labels=torch.full((2,), k), seed=k, guidance=2.0), crowd=engine))[-1].drawing for k in range(5)]
         gc.collect()
         assert shared_files() <= after_one and all(d.beliefs.count == 28 * 28 for d in kept)
     finally:

@@ -169,7 +169,7 @@ def test_a_clicked_images_beliefs_worked_out_again_are_those_it_was_drawn_from(m
         *_, (_, drawn, _, _) = sample_stages(drawer, 3, **ask, on_logits=kept)
     else:
         drawn = sample(drawer, 3, **ask, on_logits=kept)
-    drawing = list(frames.stream(drawer, 3, **ask))[-1].drawing
+    drawing = list(frames.stream(frames.Ask(drawer, 3, **ask)))[-1].drawing
     assert torch.equal(drawing.canvas, drawn)
     for image in (1, 2):
         assert torch.allclose(drawing.beliefs.logits(image), kept.logits(image).float(), atol=0.02), image  # kept in half precision

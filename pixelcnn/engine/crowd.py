@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import torch
 
 from pixelcnn.memory import trim_malloc
-from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
+from pixelcnn.sampling.cohort import Cohort, checked_sketch, order
+from pixelcnn.sampling.stages import Plan
 from pixelcnn.engine.costs import Cost, Costs
 from pixelcnn.engine.ticket import Full, Ticket
 
@@ -92,9 +93,8 @@ class Crowd:
                known=None, known_mask=None, **kwargs) -> list[tuple[str, Ticket]]:
         """A two-stage model's request, as `sample_stages` draws it -> [("sketch", ticket),] ("detail", ticket):
         the detail stage joins the queue as soon as its sketch is drawn."""
-        seed = seed_or_new(seed)
-        sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
-        sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
+        plan = Plan.of(model, seed, guidance, temperature, sketch_guidance, sketch_temperature, sketch_given=sketch is not None)
+        detail_stage = plan["detail"]
         condition = dict(labels=labels, cond=cond, no_condition=no_condition, **kwargs)
         h, w = model.detail.image_size
         blank_map = torch.zeros(n, model.detail.cond_map_channels, h, w)
@@ -104,10 +104,8 @@ class Crowd:
 
         def draw_detail(sketch: torch.Tensor) -> None:  # with the lock held (the engine calls it so)
             try:
-                with torch.no_grad():
-                    cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
-                detail.order = order(model.detail, n, **condition, **kept, cond_map=cond_map, seed=seed + 1, guidance=guidance,
-                                     temperature=temperature, on_logits=on_logits)
+                detail.order = order(detail_stage.model, n, **condition, **kept, cond_map=plan.detail_map(sketch), seed=detail_stage.seed,
+                                     guidance=detail_stage.guidance, temperature=detail_stage.temperature, on_logits=on_logits)
             except ValueError as err:
                 detail.error = err
                 detail.end()
@@ -116,8 +114,9 @@ class Crowd:
             self.waiting.append(detail)
 
         if sketch is None:
-            first = self.submit(model.sketch, n, then=lambda ticket: draw_detail(ticket.canvas), watch=watch, stage="sketch", **condition, seed=seed,
-                                guidance=sketch_guidance, temperature=sketch_temperature, on_logits=on_sketch_logits,
+            rough = plan["sketch"]
+            first = self.submit(rough.model, n, then=lambda ticket: draw_detail(ticket.canvas), watch=watch, stage="sketch", **condition,
+                                seed=rough.seed, guidance=rough.guidance, temperature=rough.temperature, on_logits=on_sketch_logits,
                                 **model.known_sketch(known, known_mask))
             return [("sketch", first), ("detail", detail)]
         sketch = checked_sketch(model, n, sketch)

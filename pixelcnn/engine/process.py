@@ -29,6 +29,7 @@ from pixelcnn.engine.crowd import Crowd
 from pixelcnn.engine.messages import Begun, Close, Count, Draw, Finished, Leave, Pending, Prepare, Queued, Reply, SendModel
 from pixelcnn.engine.remote import serve
 from pixelcnn.engine.ticket import Ticket
+from pixelcnn.sampling.stages import Plan
 
 log = logging.getLogger("pixelcnn.crowd")
 
@@ -101,7 +102,7 @@ class Engine:
 
     def stages(self, model, n: int, **kwargs) -> list[tuple[str, Ticket]]:
         """As `Crowd.stages`."""
-        names = ["detail"] if kwargs.get("sketch") is not None else ["sketch", "detail"]
+        names = Plan.of(model, seed=0, sketch_given=kwargs.get("sketch") is not None).names
         return list(zip(names, self.ask(lambda key, model_key: Draw(key, model_key, n, copied(kwargs), stages=True), model, names)))
 
     def prepare(self, model) -> None:

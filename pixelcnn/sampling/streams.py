@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import torch
 
-from pixelcnn.sampling.cohort import Cohort, checked_sketch, order, seed_or_new
+from pixelcnn.sampling.cohort import Cohort, checked_sketch, order
+from pixelcnn.sampling.stages import Plan
 
 
 def sample_stream(model, n: int, *, labels=None, cond=None, cond_map=None, size=None, temperature: float = 1.0, seed: int | None = None,
@@ -73,27 +74,25 @@ def sample_stages(model, n: int, *, labels=None, cond=None, sketch: torch.Tensor
     `sketch_every` sketch pixels; not at all when `sketch` (n, C, h, w) ints in [0, sketch
     levels) is given), then ("detail", (n, C, H, W) canvas, done, total) as `sample_stream`.
     guidance / temperature: the detail stage's; sketch_guidance / sketch_temperature: the sketch
-    stage's (None: the same). The sketch stage draws with `seed`, the detail stage with seed + 1.
+    stage's (None: the same); the seeds and maps as `sampling.stages.Plan` says.
     known / known_mask (n, C, H, W): sub-pixels to keep, as `sample_stream`; the sketch's cells they
     cover in full are kept too, so the sketch is completed from them first.
     Other keyword arguments (method; size is not allowed) go to both stages' `sample_stream`.
     """
-    seed = seed_or_new(seed)
-    sketch_guidance = guidance if sketch_guidance is None else sketch_guidance
-    sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
+    plan = Plan.of(model, seed, guidance, temperature, sketch_guidance, sketch_temperature, sketch_given=sketch is not None)
     condition = dict(labels=labels, cond=cond, no_condition=no_condition)
     if sketch is None:
-        for sketch, done, total in sample_stream(model.sketch, n, **condition, seed=seed, guidance=sketch_guidance,
-                                                 temperature=sketch_temperature, every=sketch_every, on_logits=on_sketch_logits,
+        rough = plan["sketch"]
+        for sketch, done, total in sample_stream(rough.model, n, **condition, seed=rough.seed, guidance=rough.guidance,
+                                                 temperature=rough.temperature, every=sketch_every, on_logits=on_sketch_logits,
                                                  **model.known_sketch(known, known_mask), **kwargs):
             yield "sketch", sketch, done, total
     else:
         sketch = checked_sketch(model, n, sketch)
-    with torch.no_grad():
-        cond_map = model.cond_map_of(sketch.to(next(model.parameters()).device))
-    for canvas, done, total in sample_stream(model.detail, n, **condition, cond_map=cond_map, seed=seed + 1, guidance=guidance,
-                                             temperature=temperature, every=every, on_logits=on_logits, known=known, known_mask=known_mask,
-                                             **kwargs):
+    detail = plan["detail"]
+    for canvas, done, total in sample_stream(detail.model, n, **condition, cond_map=plan.detail_map(sketch), seed=detail.seed,
+                                             guidance=detail.guidance, temperature=detail.temperature, every=every, on_logits=on_logits,
+                                             known=known, known_mask=known_mask, **kwargs):
         yield "detail", canvas, done, total
 
 

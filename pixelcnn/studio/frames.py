@@ -14,11 +14,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelcnn.images import tile, to_uint8
 from pixelcnn.engine.crowd import Crowd, Ticket
 from pixelcnn.engine.process import Engine, page_engine
 from pixelcnn.engine.record import drawn_logits
-from pixelcnn.studio.palette import CURSOR, MARK, UNDRAWN
+from pixelcnn.sampling.cohort import seed_or_new
+from pixelcnn.sampling.stages import Plan
+from pixelcnn.studio.grids import grid_shape, render, render_sketch, sketch_picture
+from pixelcnn.studio.palette import MARK
 from pixelcnn.studio.watch import FPS, Beliefs, chart_for, pixel_chart, shown_at
 
 FRAME_SECONDS = 0.1  # as fast as possible: at most 10 frames a second, so that sending frames leaves the sampler its CPU
@@ -70,61 +72,52 @@ class Drawing:
 
 
 @dataclass
+class Ask:
+    """What a visitor asked to be drawn: n images of `model`, their condition (labels, a face's
+    cond, a given spatial cond_map, or none), pixels to keep (known, known_mask), and each stage's
+    settings; a two-stage model's sketch may be given. The seed is made once, here, so that the
+    frames, the engine and the plan agree."""
+
+    model: object
+    n: int
+    labels: torch.Tensor | None = None
+    cond: torch.Tensor | None = None
+    cond_map: torch.Tensor | None = None
+    known: torch.Tensor | None = None
+    known_mask: torch.Tensor | None = None
+    temperature: float = 1.0
+    seed: int | None = None
+    guidance: float = 0.0
+    sketch: torch.Tensor | None = None
+    sketch_guidance: float | None = None
+    sketch_temperature: float | None = None
+    no_condition: bool = False
+
+    def __post_init__(self):
+        self.seed = seed_or_new(self.seed)
+
+    @property
+    def plan(self) -> Plan:
+        return Plan.of(self.model, self.seed, self.guidance, self.temperature, self.sketch_guidance, self.sketch_temperature,
+                       sketch_given=self.sketch is not None)
+
+    def tickets(self, crowd, detail: Beliefs, rough: Beliefs | None) -> list:
+        """Submit it to the crowd -> [(stage, ticket)], the engine recording each stage's beliefs."""
+        condition = dict(labels=self.labels, cond=self.cond, temperature=self.temperature, seed=self.seed, guidance=self.guidance,
+                         no_condition=self.no_condition, count_bits=not self.no_condition, known=self.known, known_mask=self.known_mask)
+        if not self.model.STAGED:
+            return [("image", crowd.submit(self.model, self.n, **condition, cond_map=self.cond_map, on_logits=detail.record))]
+        return crowd.stages(self.model, self.n, **condition, sketch=self.sketch, sketch_guidance=self.sketch_guidance,
+                            sketch_temperature=self.sketch_temperature, on_logits=detail.record, on_sketch_logits=rough.record)
+
+
+@dataclass
 class Frame:
     image: Image.Image
     status: str
     done: bool
     belief: Image.Image | None = None  # the chart of the marked sub-pixel's distribution
     drawing: Drawing | None = None  # with the last frame: the finished drawing, to chart a clicked pixel
-
-
-def render(canvas: torch.Tensor, levels: int, done: int, columns: int, scale: int, underlay: np.ndarray | None = None) -> Image.Image:
-    """(N, C, H, W) intensities, of which the first `done` sub-pixels (raster order) are drawn ->
-    an RGB grid, undrawn pixels tinted (over `underlay` (N, H, W, 3) uint8, a sketch, if given)
-    and the next pixel marked, upscaled by nearest neighbour."""
-    n, c, h, w = canvas.shape
-    tiles = to_uint8(canvas, levels)  # (N, H, W, C)
-    if c == 1:
-        tiles = np.repeat(tiles, 3, axis=3)
-    pixels_done = done // c
-    flat = tiles.reshape(n, h * w, 3)
-    if underlay is None:
-        flat[:, pixels_done:] = UNDRAWN
-    else:  # the sketch shows through where the detail is not drawn yet
-        flat[:, pixels_done:] = (0.55 * underlay.reshape(n, h * w, 3)[:, pixels_done:] + 0.45 * UNDRAWN).round().astype(np.uint8)
-    if pixels_done < h * w:
-        flat[:, pixels_done] = CURSOR
-    return Image.fromarray(tile(flat.reshape(n, h, w, 3), columns, scale, background=235))
-
-
-def sketch_picture(model, sketch) -> np.ndarray:
-    """(N, C, h, w) sketch intensities -> (N, H, W, 3) uint8: each cell a block of its grey (or colour)."""
-    return np.repeat(to_uint8(model.upsampled(torch.as_tensor(sketch)), model.levels), 3 // model.image_channels, axis=3)
-
-
-def sketch_still(model, sketch: torch.Tensor) -> Image.Image:
-    """(1, C, h, w) one sketch -> a picture of it, each cell a block, 8 screen pixels an image pixel."""
-    return Image.fromarray(tile(sketch_picture(model, sketch), columns=1, scale=8, background=235))
-
-
-def render_sketch(model, sketch: torch.Tensor, done: int, columns: int, scale: int) -> Image.Image:
-    """(N, C, h, w) sketch intensities, the first `done` sub-pixels drawn -> the grid at the image's
-    size, each sketch cell a block: drawn cells in their grey, undrawn ones dark blue, the next one orange."""
-    n, c, h, w = sketch.shape
-    f = model.factor
-    cells = np.arange(h * w).reshape(h, w).repeat(f, 0).repeat(f, 1)  # (H, W) the cell of each pixel
-    tiles = sketch_picture(model, sketch)  # (N, H, W, 3)
-    drawn = done // c
-    tiles[:, cells >= drawn] = UNDRAWN
-    tiles[:, cells == drawn] = CURSOR
-    return Image.fromarray(tile(tiles, columns, scale, background=235))
-
-
-def grid_shape(n: int) -> int:
-    """Columns of the grid for n images: the squarest layout with no empty cell (8 -> 4 x 2),
-    else the square one."""
-    square = math.ceil(math.sqrt(n))
-    return next((columns for columns in range(square, 2 * square + 1) if n % columns == 0), square)
 
 
 @dataclass
@@ -188,18 +181,18 @@ def drawn_bits(model, tickets: list, sketch, labels, cond) -> float:
     return (nats.mean() / (math.log(2) * tickets[-1].total)).item()
 
 
-def redo(model, canvas: torch.Tensor, sketch, labels, cond, cond_map, guidance: float, no_condition: bool) -> Callable[[int], torch.Tensor]:
+def redo(ask: Ask, canvas: torch.Tensor, sketch) -> Callable[[int], torch.Tensor]:
     """A finished drawing's image -> the logits it was drawn from, worked out again when a visitor clicks it
     (a two-stage model's map from its sketch; a one-stage model's given map)."""
+    model = ask.model
     drawer = model.detail if model.STAGED else model
 
     def logits(image: int) -> torch.Tensor:
         def pick(t):
             return None if t is None else torch.as_tensor(t)[image : image + 1]
 
-        with torch.no_grad():
-            image_map = model.cond_map_of(pick(sketch)) if model.STAGED else pick(cond_map)
-        return drawn_logits(drawer, canvas[image : image + 1], pick(labels), pick(cond), image_map, guidance, no_condition)[0]
+        image_map = ask.plan.detail_map(pick(sketch)) if model.STAGED else pick(ask.cond_map)
+        return drawn_logits(drawer, canvas[image : image + 1], pick(ask.labels), pick(ask.cond), image_map, ask.guidance, ask.no_condition)[0]
 
     return logits
 
@@ -211,24 +204,20 @@ def frame_interval(pace: float) -> float:
     return max(1 / FPS if pace else FRAME_SECONDS, len(WATCHING) / FRAME_BUDGET)
 
 
-def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, known_mask=None, temperature=1.0, seed=None,
-           guidance=0.0, width_px=560, note: str = "", pace: float = 0.0, given: int = 0, sketch=None, sketch_guidance=None,
-           sketch_temperature=None, no_condition: bool = False, crowd: Crowd | Engine | None = None) -> Iterator[Frame]:
+def stream(ask: Ask, pace: float = 0.0, note: str = "", given: int = 0, crowd: Crowd | Engine | None = None, width_px: int = 560) -> Iterator[Frame]:
     """Frames of a growing grid, each with the chart of what the model believed about the marked
     sub-pixel of the first image; the last frame with bits/dim. The drawing is one request to
     `crowd` (the page's shared engine by default), drawn at full speed in a batch with whoever
     else is drawing. pace: seconds to spread the drawing over, at FPS frames a second (0: a
     frame whenever one is ready, at most one every FRAME_SECONDS). given: sub-pixels kept from an
     upload (a completion's rows), shown at once. A two-stage model draws its sketch first (unless
-    `sketch` is given) at its own guidance and temperature (None: the detail's), then the detail."""
-    crowd = crowd or CROWD
+    the ask gives one), then the detail, each as `ask.plan` says."""
+    crowd, model, n, plan = crowd or CROWD, ask.model, ask.n, ask.plan
     h, w = model.image_size
     columns = grid_shape(n)
     scale = max(2, width_px // (columns * (w + 1)))
     start = time.perf_counter()
-    detail = Beliefs((model.image_channels, h, w), model.levels, temperature)
-    condition = dict(labels=labels, cond=cond, temperature=temperature, seed=seed, guidance=guidance, no_condition=no_condition,
-                     count_bits=not no_condition)
+    detail = Beliefs((model.image_channels, h, w), model.levels, ask.temperature)
     underlay, unit = None, "pixels" if model.image_channels == 1 else "colour values"
 
     def status(words, shown, total):
@@ -236,40 +225,37 @@ def stream(model, n: int, labels=None, cond=None, cond_map=None, known=None, kno
                 f"{time.perf_counter() - start:.1f} s")
 
     if model.STAGED:
-        sketch_temperature = temperature if sketch_temperature is None else sketch_temperature
-        rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels, sketch_temperature, "sketch cell")
-        tickets = crowd.stages(model, n, **condition, sketch=sketch, sketch_guidance=sketch_guidance, sketch_temperature=sketch_temperature,
-                               on_logits=detail.record, on_sketch_logits=rough.record, known=known, known_mask=known_mask)
+        rough = Beliefs((model.image_channels, *model.sketch.image_size), model.sketch.levels,
+                        ask.temperature if ask.sketch_temperature is None else ask.sketch_temperature, "sketch cell")
         kept_rows = given // (model.image_channels * w)  # a completion's kept rows: the sketch's rows they cover in full are kept too
         views = {"sketch": View(lambda canvas, shown: render_sketch(model, canvas, shown, columns, scale), rough, "the sketch",
                                 pace * SKETCH_SHARE, kept_rows // model.factor * model.image_channels * (w // model.factor)),
                  "detail": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale, underlay), detail,
-                                "the detail over the sketch", pace * (1 - SKETCH_SHARE) if sketch is None else pace, given)}
-        if sketch is not None:
-            underlay = sketch_picture(model, sketch)
+                                "the detail over the sketch", pace * (1 - SKETCH_SHARE) if ask.sketch is None else pace, given)}
+        if ask.sketch is not None:
+            underlay = sketch_picture(model, ask.sketch)
     else:
-        tickets = [("image", crowd.submit(model, n, **condition, cond_map=cond_map, known=known, known_mask=known_mask,
-                                          on_logits=detail.record))]
+        rough = None
         views = {"image": View(lambda canvas, shown: render(canvas, model.levels, shown, columns, scale), detail, "", pace, given)}
-    outline = sketch  # a two-stage drawing's sketch, given or (below) drawn
+    tickets = ask.tickets(crowd, detail, rough)
+    outline = ask.sketch  # a two-stage drawing's sketch, given or (below) drawn
     token = object()
     WATCHING.add(token)
     try:
         for stage, ticket in tickets:
-            blank = torch.zeros((n, model.image_channels, *(model.sketch if stage == "sketch" else model).image_size), dtype=torch.long)
+            blank = torch.zeros((n, model.image_channels, *plan[stage].model.image_size), dtype=torch.long)
             yield from waiting(ticket, lambda: views[stage].picture(blank, 0), note)
-            stage_guidance = sketch_guidance if stage == "sketch" and sketch_guidance is not None else guidance
-            canvas = yield from play(ticket, views[stage], stage_guidance, status, lambda: frame_interval(pace))
+            canvas = yield from play(ticket, views[stage], plan[stage].guidance, status, lambda: frame_interval(pace))
             if stage == "sketch":
                 underlay, outline = sketch_picture(model, canvas), canvas
     finally:
         WATCHING.discard(token)
         for _, ticket in tickets:
             ticket.cancel()  # a visitor who leaves (or presses Stop) leaves the batch; a finished drawing is not affected
-    detail.redo = redo(model, canvas, outline, labels, cond, cond_map, guidance, no_condition)
+    detail.redo = redo(ask, canvas, outline)
     detail.record = detail.record.copied()  # kept with the drawing: no longer shared with the engine's process
-    bits = None if no_condition else drawn_bits(model, [t for _, t in tickets], sketch, labels, cond)
-    yield last_frame(model, Drawing(detail, canvas, columns, scale), time.perf_counter() - start, pace, bits, guidance, note)
+    bits = None if ask.no_condition else drawn_bits(model, [t for _, t in tickets], ask.sketch, ask.labels, ask.cond)
+    yield last_frame(model, Drawing(detail, canvas, columns, scale), time.perf_counter() - start, pace, bits, ask.guidance, note)
 
 
 def last_frame(model, drawing: Drawing, elapsed: float, pace: float, bits: float | None, guidance: float, note: str) -> Frame:

@@ -19,7 +19,8 @@ from pixelcnn.images import tile, to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import (KEEP_LAYOUT, NEW_POSE, class_index, number, open_upload, parse_count, parse_guidance, parse_layout,
                                     parse_mix, parse_seed, parse_sketch_guidance, parse_temperature)
-from pixelcnn.studio.frames import Frame, sketch_still, stream
+from pixelcnn.studio.frames import Ask, Frame, stream
+from pixelcnn.studio.grids import sketch_still
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 
@@ -27,7 +28,7 @@ NO_CLASS = "None"  # the Sketch tab's class choice for the unconditional branch
 
 
 def stage_settings(model, guidance, temperature, sketch_guidance=None, sketch_temperature=None) -> dict:
-    """The Guidance, Temperature, Sketch guidance and Sketch temperature controls, checked -> `stream`'s
+    """The Guidance, Temperature, Sketch guidance and Sketch temperature controls, checked -> `Ask`'s
     keywords. Left out (None), a sketch stage's guidance and temperature are the detail stage's."""
     guidance, temperature = parse_guidance(guidance, model), parse_temperature(temperature)
     sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
@@ -41,7 +42,7 @@ def by_class(model, dataset: str, class_name, count, temperature, seed, guidance
     n = parse_count(count)
     label = class_index(model, class_name, dataset)
     settings = stage_settings(model, guidance, temperature, sketch_guidance, sketch_temperature)
-    yield from stream(model, n, labels=torch.full((n,), label), seed=parse_seed(seed), pace=parse_pace(pace), **settings)
+    yield from stream(Ask(model, n, labels=torch.full((n,), label), seed=parse_seed(seed), **settings), pace=parse_pace(pace))
 
 
 def sketch_of_drawing(model, image: Image.Image, centre: bool) -> torch.Tensor:
@@ -75,8 +76,8 @@ def follow_sketch(model, dataset: str, image_path, class_name, centre, count, te
         raise ValueError("The drawing is empty; paint a rough shape on the pad (or pick an example) first.")
     still = sketch_still(model, sketch)
     labels = None if none else torch.full((n,), label)
-    return still, stream(model, n, labels=labels, sketch=sketch.expand(n, -1, -1, -1).contiguous(), temperature=temperature, seed=seed,
-                         guidance=guidance, pace=pace, no_condition=none)
+    return still, stream(Ask(model, n, labels=labels, sketch=sketch.expand(n, -1, -1, -1).contiguous(), temperature=temperature, seed=seed,
+                             guidance=guidance, no_condition=none), pace=pace)
 
 
 def completion_preview(model, dataset: str, image_path, keep_rows, reader=None) -> tuple[Image.Image, str | None, str]:
@@ -113,8 +114,8 @@ def complete(model, dataset: str, image_path, class_name, keep_rows, count, temp
     known = digit.repeat(n, 1, 1, 1)
     known_mask = torch.zeros_like(known, dtype=torch.bool)
     known_mask[:, :, :rows] = True
-    yield from stream(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, seed=parse_seed(seed),
-                      pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1], **settings)
+    yield from stream(Ask(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, seed=parse_seed(seed), **settings),
+                      pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1])
 
 
 def face_of(encoder, photo) -> tuple[torch.Tensor, np.ndarray, int]:
@@ -166,7 +167,7 @@ def portraits(model, encoder, photo, second, mix, walk, count, temperature, seed
         cond = slerp(embedding, other, torch.linspace(0, 1, n) if walk else torch.full((n,), mix))
     shown = Image.fromarray(tile(np.stack(crops), columns=len(crops), gap=4, background=235))
     sketch = photo_layout(model, photo).expand(n, -1, -1, -1).contiguous() if layout == KEEP_LAYOUT else None
-    return shown, stream(model, n, cond=cond.contiguous(), seed=seed, note=faces_note(counts), pace=pace, sketch=sketch, **settings)
+    return shown, stream(Ask(model, n, cond=cond.contiguous(), seed=seed, sketch=sketch, **settings), pace=pace, note=faces_note(counts))
 
 
 def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT_PACE, reader=None) -> tuple[Image.Image, Iterator[Frame]]:
@@ -182,7 +183,7 @@ def autoencode(pixelcnn, mse, image_path, count, temperature, seed, pace=DEFAULT
         condition = pixelcnn.conditioning(code.expand(n, -1).contiguous())
     scale = max(2, 240 // pixelcnn.image_size[1])
     shown = Image.fromarray(tile(np.repeat(to_uint8(pair, pixelcnn.levels), 3 // pixelcnn.image_channels, axis=3), columns=2, scale=scale, background=235))
-    frames = stream(pixelcnn.decoder, n, **condition, temperature=temperature, seed=seed, pace=pace)
+    frames = stream(Ask(pixelcnn.decoder, n, **condition, temperature=temperature, seed=seed), pace=pace)
     return shown, frames if reader is None else kept_in(frames, reader, pair)
 
 

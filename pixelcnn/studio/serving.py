@@ -11,6 +11,7 @@ import re
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import gradio as gr
@@ -95,6 +96,19 @@ def stopped(status: str | None) -> str:
     return f"Stopped at {percent}% ({done} of {total} {unit} drawn). Press the button again to start anew."
 
 
+class Picture(gr.Image):
+    """An output picture whose saved frames the sweeper finds. Gradio postprocesses a visitor's
+    frames with a copy of the component of their own once their session has had an update for it
+    (a skipped output, as a refusal or Stop gives, is one): the copies are made as
+    `Picture(...)` too, and every one is kept track of here."""
+
+    made: "weakref.WeakSet[Picture]" = weakref.WeakSet()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Picture.made.add(self)
+
+
 def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     """Delete the image files Gradio saved for these output components that were last written
     more than `age` seconds ago -> how many were deleted. Every streamed frame is a file;
@@ -105,7 +119,7 @@ def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     last sent. A path stays in the component's list until its file is deleted: Gradio serves
     only the files it lists."""
     deleted, now = 0, time.time() if now is None else now
-    for component in outputs:
+    for component in {*outputs, *(copy for copy in list(Picture.made) if copy not in outputs and copy.value is None)}:
         for path in list(component.temp_files):
             if path == starting_file(component):
                 continue  # the picture the page starts with (the chart's placeholder) is shown to every new visitor

@@ -4,7 +4,7 @@ MSE decoder: what the code keeps, and what the PixelCNN invents."""
 import gradio as gr
 
 from pixelcnn.studio import requests
-from pixelcnn.studio.serving import friendly, refuse
+from pixelcnn.studio.serving import Picture, friendly, refuse
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE
 from pixelcnn.studio.widgets import UPLOAD_HEIGHT, drawing_view, pen, picture_examples, purpose, sampling_controls, wire
@@ -37,7 +37,7 @@ def tab(shelf: Shelf) -> list:
                 if shelf.examples("mnist-*.png"):
                     picture_examples(shelf.examples("mnist-*.png"), upload, "Held-out MNIST digits")
             with gr.Column(scale=2):
-                pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
+                pair = Picture(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
                 canvas, belief, drawn, status = drawing_view("PixelCNN decodings of the same code", "autoencoder-canvas", "autoencoder-belief",
                                                              "autoencoder-status")
         wire(go, stop, decode, [upload, pad, count, temperature, seed, pace], [pair, canvas, belief, drawn, status], "autoencode")

@@ -4,7 +4,7 @@ which pixels a clicked pixel's prediction looks at (beside the original PixelCNN
 import gradio as gr
 
 from pixelcnn.studio import inspection
-from pixelcnn.studio.serving import answered
+from pixelcnn.studio.serving import Picture, answered
 from pixelcnn.studio.shelf import Shelf, original_of, picture_of
 from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Label, choice, clicked, new_choices, pen, picture_examples, purpose
 
@@ -14,7 +14,7 @@ LOOKS = ("**Where a pixel looks.** Click a pixel of the image below: the maps sh
 
 
 def picture(label: str, elem_id: str) -> gr.Image:
-    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=elem_id, height=300)
+    return Picture(label=label, type="pil", format="png", interactive=False, elem_id=elem_id, height=300)
 
 
 def tab(shelf: Shelf) -> list:

@@ -5,7 +5,7 @@ import gradio as gr
 
 from pixelcnn.studio import requests
 from pixelcnn.studio.requests import NO_CLASS
-from pixelcnn.studio.serving import friendly
+from pixelcnn.studio.serving import Picture, friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE
 from pixelcnn.studio.widgets import UPLOAD_HEIGHT, choice, drawing_view, new_choices, pen, picture_examples, purpose, sampling_controls, wire
@@ -45,7 +45,7 @@ def tab(shelf: Shelf) -> list:
                 if shelf.held_out():
                     picture_examples(shelf.held_out(), upload, "Or start from a held-out image's sketch", (dataset,))
             with gr.Column(scale=2):
-                shown = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False, elem_id="sketch-preview",
+                shown = Picture(label="The sketch the model follows", type="pil", format="png", interactive=False, elem_id="sketch-preview",
                                  height=200)
                 canvas, belief, drawn, status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief", "sketch-status")
         dataset.change(lambda name: new_choices([NO_CLASS, *shelf.class_names(name)]), dataset, class_name,
