@@ -23,7 +23,8 @@ from pixelcnn.explain import SURE, class_probabilities
 from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.sampling import sample
-from pixelcnn.studio import checks, frames, grids, palette, requests, serving, shelf, widgets
+from pixelcnn.studio import checks, grids, palette, serving, shelf, widgets
+from pixelcnn.studio.tabs import complete as complete_tab, portrait as portrait_tab, sketch as sketch_tab
 from pixelcnn.evaluation.calibration import read_drawn, read_others
 
 from .hub_stub import HubStub
@@ -450,7 +451,7 @@ def test_tiny_uploads_get_a_sentence(client, tmp_path):
 
 def test_completion_preview_marks_the_kept_rows():
     model = shelf.bundled("mnist")
-    shown, guess, sentence = requests.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 10)
+    shown, guess, sentence = complete_tab.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 10)
     pixels = np.asarray(shown.convert("RGB"))
     scale = 8
     kept = pixels[scale + 5 * scale, scale + 3 * scale]  # row 5: as uploaded (dark background stays grey)
@@ -598,7 +599,7 @@ def test_bad_inspect_requests_get_one_sentence_and_the_app_keeps_serving(client,
 # -- two stages: the sketch, then the detail ---------------------------------------------------
 
 
-def sketch_request(client, path, class_name=requests.NO_CLASS, count=4, seed="3", centre=True, dataset="MNIST", guidance=0.0):
+def sketch_request(client, path, class_name=sketch_tab.NO_CLASS, count=4, seed="3", centre=True, dataset="MNIST", guidance=0.0):
     upload = handle_file(str(path)) if path else None
     job = client.submit(dataset, upload, None, class_name, centre, count, 1.0, seed, guidance, api_name="/sketch")
     frames = list(job)
@@ -617,8 +618,8 @@ def tiles_of(grid_path, n, side=28) -> np.ndarray:
 
 def test_the_sketch_tab_draws_over_the_visitors_sketch(client):
     model = shelf.bundled("mnist-sketch")
-    seven = requests.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-7.png"), centre=True)
-    three = requests.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
+    seven = sketch_tab.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-7.png"), centre=True)
+    three = sketch_tab.sketch_of_drawing(model, Image.open(EXAMPLES / "mnist-test-3.png"), centre=True)
     job, frames = sketch_request(client, EXAMPLES / "mnist-test-7.png", count=4)
     preview, grid, belief, status = frames[-1]
     assert status.startswith("Done: 4 images") and "surprising" not in status  # no class: nothing to count bits under
@@ -687,9 +688,9 @@ def test_a_portrait_can_keep_the_photos_layout(client):
     assert frames[-1][-1].startswith("Done: 2 images")
     assert all("Drawing the sketch" not in frame[-1] for frame in frames)  # the photo's own sketch: nothing to sketch
     model = shelf.bundled("portraits-sketch")
-    wanted = requests.photo_layout(model, str(photo))
+    wanted = portrait_tab.photo_layout(model, str(photo))
     drawn = model.sketch_of(torch.from_numpy(quantize(tiles_of(frames[-1][1], 2, side=32)[:, None], model.levels)))
-    other = requests.photo_layout(model, str(EXAMPLES / "orl-s15-held-out.png"))
+    other = portrait_tab.photo_layout(model, str(EXAMPLES / "orl-s15-held-out.png"))
     # The layout is kept: both portraits' sketches are nearer the photo's own than another photo's.
     assert torch.all((drawn - wanted).abs().float().mean((1, 2, 3)) < (drawn - other).abs().float().mean((1, 2, 3)))
     with pytest.raises(Exception, match="Layout must be one of"):
@@ -736,16 +737,16 @@ def test_inspect_says_not_a_digit_above_the_bars_and_never_a_digit_when_unsure(c
     assert classes["label"] == "Not sure" and "not sure: maybe 3" in summary
     _, classes, _, _ = inspect(client, DRAWN / "drawn-31-3.png")
     assert classes["label"] == "3"
-    _, guess, sentence = requests.completion_preview(shelf.bundled("mnist"), "MNIST", str(OTHERS / "face-0.png"), 14,
+    _, guess, sentence = complete_tab.completion_preview(shelf.bundled("mnist"), "MNIST", str(OTHERS / "face-0.png"), 14,
                                                      shelf.bundled("mnist-sketch"))
     assert guess is None and "not a digit" in sentence and "pick the Class yourself" in sentence
 
 
 def test_an_unsure_reading_leaves_the_class_alone():
     model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
-    _, guess, sentence = requests.completion_preview(model, "MNIST", str(DRAWN / "drawn-80-8.png"), 14, reader)  # a thin, open 8
+    _, guess, sentence = complete_tab.completion_preview(model, "MNIST", str(DRAWN / "drawn-80-8.png"), 14, reader)  # a thin, open 8
     assert guess is None and "not sure: maybe 8 (p = 0.53)" in sentence and "pick the Class yourself" in sentence
-    _, seven, sentence = requests.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
+    _, seven, sentence = complete_tab.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
     assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence
 
 

@@ -9,7 +9,8 @@ import torch
 
 from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample
-from pixelcnn.studio import frames, palette, requests
+from pixelcnn.studio import frames, palette
+from pixelcnn.studio.tabs import by_class as by_class_tab
 from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, choice_words, entropy_bits, last_hesitation,
                                    parse_pace, pixel_chart, placeholder_chart, shade, shown_at)
 
@@ -37,11 +38,11 @@ def test_shown_never_runs_ahead_of_the_sampler():
 
 def test_a_watchable_pace_spreads_the_same_drawing_over_seconds(model):
     start, paced, times = time.perf_counter(), [], []
-    for frame in requests.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, DEFAULT_PACE):
+    for frame in by_class_tab.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, DEFAULT_PACE):
         paced.append(frame)
         times.append(time.perf_counter())
     seconds = times[-1] - start
-    fast = list(requests.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, FAST))
+    fast = list(by_class_tab.by_class(model, "Stripes", "1", 4, 1.0, "5", 1.0, FAST))
     assert np.array_equal(np.asarray(paced[-1].image), np.asarray(fast[-1].image))  # the pace changes nothing drawn
     pace = PACES[DEFAULT_PACE]
     assert seconds >= pace - 0.2
@@ -96,7 +97,7 @@ def test_the_chart_says_in_words_what_the_model_thought_and_drew():
 
 
 def test_every_frame_carries_the_chart_of_its_marked_pixel(model):
-    frames = list(requests.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
+    frames = list(by_class_tab.by_class(model, "Stripes", "0", 2, 1.0, "2", 0.0, FAST))
     assert all(f.belief is not None and f.belief.size == (360, 170) for f in frames)
 
 
@@ -124,7 +125,7 @@ def test_the_chart_follows_the_last_pixel_the_model_hesitated_over():
 
 
 def test_a_click_on_a_finished_grid_finds_its_image_and_pixel(model):
-    frames = list(requests.by_class(model, "Stripes", "1", 4, 1.0, "3", 0.0, FAST))
+    frames = list(by_class_tab.by_class(model, "Stripes", "1", 4, 1.0, "3", 0.0, FAST))
     drawing = frames[-1].drawing
     assert drawing is not None and drawing.columns == 2 and all(f.drawing is None for f in frames[:-1])
     scale = drawing.scale

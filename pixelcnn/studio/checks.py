@@ -89,3 +89,13 @@ def open_upload(path) -> Image.Image:
     """A visitor's uploaded file -> a still picture in one form (`pictures.open_picture`), or a
     ValueError that says what to do."""
     return open_picture(path, "image", MIN_UPLOAD_SIDE)
+
+
+def stage_settings(model, guidance, temperature, sketch_guidance=None, sketch_temperature=None) -> dict:
+    """The Guidance, Temperature, Sketch guidance and Sketch temperature controls, checked -> `frames.Ask`'s
+    keywords. Left out (None), a sketch stage's guidance and temperature are the detail stage's."""
+    guidance, temperature = parse_guidance(guidance, model), parse_temperature(temperature)
+    sketch_guidance = parse_sketch_guidance(guidance if sketch_guidance is None else sketch_guidance, model)
+    sketch_temperature = parse_temperature(sketch_temperature, "Sketch temperature") if sketch_temperature is not None else temperature
+    return dict(guidance=guidance, temperature=temperature, sketch_guidance=sketch_guidance,
+                sketch_temperature=sketch_temperature if model.STAGED else None)

@@ -12,13 +12,13 @@ from pixelcnn.pictures import MAX_BYTES
 from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, FRAMES_KEPT, QUEUE_SIZE, UPLOADS_KEPT, keep_sweeping, whole_cache_files
 from pixelcnn.studio.frames import CROWD
 from pixelcnn.studio.shelf import Shelf
-from pixelcnn.studio.tabs import autoencoder, by_class, complete, inspect, portrait, sketch
+from pixelcnn.studio.tabs import autoencoder, by_class, complete, inspector, portrait, sketch
 from pixelcnn.studio.widgets import SCROLL_JS, STATUS_CSS
 
 # The engine thread hands the interpreter lock over at every torch call; a frame's thread holding it
 # for Python's default 5 ms each time would slow the engine several times over.
 SWITCH_SECONDS = float(os.environ.get("PIXELCNN_SWITCH", "0.0005"))
-TABS = (by_class, sketch, complete, portrait, autoencoder, inspect)  # in the page's order
+TABS = (by_class, sketch, complete, portrait, autoencoder, inspector)  # in the page's order
 
 ABOUT = """
 **What you are watching.** A PixelCNN writes an image the way you read one: pixel by pixel, row

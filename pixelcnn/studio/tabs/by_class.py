@@ -1,12 +1,24 @@
 """By class: pick a dataset and a class, watch new images of it drawn pixel by pixel."""
 
-import gradio as gr
+from collections.abc import Iterator
 
-from pixelcnn.studio import requests
+import gradio as gr
+import torch
+
+from pixelcnn.studio.checks import class_index, parse_count, parse_seed, stage_settings
+from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import LEARNT, Shelf
-from pixelcnn.studio.watch import DEFAULT_PACE
+from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import choice, classes_and_settings, drawing_view, purpose, sampling_controls, wire
+
+
+def by_class(model, dataset: str, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE,
+             sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
+    n = parse_count(count)
+    label = class_index(model, class_name, dataset)
+    settings = stage_settings(model, guidance, temperature, sketch_guidance, sketch_temperature)
+    yield from stream(Ask(model, n, labels=torch.full((n,), label), seed=parse_seed(seed), **settings), pace=parse_pace(pace))
 
 
 def tab(shelf: Shelf) -> list:
@@ -14,7 +26,7 @@ def tab(shelf: Shelf) -> list:
 
     def generate(dataset, class_name, count, temperature, seed, guidance=0.0, pace=DEFAULT_PACE, sketch_guidance=None,
                  sketch_temperature=None):
-        yield from friendly(requests.by_class, shelf.drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace,
+        yield from friendly(by_class, shelf.drawer(dataset), dataset, class_name, count, temperature, seed, guidance, pace,
                             sketch_guidance, sketch_temperature)
 
     with gr.Tab("By class"):

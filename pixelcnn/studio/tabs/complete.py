@@ -1,13 +1,61 @@
 """Complete: draw or upload a digit; the model keeps its top rows and draws the rest."""
 
-import gradio as gr
+from collections.abc import Iterator
 
-from pixelcnn.studio import requests
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from pixelcnn.explain import read_class
+from pixelcnn.images import tile, to_uint8
+from pixelcnn.pictures import model_pixels
+from pixelcnn.studio.checks import class_index, number, open_upload, parse_count, parse_seed, stage_settings
+from pixelcnn.studio.frames import Ask, Frame, stream
+from pixelcnn.studio.palette import CURSOR, UNDRAWN
 from pixelcnn.studio.serving import Picture, friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
-from pixelcnn.studio.watch import DEFAULT_PACE
+from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import (UPLOAD_HEIGHT, Slider, choice, classes_and_settings, drawing_view, pen, picture_examples, purpose,
                                      sampling_controls, wire)
+
+
+def completion_preview(model, dataset: str, image_path, keep_rows, reader=None) -> tuple[Image.Image, str | None, str]:
+    """An uploaded or drawn digit -> (the digit as the model sees it, kept rows as they are and the
+    rows it will draw tinted; the class `reader` (default: the model) reads in it, or None when it
+    is not sure; a sentence on that reading)."""
+    h, _ = model.image_size
+    rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
+    digit = model_pixels(model, open_upload(image_path))  # (1, C, H, W)
+    found = read_class(reader or model, digit)
+    guess, words = found.guess, found.words
+    tiles = to_uint8(digit, model.levels)[0]  # (H, W, C)
+    tiles = np.repeat(tiles, 3 // tiles.shape[2], axis=2).astype(np.float64)
+    tiles[rows:] = 0.35 * tiles[rows:] + 0.65 * UNDRAWN  # what the model will draw anew
+    if rows < h:
+        tiles[rows] = 0.5 * tiles[rows] + 0.5 * CURSOR  # where it starts
+    shown = Image.fromarray(tile(tiles.round().astype(np.uint8)[None], columns=1, scale=8, background=235))
+    steer = "change the Class to steer it" if guess is not None else "pick the Class yourself"
+    sentence = (f"The model keeps the top {rows} of {h} rows and draws the rest. It reads this {dataset} image as {words} "
+                f"(its own likelihoods, by Bayes over its classes); {steer}.")
+    return shown, None if guess is None else model.class_names[guess], sentence
+
+
+def completions(model, dataset: str, image_path, class_name, keep_rows, count, temperature, seed, guidance=0.0,
+             pace=DEFAULT_PACE, sketch_guidance=None, sketch_temperature=None) -> Iterator[Frame]:
+    """Keep the top `keep_rows` rows of an uploaded digit and let the model draw the rest (a two-stage
+    model: the rest of its sketch first, at its own guidance and temperature, then the detail)."""
+    n = parse_count(count, "Completions")
+    settings = stage_settings(model, guidance, temperature, sketch_guidance, sketch_temperature)
+    label = class_index(model, class_name, dataset)
+    h, _ = model.image_size
+    rows = number(keep_rows, "Rows to keep", 0, h, whole=True)
+    digit = model_pixels(model, open_upload(image_path))
+    known = digit.repeat(n, 1, 1, 1)
+    known_mask = torch.zeros_like(known, dtype=torch.bool)
+    known_mask[:, :, :rows] = True
+    yield from stream(Ask(model, n, labels=torch.full((n,), label), known=known, known_mask=known_mask, seed=parse_seed(seed), **settings),
+                      pace=parse_pace(pace), given=rows * model.image_channels * model.image_size[1])
 
 
 def tab(shelf: Shelf) -> list:
@@ -17,7 +65,7 @@ def tab(shelf: Shelf) -> list:
                  sketch_guidance=None, sketch_temperature=None):
         # A two-stage model where one is loaded: it completes the coarse sketch from the kept rows first, which keeps
         # the digit far more often (README: completions).
-        yield from friendly(requests.complete, shelf.drawer(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
+        yield from friendly(complete, shelf.drawer(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
                             temperature, seed, guidance, pace, sketch_guidance, sketch_temperature)
 
     def preview(dataset, upload, drawing, keep_rows):
@@ -26,7 +74,7 @@ def tab(shelf: Shelf) -> list:
         if dataset not in shelf.models or path is None:
             return None, gr.update(), ""
         try:
-            shown, guess, sentence = requests.completion_preview(shelf.models[dataset], dataset, path, keep_rows, shelf.drawer(dataset))
+            shown, guess, sentence = completion_preview(shelf.models[dataset], dataset, path, keep_rows, shelf.drawer(dataset))
         except ValueError as err:
             return None, gr.update(), str(err)
         return shown, gr.update() if guess is None else guess, sentence  # when the model is not sure, the Class stays as it is
