@@ -4,16 +4,14 @@ and the `slow` and `browser` markers (`pytest -m "not slow and not browser"` run
 `pixelcnn train` that the training tests read instead of training their own."""
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
+from .browser_helpers import open_page
+from .helpers import EXAMPLES, TINY, free_port, make_stripes, run_train
+from .page_helpers import FastClient
 
-from .helpers import TINY, make_stripes, run_train
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "assets" / "examples"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -23,16 +21,10 @@ SLOW = {"test_soak.py", "test_faults.py", "test_train.py", "test_faces.py", "tes
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
-        if name == "test_browser.py":
+        if name.startswith("test_browser"):
             item.add_marker(pytest.mark.browser)
         elif name in SLOW:
             item.add_marker(pytest.mark.slow)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +44,12 @@ def server():
     launch(page, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     page.close()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    """A gradio_client on the page whose drawings come as fast as possible unless a test asks for a pace."""
+    return FastClient(server, verbose=False)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +78,11 @@ def tiny_run(stripes, tmp_path_factory) -> Path:
     proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "3", "--out", str(out)])
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
     return out
+
+
+@pytest.fixture
+def page(browser, server):
+    """A tab on the page at 1280x900, loaded."""
+    page = open_page(browser, server)
+    yield page
+    page.close()

@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
 from PIL import Image
+from gradio_client import Client, handle_file
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+from .helpers import EXAMPLES
+
 DIGIT = EXAMPLES / "mnist-test-3.png"
 FACE = EXAMPLES / "orl-s1-held-out.png"
 FAST = "As fast as possible"

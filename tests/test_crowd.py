@@ -5,16 +5,16 @@ says how long a request would wait; two-stage requests are batched stage by stag
 import copy
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from pixelcnn import load
-from pixelcnn.sampling import sample
 from pixelcnn.engine.crowd import Crowd, Full
+from pixelcnn.sampling import sample
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from .helpers import ASSETS
+
 
 # Requests as different as the page sends: classes, guidance on and off, temperatures, sizes, seeds.
 REQUESTS = [(1 + (k * 5) % 9, dict(labels=k % 10, seed=100 + k, guidance=(0.0, 2.0, 1.0)[k % 3], temperature=(1.0, 0.8)[k % 2]))

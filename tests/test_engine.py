@@ -7,18 +7,18 @@ import gc
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from pixelcnn import load
-from pixelcnn.sampling import sample
 from pixelcnn.engine.crowd import Crowd, Full
 from pixelcnn.engine.process import Engine, EngineStopped
 from pixelcnn.engine.record import LogitsRecord
+from pixelcnn.sampling import sample
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from .helpers import ASSETS
+
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from pixelcnn.cli import main as pixelcnn_main
 
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import ROOT
+
 
 
 def bundled_copy(tmp_path, cond_dropout):

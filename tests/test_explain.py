@@ -1,7 +1,6 @@
 """What a model believes about one image: surprise map, Bayes classifier, dependency map."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ from pixelcnn.explain import (calibration_error, class_probabilities, dependency
 from pixelcnn.models import GatedPixelCNN
 
 from .causality import H, W, make_model
+from .helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,16 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 import urllib.request
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from gradio_client import Client
 
-from .conftest import free_port
+from .helpers import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 FAST = "As fast as possible"
 
 

@@ -3,16 +3,14 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pixelcnn.hub import split_location
 
+from .helpers import ROOT, TINY
 from .hub_stub import HubStub
-from .helpers import TINY
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_locations():

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+
 PACKAGE = ROOT / "pixelcnn"
 LIBRARY = [p for p in PACKAGE.rglob("*.py") if "studio" not in p.relative_to(PACKAGE).parts]
 MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for p in PACKAGE.rglob("*.py")

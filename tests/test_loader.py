@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,8 @@ import pixelcnn
 from pixelcnn.explain import class_probabilities
 from pixelcnn.models import KINDS
 
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import ROOT
+
 SAVED = sorted(path.parent for path in (ROOT / "assets").rglob("config.json"))
 
 

@@ -7,9 +7,9 @@ here the limit is 10%)."""
 import csv
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import ROOT
+
 sys.path.insert(0, str(ROOT / "bench"))
 
 
