@@ -13,7 +13,7 @@ from .helpers import EXAMPLES
 
 def test_a_new_drawing_starts_at_once_after_stop_in_either_stage(page):
     """Stop in the sketch stage, then in the detail stage: each time the next press draws anew
-    (a cancelled stream used to leave that press ignored, 3 times in 8 in the sketch stage)."""
+    (a cancelled stream can leave that press ignored: see serving.stoppable)."""
     for stage in ("Drawing the sketch", "Drawing the detail", "Drawing the sketch", "Drawing the detail"):
         page.click("#generate")
         status_has(page, "#status", stage)
@@ -40,7 +40,7 @@ PRESS_TABS = {"By class": ("#generate", "#stop", "#status", "#canvas", None),
 @pytest.mark.parametrize("tab", PRESS_TABS)
 def test_a_press_at_once_after_stop_starts_a_new_drawing(page, tab):
     """Stop, then the drawing button at once (no pause): every press draws anew, 10 times on each of the
-    five drawing tabs (Gradio dropped a press that came while the stopped drawing was still ending)."""
+    five drawing tabs (Gradio's default trigger mode drops a press that comes while the stopped drawing is still ending)."""
     go, stop, status, canvas, upload = PRESS_TABS[tab]
     page.get_by_role("tab", name=tab).click()
     if upload:

@@ -214,7 +214,7 @@ def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
 
 def test_frames_are_swept_for_a_visitor_whose_session_has_its_own_copy_of_the_outputs(server):
     """A refusal skips the outputs, and Gradio then postprocesses that session's frames with copies
-    of the components: their files are swept as well (they had piled up, 3.5 MB a minute, in the soak)."""
+    of the components: their files are swept as well (else they pile up: docs/serving.md)."""
     client = Client(server, verbose=False, download_files=False)
     with pytest.raises(Exception, match="Images"):
         client.predict("MNIST", "3", 0, 1.0, "1", pace="As fast as possible", api_name="/generate")

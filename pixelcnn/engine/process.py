@@ -240,7 +240,7 @@ class Link:
 def in_one_block(model) -> None:
     """Move every parameter and buffer of `model` into one shared-memory tensor per dtype, as views of
     it: sent to the engine, a model then costs one shared file (and one file descriptor in each
-    process) instead of one a tensor (the page's ten models had held some two thousand)."""
+    process) instead of one a tensor (for the page's ten models, some two thousand)."""
     tensors = [*model.parameters(), *model.buffers()]
     dtypes = {t.dtype for t in tensors}
     if all(t.is_shared() for t in tensors) and len({t.untyped_storage().data_ptr() for t in tensors}) == len(dtypes):
