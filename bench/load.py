@@ -8,14 +8,14 @@ defaults but drawn as fast as possible: a watchable pace would only add its seco
 each from its own gradio_client. After each burst (and a few seconds of quiet) it
 prints completed / refused requests, p50 and p95 seconds to the first frame and to the last,
 the memory of the server and its drawing engine (their proportional set sizes added up: what
-they share counts once; the README's table, from before the engine had its own process, is the
-server's resident memory) and the size of its file cache. Targets: memory after the last burst
+they share counts once) and the size of its file cache. Targets: memory after the last burst
 within 10% of memory after the first; the cache no larger after the last burst than after the
 third, and under 50 MB.
 """
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,6 +63,7 @@ def main():
     parser.add_argument("--count", type=int, default=16, help="digits per request (default: 16)")
     parser.add_argument("--quiet", type=float, default=5.0, help="seconds of quiet after a burst before measuring (default: 5)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stopped: still end the page it started
     cache = Path(tempfile.mkdtemp(prefix="pixelcnn-load-"))
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_TEMP_DIR": str(cache)}
