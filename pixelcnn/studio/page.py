@@ -9,7 +9,7 @@ import threading
 import gradio as gr
 
 from pixelcnn.pictures import MAX_BYTES
-from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, FRAMES_KEPT, QUEUE_SIZE, UPLOADS_KEPT, keep_sweeping, whole_cache_files
+from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, FRAMES_KEPT, QUEUE_SIZE, SESSIONS_KEPT, UPLOADS_KEPT, keep_sweeping, whole_cache_files
 from pixelcnn.studio.frames import CROWD
 from pixelcnn.studio.shelf import Shelf
 from pixelcnn.studio.tabs import autoencoder, by_class, complete, inspector, portrait, sketch
@@ -94,7 +94,7 @@ def launch(page: gr.Blocks, **kwargs) -> None:
     if blocking:
         signal.signal(signal.SIGTERM, lambda signum, frame: stop(page))
     try:
-        page.launch(max_file_size=MAX_BYTES, max_threads=DRAWINGS_AT_ONCE + 16, **kwargs)
+        page.launch(max_file_size=MAX_BYTES, max_threads=DRAWINGS_AT_ONCE + 16, state_session_capacity=SESSIONS_KEPT, **kwargs)
     finally:
         if blocking:
             CROWD.close()

@@ -7,7 +7,7 @@ import gradio as gr
 
 from pixelcnn.studio.checks import MAX_GUIDANCE, MAX_IMAGES, MAX_TEMPERATURE, MIN_TEMPERATURE
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, css
-from pixelcnn.studio.serving import Picture, DRAWINGS_AT_ONCE, refuse, stop_pressed, stoppable
+from pixelcnn.studio.serving import DRAWING_KEPT, DRAWINGS_AT_ONCE, Picture, refuse, stop_pressed, stoppable
 from pixelcnn.studio.watch import DEFAULT_PACE, PACES, placeholder_chart
 
 
@@ -135,7 +135,7 @@ def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> 
         with gr.Column(scale=2, min_width=280):
             status = gr.Markdown(elem_id=status_id, elem_classes=["status"])
             belief = belief_view(belief_id)
-    drawing = gr.State()
+    drawing = gr.State(time_to_live=DRAWING_KEPT)  # an API client's session never closes: its drawing goes after a while
     canvas.select(chart_clicked, drawing, [canvas, belief], api_name=False, queue=False)
     return canvas, belief, drawing, status
 
@@ -143,7 +143,8 @@ def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> 
 def chart_clicked(drawing, evt: gr.SelectData):
     """A click on a finished grid -> (the grid with that pixel outlined, the chart of that pixel); a message otherwise."""
     if drawing is None:
-        raise refuse("Wait for the drawing to finish, then click one of its pixels.")
+        raise refuse(f"Click a pixel of a finished drawing (one drawn in the last {DRAWING_KEPT // 60} minutes): wait for it to "
+                     "finish, or draw again.")
     try:
         return drawing.chart_at(*evt.index)
     except ValueError as err:
