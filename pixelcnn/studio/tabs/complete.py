@@ -65,7 +65,7 @@ def tab(shelf: Shelf) -> list:
                  sketch_guidance=None, sketch_temperature=None):
         # A two-stage model where one is loaded: it completes the coarse sketch from the kept rows first, which keeps
         # the digit far more often (README: completions).
-        yield from friendly(complete, shelf.drawer(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
+        yield from friendly(completions, shelf.drawer(dataset), dataset, picture_of(upload, drawing), class_name, keep_rows, count,
                             temperature, seed, guidance, pace, sketch_guidance, sketch_temperature)
 
     def preview(dataset, upload, drawing, keep_rows):
