@@ -1,6 +1,7 @@
 """The training CLI end to end: outputs, a killed run resumed, and torchrun with two processes."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -81,8 +82,15 @@ def test_torchrun_two_processes_match_one(stripes, tmp_path):
     assert run_train([*args, "--out", str(single)]).wait(timeout=300) == 0
     double = tmp_path / "double"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "pixelcnn", "train", *args, "--out", str(double)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    # torchrun in a session of its own: should it hang, the timeout ends its workers too, not only torchrun
+    # (left behind, two spinning workers slow every later test, most of all on one core).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 0, stderr[-2000:]
     one, two = read_jsonl(single / "steps.jsonl"), read_jsonl(double / "steps.jsonl")
     assert [s["step"] for s in two] == [1, 2]  # rank 0 alone writes
     assert two[0]["bpd"] == pytest.approx(one[0]["bpd"], abs=1e-5)
