@@ -114,12 +114,15 @@ def visitor(url: str, tally: Tally, stop: threading.Event, k: int, visitors: int
     while not stop.is_set():
         kind = KINDS[turn % len(KINDS)]
         turn += 1
-        if kind == "bad request":
-            outcome, detail = answered(client, *rng.choice(BAD), expect_refusal=True)
-        elif kind == "leave mid-drawing":
-            outcome, detail = drop_mid_drawing(url, rng)
-        else:
-            outcome, detail = ACTIONS[kind](client, rng)
+        try:
+            if kind == "bad request":
+                outcome, detail = answered(client, *rng.choice(BAD), expect_refusal=True)
+            elif kind == "leave mid-drawing":
+                outcome, detail = drop_mid_drawing(url, rng)
+            else:
+                outcome, detail = ACTIONS[kind](client, rng)
+        except Exception as err:  # noqa: BLE001 - whatever stopped this request, the visitor goes on to the next
+            outcome, detail = "unanswered", f"{type(err).__name__}: {err}"
         tally.add(kind, outcome, detail)
 
 

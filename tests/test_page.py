@@ -220,7 +220,7 @@ def test_frames_are_swept_for_a_visitor_whose_session_has_its_own_copy_of_the_ou
         client.predict("MNIST", "3", 0, 1.0, "1", pace="As fast as possible", api_name="/generate")
     grid = client.predict("MNIST", "3", 2, 1.0, "1", pace="As fast as possible", api_name="/generate")[0]
     assert os.path.exists(grid["path"])
-    serving.sweep_frames([], age=-1)
+    serving.sweep_all(age=-1)
     assert not os.path.exists(grid["path"])
 
 

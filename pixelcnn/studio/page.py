@@ -77,7 +77,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
             streamed = [picture for tab in TABS for picture in tab.tab(shelf)]
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=shelf.card_links() or "none loaded"))
-    keep_sweeping(streamed, *FRAMES_KEPT)
+    keep_sweeping(page, streamed, *FRAMES_KEPT)
     for model in models.values():
         CROWD.prepare(model)  # the engine's cost of each model, measured before the first visitor
     return page

@@ -11,7 +11,6 @@ import re
 import tempfile
 import threading
 import time
-import weakref
 from pathlib import Path
 
 import gradio as gr
@@ -98,19 +97,6 @@ def stopped(status: str | None) -> str:
     return f"Stopped at {percent}% ({done} of {total} {unit} drawn). Press the button again to start anew."
 
 
-class Picture(gr.Image):
-    """An output picture whose saved frames the sweeper finds. Gradio postprocesses a visitor's
-    frames with a copy of the component of their own once their session has had an update for it
-    (a skipped output, as a refusal or Stop gives, is one): the copies are made as
-    `Picture(...)` too, and every one is kept track of here."""
-
-    made: "weakref.WeakSet[Picture]" = weakref.WeakSet()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        Picture.made.add(self)
-
-
 def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     """Delete the image files Gradio saved for these output components that were last written
     more than `age` seconds ago -> how many were deleted. Every streamed frame is a file;
@@ -121,7 +107,7 @@ def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     last sent. A path stays in the component's list until its file is deleted: Gradio serves
     only the files it lists."""
     deleted, now = 0, time.time() if now is None else now
-    for component in {*outputs, *(copy for copy in list(Picture.made) if copy not in outputs and copy.value is None)}:
+    for component in outputs:
         for path in list(component.temp_files):
             if path == starting_file(component):
                 continue  # the picture the page starts with (the chart's placeholder) is shown to every new visitor
@@ -142,11 +128,32 @@ def starting_file(component) -> str | None:
     return value.get("path") if isinstance(value, dict) else None
 
 
-def keep_sweeping(outputs: list, every: float, age: float) -> threading.Thread:
+SWEEPING: list = []  # (page, its streamed outputs) for every page built in this process
+
+
+def with_copies(page, outputs: list) -> list:
+    """A page's streamed outputs and every visitor's own copy of them: Gradio postprocesses a
+    session's frames with a copy of the component once that session has had an update for it (a
+    skipped output, as a refusal or Stop gives, is one), and keeps the copy with the session."""
+    found = list(outputs)
+    for session in list(page.state_holder.session_data.values()):
+        blocks = session.blocks_config.blocks
+        found += [blocks[o._id] for o in outputs if blocks.get(o._id) not in (None, o)]
+    return found
+
+
+def sweep_all(age: float, now: float | None = None) -> int:
+    """Sweep the frames of every page built here, its visitors' copies included -> how many were deleted."""
+    return sum(sweep_frames(with_copies(page, outputs), age, now) for page, outputs in list(SWEEPING))
+
+
+def keep_sweeping(page, outputs: list, every: float, age: float) -> threading.Thread:
+    SWEEPING.append((page, outputs))
+
     def loop():
         while True:
             time.sleep(every)
-            sweep_frames(outputs, age)
+            sweep_frames(with_copies(page, outputs), age)
             trim_malloc()
 
     thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)

@@ -7,7 +7,7 @@ import gradio as gr
 
 from pixelcnn.studio.checks import MAX_GUIDANCE, MAX_IMAGES, MAX_TEMPERATURE, MIN_TEMPERATURE
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, css
-from pixelcnn.studio.serving import DRAWING_KEPT, DRAWINGS_AT_ONCE, Picture, refuse, stop_pressed, stoppable
+from pixelcnn.studio.serving import DRAWING_KEPT, DRAWINGS_AT_ONCE, refuse, stop_pressed, stoppable
 from pixelcnn.studio.watch import DEFAULT_PACE, PACES, placeholder_chart
 
 
@@ -119,7 +119,7 @@ def new_choices(choices: list) -> gr.Dropdown:
 def belief_view(elem_id: str) -> gr.Image:
     """The chart beside a drawing: how sure the model was about the pixels it drew (before the
     first drawing, a placeholder that says so)."""
-    return Picture(placeholder_chart(), label="How sure the model was about each pixel", type="pil", format="png", interactive=False,
+    return gr.Image(placeholder_chart(), label="How sure the model was about each pixel", type="pil", format="png", interactive=False,
                     elem_id=elem_id, height=190, show_label=False, buttons=[])  # the chart carries its own title
 
 
@@ -130,7 +130,7 @@ def drawing_view(label: str, canvas_id: str, belief_id: str, status_id: str) -> 
     with gr.Row(equal_height=False, elem_classes=["drawing"]):
         with gr.Column(scale=3, min_width=280):
             gr.Markdown(f"**{label}**", elem_classes=["grid-label"])
-            canvas = Picture(label=label, type="pil", format="png", interactive=False, elem_id=canvas_id, show_label=False,
+            canvas = gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=canvas_id, show_label=False,
                               buttons=[])  # no toolbar over the top row of images
         with gr.Column(scale=2, min_width=280):
             status = gr.Markdown(elem_id=status_id, elem_classes=["status"])

@@ -14,7 +14,7 @@ from pixelcnn.images import tile, to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import open_upload, parse_count, parse_seed, parse_temperature
 from pixelcnn.studio.frames import Ask, Frame, stream
-from pixelcnn.studio.serving import Picture, friendly, refuse
+from pixelcnn.studio.serving import friendly, refuse
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import UPLOAD_HEIGHT, drawing_view, pen, picture_examples, purpose, sampling_controls, wire
@@ -87,7 +87,7 @@ def tab(shelf: Shelf) -> list:
                 if shelf.examples("mnist-*.png"):
                     picture_examples(shelf.examples("mnist-*.png"), upload, "Held-out MNIST digits")
             with gr.Column(scale=2):
-                pair = Picture(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
+                pair = gr.Image(label="The input as encoded | the MSE reconstruction", type="pil", format="png", interactive=False)
                 canvas, belief, drawn, status = drawing_view("PixelCNN decodings of the same code", "autoencoder-canvas", "autoencoder-belief",
                                                              "autoencoder-status")
         wire(go, stop, decode, [upload, pad, count, temperature, seed, pace], [pair, canvas, belief, drawn, status], "autoencode")

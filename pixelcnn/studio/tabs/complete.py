@@ -13,7 +13,7 @@ from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import class_index, number, open_upload, parse_count, parse_seed, stage_settings
 from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
-from pixelcnn.studio.serving import Picture, friendly
+from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import (UPLOAD_HEIGHT, Slider, choice, classes_and_settings, drawing_view, pen, picture_examples, purpose,
@@ -99,7 +99,7 @@ def tab(shelf: Shelf) -> list:
                     picture_examples(shelf.examples("mnist-*.png"), upload, "…or pick a held-out MNIST digit")
             with gr.Column(scale=2):
                 with gr.Row():
-                    shown = Picture(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
+                    shown = gr.Image(label="What the model keeps (tinted rows: drawn anew)", type="pil", format="png", interactive=False,
                                      elem_id="complete-preview", height=240)
                     guess = gr.Markdown(elem_id="complete-guess")
                 canvas, belief, drawn, status = drawing_view("Completions", "complete-canvas", "complete-belief", "complete-status")

@@ -11,7 +11,7 @@ from pixelcnn.images import to_uint8
 from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import open_upload
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, UNSEEN
-from pixelcnn.studio.serving import Picture, answered
+from pixelcnn.studio.serving import answered
 from pixelcnn.studio.shelf import Shelf, original_of, picture_of
 from pixelcnn.studio.widgets import UPLOAD_HEIGHT, Label, choice, clicked, new_choices, pen, picture_examples, purpose
 
@@ -129,7 +129,7 @@ LOOKS = ("**Where a pixel looks.** Click a pixel of the image below: the maps sh
 
 
 def picture(label: str, elem_id: str) -> gr.Image:
-    return Picture(label=label, type="pil", format="png", interactive=False, elem_id=elem_id, height=300)
+    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=elem_id, height=300)
 
 
 def tab(shelf: Shelf) -> list:

@@ -14,7 +14,7 @@ from pixelcnn.images import tile
 from pixelcnn.studio.checks import (KEEP_LAYOUT, LAYOUTS, NEW_POSE, open_upload, parse_count, parse_layout, parse_mix, parse_seed,
                                     stage_settings)
 from pixelcnn.studio.frames import Ask, Frame, stream
-from pixelcnn.studio.serving import Picture, friendly, refuse
+from pixelcnn.studio.serving import friendly, refuse
 from pixelcnn.studio.shelf import Shelf, sketch_first
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import Radio, Slider, drawing_view, picture_examples, purpose, sampling_controls, wire
@@ -112,7 +112,7 @@ def tab(shelf: Shelf) -> list:
                     walk = gr.Checkbox(label="Walk from the first person to the second, one image per step", value=False, visible=False,
                                        elem_id="portrait-walk")
             with gr.Column(scale=2):
-                crops = Picture(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
+                crops = gr.Image(label="The face the encoder used", type="pil", format="png", interactive=False, elem_id="crops", height=200)
                 canvas, belief, drawn, status = drawing_view("New portraits", "portrait-canvas", "portrait-belief", "portrait-status")
         second.change(lambda f: (gr.update(visible=f is not None),) * 2, second, [mix, walk], api_name=False, queue=False)
         wire(go, stop, make_portraits, [upload, camera, second, mix, walk, count, temperature, seed, guidance, pace, layout],

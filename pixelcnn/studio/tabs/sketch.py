@@ -11,7 +11,7 @@ from pixelcnn.pictures import model_pixels
 from pixelcnn.studio.checks import class_index, open_upload, parse_count, parse_guidance, parse_seed, parse_temperature
 from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.grids import sketch_still
-from pixelcnn.studio.serving import Picture, friendly
+from pixelcnn.studio.serving import friendly
 from pixelcnn.studio.shelf import Shelf, picture_of
 from pixelcnn.studio.watch import DEFAULT_PACE, parse_pace
 from pixelcnn.studio.widgets import (UPLOAD_HEIGHT, choice, drawing_view, new_choices, pen, picture_examples, purpose, sampling_controls,
@@ -90,7 +90,7 @@ def tab(shelf: Shelf) -> list:
                 if shelf.held_out():
                     picture_examples(shelf.held_out(), upload, "Or start from a held-out image's sketch", (dataset,))
             with gr.Column(scale=2):
-                shown = Picture(label="The sketch the model follows", type="pil", format="png", interactive=False, elem_id="sketch-preview",
+                shown = gr.Image(label="The sketch the model follows", type="pil", format="png", interactive=False, elem_id="sketch-preview",
                                  height=200)
                 canvas, belief, drawn, status = drawing_view("Drawn over your sketch", "sketch-canvas", "sketch-belief", "sketch-status")
         dataset.change(lambda name: new_choices([NO_CLASS, *shelf.class_names(name)]), dataset, class_name,
