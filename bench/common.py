@@ -49,22 +49,36 @@ def wait_serving(url: str, proc, limit: float = 120) -> float:
     raise SystemExit("app.py did not start serving in time")
 
 
-def memory_mb(pid: int) -> float:
-    """Memory of process `pid` and every process it started (the page's drawing engine runs in one of
-    its own), in MB: the sum of their proportional set sizes, so that the memory they share (the
-    models' weights, the canvases) counts once."""
-    total, pids = 0.0, [pid]
-    while pids:
-        current = pids.pop()
+def descendants(pid: int) -> list[int]:
+    """Every process `pid` started, and theirs (the page's drawing engine, multiprocessing's helper)."""
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def pss_mb(pids: list[int]) -> float:
+    """The proportional set sizes of these processes added up, in MB: the memory they share counts once."""
+    total = 0.0
+    for pid in pids:
         try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pids += [int(child) for child in (task / "children").read_text().split()]
+            total += sum(int(line.split()[1]) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                         if line.startswith("Pss:")) / 1024
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def memory_mb(pid: int) -> float:
+    """Memory of process `pid` and every process it started (the page's drawing engine runs in one of
+    its own), in MB, as PSS."""
+    return pss_mb([pid, *descendants(pid)])
 
 
 def together(target, argument_lists: list[tuple]) -> float:

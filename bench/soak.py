@@ -34,27 +34,13 @@ from pathlib import Path
 from gradio_client import Client
 from tqdm import tqdm
 
-from common import free_port, memory_mb, wait_serving
+from common import descendants, free_port, pss_mb, wait_serving
 from load import folder_mb
 from visitors import ACTIONS, BAD, answered, drop_mid_drawing
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["minute", "page_mb", "engine_mb", "shm_files", "shm_mb", "open_files", "threads", "cache_mb", "cache_files",
           "drawings", "sentences", "unanswered"]
-
-
-def processes(pid: int) -> tuple[list[int], list[int]]:
-    """The page's process, and the processes it started (its drawing engine, multiprocessing's helper)."""
-    kids, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                found = [int(k) for k in (task / "children").read_text().split()]
-            except FileNotFoundError:
-                continue
-            kids += found
-            todo += found
-    return [pid], kids
 
 
 def count(pids: list[int], what: str) -> int:
@@ -68,24 +54,12 @@ def count(pids: list[int], what: str) -> int:
 
 
 def footprint(pid: int, cache: Path) -> dict:
-    page, engine = processes(pid)
+    page, engine = [pid], descendants(pid)
     shm = [p for p in Path("/dev/shm").iterdir() if p.is_file()]
     size, files = folder_mb(cache)
-    return dict(page_mb=memory_mb_of(page), engine_mb=memory_mb_of(engine), shm_files=len(shm),
+    return dict(page_mb=pss_mb(page), engine_mb=pss_mb(engine), shm_files=len(shm),
                 shm_mb=sum(p.stat().st_size for p in shm if p.exists()) / 2**20, open_files=count(page + engine, "fd"),
                 threads=count(page + engine, "task"), cache_mb=size, cache_files=files)
-
-
-def memory_mb_of(pids: list[int]) -> float:
-    """PSS of exactly these processes (not their children)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            total += sum(int(line.split()[1]) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-                         if line.startswith("Pss:")) / 1024
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 class Tally:
