@@ -19,7 +19,7 @@ class GatedPixelCNN(
     with no blind spot (van den Oord et al. 2016, figure 2)."""
 
     TITLE = "Gated PixelCNN"
-    CACHED = True  # each layer runs one pixel at a time (GatedLayerStep): sampling.cached
+    CACHED = True  # each layer runs one pixel at a time (GatedLayerStep): sampling.cohort (Cached)
     LAYER_WORDS = "gated layers"
 
     def build_layers(self, cond_features: int) -> nn.ModuleList:
