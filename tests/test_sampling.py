@@ -9,7 +9,7 @@ from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample, sample_stream
 
 
-def random_model(channels=1, classes=0, cond_dim=0, levels=16, layers=3, kernel=3, hidden=None, cond_map=0):
+def random_model(channels=1, classes=0, cond_dim=0, levels=16, layers=3, kernel=3, hidden=None, cond_map=0, vector_map=0):
     torch.manual_seed(0)
     model = GatedPixelCNN(
         image_channels=channels,
@@ -20,7 +20,8 @@ def random_model(channels=1, classes=0, cond_dim=0, levels=16, layers=3, kernel=
         num_classes=classes,
         cond_dim=cond_dim,
         cond_map_channels=cond_map,
-        image_size=[5, 6],
+        vector_map_channels=vector_map,
+        image_size=[4, 6] if vector_map else [5, 6],  # a map m(h) doubles up to the image's size: even sides
     )
     for p in model.parameters():  # large enough that the logits are far from uniform
         torch.nn.init.normal_(p, std=0.4)
@@ -33,6 +34,10 @@ CASES = {
     "rgb, class, non-square": (dict(channels=3, classes=2, kernel=5), dict(labels=torch.tensor([1, 0, 1]), size=(5, 3))),
     "rgb, vector": (dict(channels=3, cond_dim=4), dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(5)), size=(4, 4))),
     "grey, spatial map": (dict(channels=1, cond_map=2), dict(cond_map=torch.randn(3, 2, 4, 5, generator=torch.Generator().manual_seed(6)), size=(4, 5))),
+    "grey, vector and its map m(h)": (dict(channels=1, cond_dim=4, vector_map=3),
+                                       dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(8)), size=(4, 6))),
+    "rgb, class and its map m(h), smaller than trained": (dict(channels=3, classes=2, vector_map=2),
+                                                          dict(labels=torch.tensor([1, 0, 0]), size=(3, 4))),
 }
 
 
@@ -48,7 +53,7 @@ def test_cached_equals_naive(case, seed):
     assert len(torch.unique(cached)) > 3
 
 
-@pytest.mark.parametrize("case", ["grey, class, non-square", "rgb, vector", "grey, spatial map"])
+@pytest.mark.parametrize("case", ["grey, class, non-square", "rgb, vector", "grey, spatial map", "grey, vector and its map m(h)"])
 def test_cached_logits_match_naive_at_every_step(case):
     model_kwargs, kwargs = CASES[case]
     model = random_model(**model_kwargs)
@@ -138,6 +143,8 @@ def guidable_model(**kwargs):
 GUIDED = {
     "grey, class": (dict(channels=1, classes=3), dict(labels=torch.tensor([0, 2, 1]), size=(4, 5))),
     "rgb, vector": (dict(channels=3, cond_dim=4), dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(5)), size=(3, 4))),
+    "grey, vector and its map m(h)": (dict(channels=1, cond_dim=4, vector_map=3),
+                                       dict(cond=torch.randn(3, 4, generator=torch.Generator().manual_seed(8)), size=(4, 6))),
 }
 
 

@@ -231,3 +231,28 @@ def test_training_with_a_spatial_map_learns_from_the_map():
             held_out[channels] = model.bits_per_dim(held_x, cond_map=held_map if channels else None).mean().item()
     assert held_out[0] > 1.9  # 2 bits a pixel: nothing to learn without the map
     assert held_out[4] < 0.5
+
+
+def test_a_map_of_the_conditioning_starts_as_the_model_it_continues_and_then_learns(stripes, tiny_run, tmp_path):
+    """--cond-map from weights without a map: the map m(h) and each layer's input from it start at
+    zero, so the new model draws exactly as the one it continues; trained on, the map moves."""
+    first = GatedPixelCNN.from_pretrained(tiny_run / "model").eval()
+    runs = {}
+    for name, lr in (("same", "0"), ("trained", "0.01")):
+        runs[name] = tmp_path / name
+        proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--lr", lr, "--max-steps", "20", "--cond-map", "4",
+                          "--init", str(tiny_run / "model"), "--out", str(runs[name])])
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    same, trained = (GatedPixelCNN.from_pretrained(runs[k] / "model").eval() for k in ("same", "trained"))
+    assert same.vector_map_channels == 4 and same.layers[0].cond_map.in_channels == 4
+    x, labels = torch.randint(0, 16, (4, 1, 8, 8)), torch.tensor([0, 1, 0, 1])
+    with torch.no_grad():
+        assert torch.allclose(same(x, labels), first(x, labels), atol=1e-5)
+        assert trained.vector_map[-1].weight.abs().sum() > 0  # the map learnt something
+        assert not torch.allclose(trained(x, labels), first(x, labels), atol=1e-3)
+        # A row drawn with "none" conditioning gets no map either.
+        vectors = trained.conditioning_vector(2, torch.tensor([0, 1]), unconditional=torch.tensor([True, False]))
+        made = trained.spatial_conditioning(vectors, None, (8, 8))
+        assert made[0].abs().sum() == 0 and made[1].abs().sum() > 0
+    with pytest.raises(ValueError, match="at most 8x8"):
+        trained(torch.zeros(1, 1, 10, 8, dtype=torch.long), torch.tensor([0]))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixelcnn.models.convs import MaskedConv1x1, channel_groups
+from pixelcnn.models.convs import MaskedConv1x1, channel_groups, vector_map
 
 
 def check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout, class_names,
@@ -68,6 +68,7 @@ class PixelCNNBase(nn.Module):
         dataset: str = "",
         classifier_temperature: float = 1.0,
         surprise_limit: float = 0.0,
+        vector_map_channels: int = 0,
     ):
         """
         image_channels: 1 (grey) or 3 (RGB); image_size: [H, W] the model was trained at (a
@@ -82,7 +83,10 @@ class PixelCNNBase(nn.Module):
         divides its class log-likelihoods by this before Bayes' rule (fitted on held-out images by
         `pixelcnn evaluate --calibrate`; 1 = plain Bayes); surprise_limit: bits per sub-pixel (a
         two-stage model's: of its sketch) under its most likely class above which a picture is
-        none of its classes (fitted by `pixelcnn evaluate --surprise`; 0 = none fitted).
+        none of its classes (fitted by `pixelcnn evaluate --surprise`; 0 = none fitted);
+        vector_map_channels: channels of a map m(h) that a small deconvolution makes from the
+        conditioning vector h, which conditions every layer position by position (the paper's
+        section 2.3; 0 = h only biases each layer, the same everywhere).
         """
         super().__init__()
         class_names = check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout,
@@ -102,10 +106,12 @@ class PixelCNNBase(nn.Module):
         self.dataset = dataset
         self.classifier_temperature = classifier_temperature
         self.surprise_limit = surprise_limit
+        self.vector_map_channels = vector_map_channels
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
 
         self.layers = self.build_layers(num_classes + cond_dim)
+        self.vector_map = self.build_vector_map(vector_map_channels)
         hidden_groups = channel_groups(hidden_channels, image_channels)
         # Output channel k predicts colour k // levels.
         out_groups = torch.arange(image_channels * levels) // levels
@@ -162,7 +168,30 @@ class PixelCNNBase(nn.Module):
             vector = vector * ~torch.as_tensor(unconditional, device=vector.device, dtype=torch.bool)[:, None]
         return vector
 
+    def build_vector_map(self, channels: int) -> nn.Module | None:
+        if not channels:
+            return None
+        if channels < 0 or not (self.num_classes or self.cond_dim) or not self.image_size:
+            raise ValueError("vector_map_channels needs a conditioning vector (classes or cond_dim), an image_size, and is 0 or more.")
+        return vector_map(self.num_classes + self.cond_dim, self.image_size, channels)
+
+    @property
+    def map_channels(self) -> int:
+        """Channels of the map every layer is conditioned on: the given cond_map's, then m(h)'s."""
+        return self.cond_map_channels + self.vector_map_channels
+
+    def spatial_conditioning(self, cond_vec, cond_map, size) -> torch.Tensor | None:
+        """The map every layer sees at an image of `size` (H, W): the given (checked) cond_map, then
+        m(h) of the conditioning vector; a row with "none" conditioning (all zeros) gets no m(h) either."""
+        if self.vector_map is None:
+            return cond_map
+        made = self.vector_map(cond_vec.to(self.head_out.weight.dtype))[:, :, : size[0], : size[1]]
+        made = made * (cond_vec != 0).any(1).to(made.dtype)[:, None, None, None]
+        return made if cond_map is None else torch.cat([cond_map, made], 1)
+
     def check_cond_map(self, x, cond_map):
+        if self.vector_map is not None and (x.shape[2] > self.image_size[0] or x.shape[3] > self.image_size[1]):
+            raise ValueError(f"this model draws images of at most {self.image_size[0]}x{self.image_size[1]} (its map of the conditioning).")
         if not self.cond_map_channels:
             if cond_map is not None:
                 raise ValueError("this model takes no spatial conditioning: pass cond_map=None.")
@@ -193,7 +222,7 @@ class PixelCNNBase(nn.Module):
         unconditional: optional (B,) bools: those rows are computed with "none" conditioning."""
         self.check_input(x)
         cond_vec = self.conditioning_vector(x.shape[0], labels, cond, unconditional)
-        cond_map = self.check_cond_map(x, cond_map)
+        cond_map = self.spatial_conditioning(cond_vec, self.check_cond_map(x, cond_map), x.shape[2:])
         return self.head(self.features(self.scale(x), cond_vec, cond_map))
 
     def bits_per_dim(self, x, labels=None, cond=None, cond_map=None) -> torch.Tensor:

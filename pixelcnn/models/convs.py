@@ -125,3 +125,25 @@ class MaskedConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, in, H, W) -> (B, out, H, W)
         return F.conv2d(x, self.masked_weight(), self.bias, padding=self.pad)
+
+
+def vector_map(features: int, image_size: list, out_channels: int, channels: int = 32) -> nn.Sequential:
+    """m(h) of the paper's section 2.3: (B, features) -> (B, out_channels, H, W), a linear layer to a
+    small grid, then stride-2 transposed convolutions up to the image's size (up to three, as often
+    as both sides halve evenly). The last one starts at zero, so a new map adds nothing until trained."""
+    h, w = image_size
+    ups = 0
+    while ups < 3 and h % 2 ** (ups + 1) == 0 and w % 2 ** (ups + 1) == 0:
+        ups += 1
+    if ups == 0:
+        raise ValueError(f"a vector map needs even image sides, got {h}x{w}.")
+    gh, gw = h >> ups, w >> ups
+    layers: list[nn.Module] = [nn.Linear(features, channels * gh * gw), nn.ReLU(), nn.Unflatten(1, (channels, gh, gw))]
+    for k in range(ups):
+        last = k == ups - 1
+        layers.append(nn.ConvTranspose2d(channels, out_channels if last else channels, 4, 2, 1))
+        if not last:
+            layers.append(nn.ReLU())
+    nn.init.zeros_(layers[-1].weight)
+    nn.init.zeros_(layers[-1].bias)
+    return nn.Sequential(*layers)

@@ -25,7 +25,7 @@ class GatedPixelCNN(
     def build_layers(self, cond_features: int) -> nn.ModuleList:
         return nn.ModuleList(
             GatedLayer(
-                self.hidden_channels, self.image_channels, self.kernel_size, cond_features, self.cond_map_channels,
+                self.hidden_channels, self.image_channels, self.kernel_size, cond_features, self.map_channels,
                 first=k == 0, last=k == self.num_layers - 1,
             )
             for k in range(self.num_layers)

@@ -55,7 +55,7 @@ class PixelCNN(
 
     def build_layers(self, cond_features: int) -> nn.ModuleList:
         return nn.ModuleList(
-            MaskedLayer(self.hidden_channels, self.image_channels, self.kernel_size, cond_features, self.cond_map_channels, first=k == 0)
+            MaskedLayer(self.hidden_channels, self.image_channels, self.kernel_size, cond_features, self.map_channels, first=k == 0)
             for k in range(self.num_layers)
         )
 

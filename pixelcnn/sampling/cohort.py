@@ -116,6 +116,7 @@ class Cohort:
         rows = len(self.drawer.row_images)
         cond_vec = self.model.conditioning_vector(rows, labels, cond, unconditional)
         cond_map = None if cond_map is None else cond_map.to(self.model.head_out.weight.dtype)
+        cond_map = self.model.spatial_conditioning(cond_vec, cond_map, self.size)
         self.sampler = Cached(self.model, rows, self.size, cond_vec, cond_map)
         yield from self.sampler.pixels(self.drawer)
 

@@ -34,12 +34,16 @@ def build_model(opts: Options, d: ImageDataset):
         kernel_size=opts.kernel_size, num_classes=len(d.class_names) if class_cond else 0, class_names=d.class_names if class_cond else None,
         cond_dim=d.train_cond.shape[1] if face_cond else 0, cond_name=EMBEDDING if face_cond else "",
         cond_dropout=opts.cond_dropout if class_cond or face_cond else 0.0, dataset=d.name,
+        **({"vector_map_channels": opts.cond_map} if opts.cond_map else {}),
     )
 
 
 def check_pixelcnn_options(opts: Options) -> None:
     if opts.model != "pixelcnn":
         raise SystemExit(f"--model must be pixelcnn, autoencoder or mse-autoencoder, not {opts.model!r}.")
+    if opts.cond_map and (opts.sketch or opts.conditioning == "none" or opts.cond_map < 0):
+        raise SystemExit("--cond-map makes a map of the conditioning vector for a one-stage model: use it with --conditioning "
+                         "class or face, without --sketch.")
     if opts.arch not in ("gated", "original"):
         raise SystemExit(f"--arch must be gated or original, not {opts.arch!r}.")
     if opts.sketch and opts.arch != "gated":
@@ -56,11 +60,25 @@ def load_init(model, location: str) -> None:
     try:
         if model.STAGED and not any(key.startswith("detail.") for key in weights):
             model.start_detail_from(weights)
+        elif getattr(model, "vector_map", None) is not None and not any(key.startswith("vector_map.") for key in weights):
+            start_map_from(model, weights)
         else:
             model.load_state_dict(weights)
     except (RuntimeError, ValueError) as error:
         raise SystemExit(f"--init {location}: its weights do not fit this model's options ({str(error).splitlines()[0]}); "
                          f"use the options in {folder / 'config.json'}.") from None
+
+
+def start_map_from(model, weights: dict) -> None:
+    """Weights of the same model without a map m(h): every other weight copied; the map and each
+    layer's map input start at zero, so the model starts as the one the weights came from."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    new = [key for key in missing if not (key.startswith("vector_map.") or ".cond_map." in key)]
+    if unexpected or new:
+        raise RuntimeError(f"unexpected keys {unexpected[:3]}, missing {new[:3]}")
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.cond_map.bias.zero_()
 
 
 # -- each kind's loss, from a forward pass through `net` (the model, or its DDP / compiled wrapper) --
