@@ -1,6 +1,8 @@
 """The crowd engine: requests drawn together in shared batches come out as they would alone; a
 request that leaves takes its rows out and leaves the others' drawings intact; a full machine
-says how long a request would wait; two-stage requests are batched stage by stage."""
+says how long a request would wait; two-stage requests are batched stage by stage. The scenarios
+that a page sees run twice, with the engine in this process (`Crowd`) and in its own (`Engine`,
+as the page runs it): the two must behave alike."""
 
 import copy
 import threading
@@ -11,6 +13,7 @@ import torch
 
 from pixelcnn import load
 from pixelcnn.engine.crowd import Crowd, Full
+from pixelcnn.engine.process import Engine
 from pixelcnn.sampling import sample
 
 from .helpers import ASSETS
@@ -30,24 +33,45 @@ def alone(model, n, request):
     return sample(model, n, **request)
 
 
-def gathering(model, join=0.5, busy=48, also=(), **kwargs) -> Crowd:
-    """A crowd with its costs measured and a drawing of its own under way for a second or more, so
-    that requests submitted now wait to share one batch (the engine starts a lone request at once)."""
-    crowd = Crowd(join=join, **{"precision": "float32", **kwargs})
+ENGINES = {"here": Crowd, "own process": lambda **options: Engine(threads=1, **options)}
+
+
+@pytest.fixture(params=list(ENGINES))
+def make(request):
+    """Makes an engine where the test's parameter says (its options as `Crowd`'s); closes them after."""
+    made = []
+
+    def make(**options):
+        made.append(ENGINES[request.param](**{"precision": "float32", **options}))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+def gathering(model, join=0.5, busy=48, also=(), make=None, **kwargs) -> Crowd:
+    """An engine (a crowd here, or `make`'s) with its costs measured and a drawing of its own under
+    way for a second or more, so that requests submitted now wait to share one batch (the engine
+    starts a lone request at once). The wait is bounded by the busy drawing, not a clock."""
+    crowd = (make or (lambda **o: Crowd(**{"precision": "float32", **o})))(join=join, **kwargs)
     for each in (model, *also):
         crowd.prepare(each)
-    assert crowd.submit(model, busy, labels=0, seed=0, guidance=2.0).begun.wait(10)
+    assert crowd.submit(model, busy, labels=0, seed=0, guidance=2.0).begun.wait(60)
     return crowd
 
 
-def test_a_shared_batch_draws_each_request_as_it_would_be_drawn_alone(mnist):
-    crowd = gathering(mnist)
+def test_a_shared_batch_draws_each_request_as_it_would_be_drawn_alone(mnist, make):
+    """Eleven requests submitted behind a 48-digit drawing, within milliseconds (a second on a crowded
+    core; they wait up to 5 s for each other), share one batch, and each comes out as alone."""
+    crowd = gathering(mnist, join=5.0, make=make)
     first = crowd.submit(mnist, 1, labels=3, seed=1)
     tickets = [crowd.submit(mnist, n, **request) for n, request in REQUESTS]
     assert all(t.result(timeout=120) is not None for t in [first, *tickets])
     assert len({t.started for t in [first, *tickets]}) == 1, "the eleven did not share a batch"
     for ticket, (n, request) in zip(tickets, REQUESTS):
         assert torch.equal(ticket.result(), alone(mnist, n, request)), request
+        assert ticket.done == ticket.total == 28 * 28
     assert torch.equal(first.result(), alone(mnist, 1, dict(labels=3, seed=1)))
 
 
@@ -100,15 +124,17 @@ def test_in_bfloat16_a_shared_batch_draws_as_the_bfloat16_model_alone(mnist):
         assert torch.equal(ticket.result(timeout=60), sample(low, n, **request)), request
 
 
-def test_a_full_machine_refuses_with_the_expected_wait(mnist):
-    crowd = Crowd(join=0.05, cohorts=1, max_wait=1.0, precision="float32")
+def test_a_full_machine_refuses_with_the_expected_wait(mnist, make):
+    crowd = make(join=0.05, cohorts=1, max_wait=1.0)
+    crowd.prepare(mnist)
     running = crowd.submit(mnist, 64, labels=2, seed=0, guidance=2.0)
-    while running.started is None:
-        time.sleep(0.01)
+    assert running.begun.wait(60)
+    queued = []
     with pytest.raises(Full, match=r"would start in about \d+ s"):
         for _ in range(50):
-            crowd.submit(mnist, 64, labels=2, seed=1, guidance=2.0)  # each queued one adds to the wait
-    for ticket in crowd.waiting + [running]:
+            queued.append(crowd.submit(mnist, 64, labels=2, seed=1, guidance=2.0))  # each queued one adds to the wait
+    assert crowd.visitors() == 1 + len(queued) and crowd.busy() == 1
+    for ticket in queued + [running]:
         ticket.cancel()
 
 
@@ -122,9 +148,9 @@ def test_a_waiting_request_knows_its_expected_wait(mnist):
     assert torch.equal(queued.result(timeout=60), alone(mnist, 4, dict(labels=3, seed=1)))
 
 
-def test_two_stage_requests_are_batched_stage_by_stage():
+def test_two_stage_requests_are_batched_stage_by_stage(mnist, make):
     model = load(ASSETS / "mnist-sketch").eval()
-    crowd = gathering(load(ASSETS / "mnist").eval(), also=(model,))
+    crowd = gathering(mnist, also=(model,), join=5.0, make=make)
     asks = [dict(labels=torch.full((2,), k), seed=40 + k, guidance=1.0, sketch_guidance=3.0, temperature=(1.0, 0.9, 1.1)[k],
                  sketch_temperature=(None, 0.7, 1.0)[k]) for k in range(3)]
     # The last a completion: its top rows kept, the sketch completed from them first.
@@ -137,6 +163,9 @@ def test_two_stage_requests_are_batched_stage_by_stage():
     for result, ask in zip(finished, asks):
         assert torch.equal(result, sample(model, 2, **ask))
     assert torch.equal(finished[2][:, :, :14], known[:, :, :14])
+    # A sketch given (the page's Sketch tab): the detail stage only.
+    (only,) = crowd.stages(model, 2, **{**asks[0], "sketch": staged[0]["sketch"].result(), "seed": 41})
+    assert only[0] == "detail" and only[1].result(timeout=120).shape == (2, 1, 28, 28)
 
 
 def test_a_bad_request_is_refused_before_it_queues(mnist):
@@ -155,17 +184,15 @@ def test_the_engine_survives_a_failing_batch(mnist):
     assert crowd.thread.is_alive() and isinstance(crowd.thread, threading.Thread)
 
 
-@pytest.mark.parametrize("where", ["here", "own process"])
-def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
+def test_a_paced_drawing_holds_no_compute_slot(mnist, make):
     """The engine draws at full speed and is free again while the visitor's frames go on at the
     pace: most of a watchable drawing is shown with no cohort running, and another visitor's
     request, sent once the engine is idle, is drawn while the first is still watching (with the
     engine in this process, and in its own as the page runs it). The pace is set from what this
     run measured, so that a slow or busy machine changes nothing."""
-    from pixelcnn.engine.process import Engine
     from pixelcnn.studio.frames import Ask, stream
 
-    crowd = Crowd(precision="float32") if where == "here" else Engine(threads=1, precision="float32")
+    crowd = make()
     measured = crowd.submit(mnist, 4, labels=5, seed=3)
     assert measured.begun.wait(60)
     began = time.monotonic()
@@ -181,7 +208,6 @@ def test_a_paced_drawing_holds_no_compute_slot(mnist, where):
     assert seen[-1][1] and len(idle_frames) >= len(seen) // 3, (compute, seen)
     # ...and the other request was drawn before the paced drawing's last frame.
     assert other is not None and any(finished for _, done, finished in seen if not done), (compute, seen)
-    crowd.close()
 
 
 def test_a_visitor_who_leaves_takes_only_their_rows_away(mnist):
@@ -202,3 +228,18 @@ def test_a_visitor_who_leaves_takes_only_their_rows_away(mnist):
     last = list(staying)[-1]
     assert last.done and torch.equal(last.drawing.canvas, alone(mnist, 3, dict(labels=6, seed=8, guidance=2.0)))
     assert len(run.cohort.drawer.row_images) == 6
+
+
+def test_a_visitor_who_leaves_mid_drawing_takes_only_their_rows(mnist, make):
+    """Told by the tickets alone (the engine's own process shows nothing else): the one who left
+    stops counting where they left, and the two who stay get what they would get alone."""
+    crowd = gathering(mnist, join=5.0, busy=64, make=make)
+    tickets = [crowd.submit(mnist, 4, labels=k, seed=30 + k, guidance=2.0) for k in range(3)]
+    while tickets[1].done < 5 * 28:
+        time.sleep(0.01)
+    tickets[1].cancel()
+    assert tickets[1].finished.wait(10)
+    left_at = tickets[1].done
+    for k in (0, 2):
+        assert torch.equal(tickets[k].result(timeout=120), alone(mnist, 4, dict(labels=k, seed=30 + k, guidance=2.0)))
+    assert 5 * 28 <= left_at == tickets[1].done < tickets[1].total, "the leaver's count went on with the batch"

@@ -1,18 +1,17 @@
-"""The crowd's engine in its own process (`sampling.engine`): what comes back over the pipe and
-through shared memory is what an engine in this process draws, records and counts; a visitor who
-leaves takes only their rows; a refusal comes back as the same sentence; and when the engine's
-process dies, its requests fail with one sentence and the next request starts a new one."""
+"""The crowd's engine in its own process (`engine.process`): what comes back over the pipe and
+through shared memory is what an engine in this process records and counts; a refusal comes back
+as the same sentence; when the engine's process dies, its requests fail with one sentence and the
+next request starts a new one. (The scenarios both kinds of engine share run in test_crowd.py.)"""
 
 import gc
 import os
 import signal
-import time
 
 import pytest
 import torch
 
 from pixelcnn import load
-from pixelcnn.engine.crowd import Crowd, Full
+from pixelcnn.engine.crowd import Crowd
 from pixelcnn.engine.process import Engine, EngineStopped
 from pixelcnn.engine.record import LogitsRecord
 from pixelcnn.sampling import sample
@@ -34,24 +33,6 @@ def engine(mnist):
     engine.close()
 
 
-def test_requests_drawn_in_the_engines_process_come_out_as_alone(mnist):
-    """Three requests that arrive while the engine is busy share one batch; each comes out as alone.
-    The busy drawing is long on any machine (48 digits), and requests wait up to 5 s for others to
-    join: the three are submitted within milliseconds, or within a second on a crowded core."""
-    engine = Engine(threads=1, join=5.0, precision="float32")
-    try:
-        engine.prepare(mnist)
-        assert engine.submit(mnist, 48, labels=0, seed=0, guidance=2.0).begun.wait(60)
-        asks = [(3, dict(labels=k, seed=50 + k, guidance=(0.0, 2.0)[k % 2], temperature=(1.0, 0.8)[k // 2 % 2])) for k in range(3)]
-        tickets = [engine.submit(mnist, n, **ask) for n, ask in asks]
-        for ticket, (n, ask) in zip(tickets, asks):
-            assert torch.equal(ticket.result(timeout=120), sample(mnist, n, **ask)), ask
-            assert ticket.done == ticket.total == 28 * 28
-        assert len({t.started for t in tickets}) == 1, "the three that arrived together did not share a batch"
-    finally:
-        engine.close()
-
-
 def test_what_the_engine_records_and_counts_is_what_an_engine_here_records(engine, mnist):
     """The hook's logits and the bits counted come through shared memory, the same numbers as in this process."""
     ask = dict(labels=torch.tensor([7, 1]), seed=11, guidance=2.0, temperature=1.5, count_bits=True)
@@ -66,53 +47,11 @@ def test_what_the_engine_records_and_counts_is_what_an_engine_here_records(engin
     crowd.close()
 
 
-def test_a_visitor_who_leaves_the_engine_takes_only_their_rows(engine, mnist):
-    busy = engine.submit(mnist, 64, labels=0, seed=0, guidance=2.0)  # makes the next three wait to share one batch
-    assert busy.begun.wait(30)
-    tickets = [engine.submit(mnist, 4, labels=k, seed=30 + k, guidance=2.0) for k in range(3)]
-    while tickets[1].done < 5 * 28:
-        time.sleep(0.01)
-    tickets[1].cancel()
-    assert tickets[1].finished.wait(10)
-    left_at = tickets[1].done
-    for k in (0, 2):
-        assert torch.equal(tickets[k].result(timeout=60), sample(mnist, 4, labels=k, seed=30 + k, guidance=2.0))
-    assert 5 * 28 <= left_at == tickets[1].done < tickets[1].total, "the leaver's count went on with the batch"
-    busy.cancel()
-
-
-def test_two_stage_requests_through_the_engine(engine):
-    model = load(ASSETS / "mnist-sketch").eval()
-    ask = dict(labels=torch.full((2,), 4), seed=40, guidance=1.0, sketch_guidance=3.0)
-    stages = dict(engine.stages(model, 2, **ask))
-    assert set(stages) == {"sketch", "detail"}
-    assert torch.equal(stages["detail"].result(timeout=120), sample(model, 2, **ask))
-    assert stages["sketch"].total == 7 * 7 and stages["detail"].total == 28 * 28
-    given = stages["sketch"].result()
-    (only,) = engine.stages(model, 2, **{**ask, "sketch": given, "seed": 41})
-    assert only[0] == "detail" and only[1].result(timeout=120).shape == (2, 1, 28, 28)
-
-
 def test_refusals_come_back_as_the_same_sentence(engine, mnist):
     with pytest.raises(ValueError, match="labels must lie in"):
         engine.submit(mnist, 2, labels=12)
     with pytest.raises(ValueError, match="temperature must be a finite number"):
         engine.submit(mnist, 2, labels=1, temperature=-1.0)
-
-
-def test_a_full_engine_refuses_with_the_expected_wait(mnist):
-    engine = Engine(threads=1, join=0.05, cohorts=1, max_wait=1.0, precision="float32")
-    try:
-        engine.prepare(mnist)
-        running = engine.submit(mnist, 64, labels=2, seed=0, guidance=2.0)
-        assert running.begun.wait(30)
-        queued = []
-        with pytest.raises(Full, match=r"would start in about \d+ s"):
-            for _ in range(50):
-                queued.append(engine.submit(mnist, 64, labels=2, seed=1, guidance=2.0))
-        assert engine.visitors() == 1 + len(queued) and engine.busy() == 1
-    finally:
-        engine.close()
 
 
 def test_when_the_engines_process_dies_its_requests_fail_and_the_next_starts_it_again(mnist):
