@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from common import descendants, free_port, pss_mb, wait_serving
 from load import folder_mb
-from visitors import ACTIONS, BAD, answered, drop_mid_drawing
+from visitors import ACTIONS, BAD, Cuts, answered, drop_mid_drawing
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["minute", "page_mb", "engine_mb", "shm_files", "shm_mb", "open_files", "threads", "cache_mb", "cache_files",
@@ -154,7 +154,8 @@ def verdict(rows: list[dict], tally: Tally, growth_limit: float) -> tuple[bool, 
     unanswered = tally.outcomes["unanswered"]
     ok = unanswered == 0 and growth < growth_limit and cache[1] - cache[0] < 5
     return ok, (f"requests: {sum(tally.outcomes.values())} ({tally.outcomes['drawing']} drawings, {tally.outcomes['sentence']} sentences, "
-                f"{tally.outcomes['stopped']} stopped, {tally.outcomes['left']} left mid-drawing, {unanswered} unanswered); "
+                f"{tally.outcomes['stopped']} stopped, {tally.outcomes['left']} left mid-drawing, {unanswered} unanswered; "
+                f"{Cuts.count} sent again after gradio_client's stream closed under them); "
                 f"memory (PSS, page + engine) over the last half: {first:.0f} -> {last:.0f} MB ({growth:+.2f}%, limit {growth_limit}%); "
                 f"cache over the last half: {cache[0]:.1f} -> {cache[1]:.1f} MB (limit +5)")
 
