@@ -15,16 +15,13 @@ both models), request to answer. Prints a table with each measurement's ratio to
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-from common import free_port, wait_serving
+from common import ROOT, start_app, wait_serving
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"start to serving (s)": 20.0, "first frame (s)": 0.5, "16 digits complete (s)": 3.0, "watchable pace: frames a second": 15.0,
            "watchable pace in Chromium: frames shown a second": 15.0,
            "inspect: surprise map + classifier (s)": 1.0, "inspect: where a pixel looks, both models (s)": 1.0}
@@ -105,12 +102,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url, _ = start_app()
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_serving(url, proc)
         startup = time.perf_counter() - start
         client = Client(url, verbose=False)

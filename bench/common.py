@@ -1,8 +1,11 @@
 """What the benchmarks share: the machine's own reference rate and a live app server to measure
 (the work a model does is its own `multiply_adds_per_pixel`)."""
 
+import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -33,6 +36,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_app(prefix: str = "", args=(), log=subprocess.DEVNULL) -> tuple[subprocess.Popen, str, Path | None]:
+    """`python app.py` on a free port of 127.0.0.1 -> (its process, its url, its Gradio cache folder).
+    prefix: a new cache folder of its own, named so (empty: Gradio's default); args: app.py's options;
+    log: where its output goes. The caller waits for it (`wait_serving`) and ends it."""
+    port = free_port()
+    cache = Path(tempfile.mkdtemp(prefix=prefix)) if prefix else None
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **({"GRADIO_TEMP_DIR": str(cache)} if cache else {})}
+    proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=log, stderr=log)
+    return proc, f"http://127.0.0.1:{port}/", cache
 
 
 def wait_serving(url: str, proc, limit: float = 120) -> float:

@@ -22,20 +22,15 @@ first frame max <= 1 s; 32 visitors' first frame p95 <= 2 s, done p95 <= 15 s, 3
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from gradio_client import Client
 
-from common import free_port, memory_mb, together, wait_serving
+from common import start_app, memory_mb, together, wait_serving
 
-ROOT = Path(__file__).resolve().parent.parent
 WATCHABLE = "Watchable (about 6 s)"
 
 
@@ -130,13 +125,9 @@ def main():
                         help="let each client load the CA certificates for every request, as gradio_client does by default (the "
                              "bench's figures before the engine had its own process were measured so)")
     args = parser.parse_args()
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_TEMP_DIR": tempfile.mkdtemp(prefix="pixelcnn-crowd-")}
     log = open(args.log, "w") if args.log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "app.py", *(["--threads", str(args.threads)] if args.threads else [])], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc, url, _ = start_app("pixelcnn-crowd-", ["--threads", str(args.threads)] if args.threads else [], log)
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_serving(url, proc)
         burst(url, 1, args, 0)  # warm-up
         print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")

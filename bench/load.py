@@ -14,20 +14,16 @@ third, and under 50 MB.
 """
 
 import argparse
-import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from gradio_client import Client
 
-from common import free_port, memory_mb, together, wait_serving
+from common import start_app, memory_mb, together, wait_serving
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def folder_mb(folder: Path) -> tuple[float, int]:
@@ -64,13 +60,9 @@ def main():
     parser.add_argument("--quiet", type=float, default=5.0, help="seconds of quiet after a burst before measuring (default: 5)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stopped: still end the page it started
-    cache = Path(tempfile.mkdtemp(prefix="pixelcnn-load-"))
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_TEMP_DIR": str(cache)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url, cache = start_app("pixelcnn-load-")
     rows = []
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_serving(url, proc)
         start_memory = memory_mb(proc.pid)
         # Frames are not downloaded: a visitor's browser fetches them, not this machine's clients.

@@ -23,9 +23,7 @@ import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,11 +32,10 @@ from pathlib import Path
 from gradio_client import Client
 from tqdm import tqdm
 
-from common import descendants, free_port, pss_mb, wait_serving
+from common import descendants, start_app, pss_mb, wait_serving
 from load import folder_mb
 from visitors import ACTIONS, BAD, Cuts, answered, drop_mid_drawing
 
-ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["minute", "page_mb", "engine_mb", "shm_files", "shm_mb", "open_files", "threads", "cache_mb", "cache_files",
           "drawings", "sentences", "unanswered"]
 
@@ -171,11 +168,7 @@ def main():
     parser.add_argument("--out", default="soak", help="OUT.csv and OUT.png are written (default: soak)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stopped: still end the page it started
-    cache = Path(tempfile.mkdtemp(prefix="pixelcnn-soak-"))
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_TEMP_DIR": str(cache)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url, cache = start_app("pixelcnn-soak-")
     tally, stop, rows = Tally(), threading.Event(), []
     try:
         wait_serving(url, proc, limit=300)

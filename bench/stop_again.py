@@ -5,26 +5,19 @@ server (`python app.py`): Generate, Stop while the sketch is being drawn, Genera
     python bench/stop_again.py [TRIES]
 """
 
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from common import free_port, wait_serving
+from common import start_app, wait_serving
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
 STATUS = "(text) => (document.querySelector('#status')?.innerText || '').includes(text)"
 
 
 def main() -> None:
     tries, ignored = int(sys.argv[1]) if len(sys.argv) > 1 else 8, 0
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url, _ = start_app()
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_serving(url, proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
