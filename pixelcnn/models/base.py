@@ -91,32 +91,24 @@ class PixelCNNBase(nn.Module):
         super().__init__()
         class_names = check_config(image_channels, levels, kernel_size, hidden_channels, num_layers, classifier_temperature, cond_dropout,
                                    class_names, num_classes, surprise_limit)
-        self.image_channels = image_channels
-        self.image_size = list(image_size) if image_size else None
-        self.levels = levels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.kernel_size = kernel_size
-        self.num_classes = num_classes
-        self.class_names = class_names
-        self.cond_dim = cond_dim
-        self.cond_name = cond_name
-        self.cond_map_channels = cond_map_channels
-        self.cond_dropout = cond_dropout
-        self.dataset = dataset
-        self.classifier_temperature = classifier_temperature
-        self.surprise_limit = surprise_limit
-        self.vector_map_channels = vector_map_channels
+        self.image_channels, self.image_size, self.levels = image_channels, list(image_size) if image_size else None, levels
+        self.hidden_channels, self.num_layers, self.kernel_size = hidden_channels, num_layers, kernel_size
+        self.num_classes, self.class_names, self.cond_dim, self.cond_name = num_classes, class_names, cond_dim, cond_name
+        self.cond_map_channels, self.vector_map_channels, self.cond_dropout = cond_map_channels, vector_map_channels, cond_dropout
+        self.dataset, self.classifier_temperature, self.surprise_limit = dataset, classifier_temperature, surprise_limit
         # Store the names themselves, so label order survives any reload.
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "class_names": class_names}
 
         self.layers = self.build_layers(num_classes + cond_dim)
         self.vector_map = self.build_vector_map(vector_map_channels)
-        hidden_groups = channel_groups(hidden_channels, image_channels)
-        # Output channel k predicts colour k // levels.
-        out_groups = torch.arange(image_channels * levels) // levels
-        self.head_hidden = MaskedConv1x1(hidden_channels, hidden_channels, hidden_groups, hidden_groups)
-        self.head_out = MaskedConv1x1(hidden_channels, image_channels * levels, hidden_groups, out_groups)
+        self.head_hidden, self.head_out = self.build_head()
+
+    def build_head(self) -> tuple[nn.Module, nn.Module]:
+        """The output head: two masked 1x1s, hidden -> hidden -> levels per colour."""
+        hidden_groups = channel_groups(self.hidden_channels, self.image_channels)
+        out_groups = torch.arange(self.image_channels * self.levels) // self.levels  # output channel k predicts colour k // levels
+        return (MaskedConv1x1(self.hidden_channels, self.hidden_channels, hidden_groups, hidden_groups),
+                MaskedConv1x1(self.hidden_channels, self.image_channels * self.levels, hidden_groups, out_groups))
 
     # -- inputs -------------------------------------------------------------------------------
 
