@@ -212,16 +212,31 @@ def test_streamed_frames_are_swept_a_while_after_they_were_last_sent(tmp_path):
     assert serving.sweep_frames([output], age=60, now=1200) == 1 and output.temp_files == set()
 
 
+def test_the_uploads_empty_leftovers_are_swept_once_old(tmp_path):
+    (tmp_path / "tmpabc").write_bytes(b"")  # what Gradio's upload route leaves behind
+    (tmp_path / "tmpfull").write_bytes(b"an upload under way")
+    (tmp_path / "picture.png").write_bytes(b"")
+    for path in tmp_path.iterdir():
+        os.utime(path, (1000, 1000))
+    assert serving.sweep_leftovers(str(tmp_path), age=3600, now=2000) == 0
+    assert serving.sweep_leftovers(str(tmp_path), age=3600, now=5000) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png", "tmpfull"]
+
+
 def test_frames_are_swept_for_a_visitor_whose_session_has_its_own_copy_of_the_outputs(server):
     """A refusal skips the outputs, and Gradio then postprocesses that session's frames with copies
-    of the components: their files are swept as well (else they pile up: docs/serving.md)."""
+    of the components: their files are swept as well (else they pile up: docs/serving.md). The
+    next refusal replaces the copy with a new one: the old copy's frames are swept too, and the
+    folders Gradio made for them go with them."""
     client = Client(server, verbose=False, download_files=False)
-    with pytest.raises(Exception, match="Images"):
-        client.predict("MNIST", "3", 0, 1.0, "1", pace="As fast as possible", api_name="/generate")
-    grid = client.predict("MNIST", "3", 2, 1.0, "1", pace="As fast as possible", api_name="/generate")[0]
-    assert os.path.exists(grid["path"])
+    grids = []
+    for seed in ("1", "2"):
+        with pytest.raises(Exception, match="Images"):
+            client.predict("MNIST", "3", 0, 1.0, seed, pace="As fast as possible", api_name="/generate")
+        grids.append(client.predict("MNIST", "3", 2, 1.0, seed, pace="As fast as possible", api_name="/generate")[0]["path"])
+    assert all(os.path.exists(path) for path in grids)
     serving.sweep_all(age=-1)
-    assert not os.path.exists(grid["path"])
+    assert not any(os.path.exists(path) or os.path.exists(os.path.dirname(path)) for path in grids)
 
 
 def test_sixteen_bit_grey_keeps_its_tones():
@@ -316,3 +331,20 @@ def test_the_sweeper_keeps_the_picture_a_page_starts_with(server):
     assert Path(start).exists() and start in chart.temp_files
     serving.sweep_frames([chart], age=0, now=time.time() + 3600)
     assert Path(start).exists() and start in chart.temp_files  # every new visitor still sees it
+
+
+def test_a_visitor_whose_session_was_let_go_draws_again(server):
+    """Gradio keeps the SESSIONS_KEPT most recently used sessions (each holds a copy of the page's
+    config): a visitor whose session went starts a new one at their next press."""
+    page = next(p for p, _ in serving.SWEEPING if getattr(p, "local_url", None) == server)
+    capacity, page.state_holder.capacity = page.state_holder.capacity, 2
+    try:
+        first, *others = (Client(server, verbose=False, download_files=False) for _ in range(3))
+        for client in (first, *others):
+            client.predict("MNIST", "3", 1, 1.0, "1", pace="As fast as possible", api_name="/generate")
+        assert first.session_hash not in page.state_holder.session_data  # let go: the two others came later
+        status = first.predict("MNIST", "4", 1, 1.0, "2", pace="As fast as possible", api_name="/generate")[-1]
+        assert status.startswith("Done") and first.session_hash in page.state_holder.session_data
+    finally:
+        page.state_holder.capacity = capacity
+    assert serving.SESSIONS_KEPT == page.state_holder.capacity

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 from gradio import processing_utils
+from gradio import utils as gradio_utils
 from PIL import Image
 
 from pixelcnn.memory import trim_malloc
@@ -25,7 +26,8 @@ MESSAGE_SECONDS = 12  # an error message stays this long, so old ones do not pil
 UPLOADS_KEPT = (600, 3600)  # Gradio deletes uploads (and anything else it cached) an hour old, every 10 minutes
 FRAMES_KEPT = (20, 60)  # every 20 seconds we delete the frames not sent for a minute: a browser fetches each at once
 DRAWING_KEPT = 15 * 60  # seconds a finished drawing (what the model believed about each pixel) is kept for its visitor's clicks
-SESSIONS_KEPT = 1000  # visitors' sessions Gradio keeps (their drawings, their copies of the outputs): the oldest go first
+SESSIONS_KEPT = 256  # visitors' sessions Gradio keeps, about 350 KB each (their copy of the page's config, their drawing,
+# their copies of the outputs): the least recently used go first; a visitor whose session went starts a new one
 DRAWINGS_AT_ONCE = 64  # visitors' drawings streamed at once (all tabs together); more wait in Gradio's queue
 QUEUE_SIZE = 256  # requests Gradio's queue holds before it turns new ones away
 STOPS: dict[tuple[str, str], float] = {}  # (visitor's session, drawing button) -> when Stop was pressed during its drawing
@@ -97,6 +99,23 @@ def stopped(status: str | None) -> str:
     return f"Stopped at {percent}% ({done} of {total} {unit} drawn). Press the button again to start anew."
 
 
+def remove_old(path: str, age: float, now: float) -> bool | None:
+    """Delete the file at `path` if it was last written more than `age` seconds before `now`, and its
+    folder if that leaves it empty (Gradio makes a folder a picture) -> True if deleted, None if it
+    was gone already, False if kept."""
+    try:
+        if now - os.stat(path).st_mtime <= age:
+            return False
+        os.remove(path)
+    except FileNotFoundError:
+        return None
+    try:
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass  # not empty: another file of the same bytes under another name
+    return True
+
+
 def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
     """Delete the image files Gradio saved for these output components that were last written
     more than `age` seconds ago -> how many were deleted. Every streamed frame is a file;
@@ -111,13 +130,10 @@ def sweep_frames(outputs: list, age: float, now: float | None = None) -> int:
         for path in list(component.temp_files):
             if path == starting_file(component):
                 continue  # the picture the page starts with (the chart's placeholder) is shown to every new visitor
-            try:
-                if now - os.stat(path).st_mtime <= age:
-                    continue
-                os.remove(path)
-                deleted += 1
-            except FileNotFoundError:
-                pass
+            removed = remove_old(path, age, now)
+            if removed is False:
+                continue
+            deleted += bool(removed)
             component.temp_files.discard(path)
     return deleted
 
@@ -129,6 +145,8 @@ def starting_file(component) -> str | None:
 
 
 SWEEPING: list = []  # (page, its streamed outputs) for every page built in this process
+SAVED: dict[str, None] = {}  # every picture file the page has written (whole_cache_files), in order, until swept
+SAVED_LOCK = threading.Lock()
 
 
 def with_copies(page, outputs: list) -> list:
@@ -142,18 +160,52 @@ def with_copies(page, outputs: list) -> list:
     return found
 
 
+def sweep_saved(keep: set, age: float, now: float | None = None) -> int:
+    """Delete every picture the page wrote that was last sent more than `age` seconds ago, except
+    `keep` (the pictures a page starts with) -> how many were deleted. This catches the frames no
+    component lists any more: each update a session gets for an output (a refusal's or Stop's
+    skipped output) replaces that session's copy of the component with a new one, and the old
+    copy's files were listed nowhere else."""
+    deleted, now = 0, time.time() if now is None else now
+    with SAVED_LOCK:
+        paths = list(SAVED)
+    for path in paths:
+        if path in keep:
+            continue
+        removed = remove_old(path, age, now)
+        if removed is not False:
+            deleted += bool(removed)
+            with SAVED_LOCK:
+                SAVED.pop(path, None)
+    return deleted
+
+
+def sweep_leftovers(folder: str, age: float, now: float | None = None) -> int:
+    """Delete the empty temporary files Gradio's upload route leaves in its cache folder's top level
+    (one an upload whose bytes it had already) once `age` seconds old -> how many were deleted."""
+    deleted, now = 0, time.time() if now is None else now
+    for path in Path(folder).glob("tmp*"):
+        if path.is_file() and path.stat().st_size == 0:
+            deleted += bool(remove_old(str(path), age, now))
+    return deleted
+
+
 def sweep_all(age: float, now: float | None = None) -> int:
-    """Sweep the frames of every page built here, its visitors' copies included -> how many were deleted."""
-    return sum(sweep_frames(with_copies(page, outputs), age, now) for page, outputs in list(SWEEPING))
+    """Sweep the frames of every page built here, its visitors' copies included, and every picture
+    written since that no component lists -> how many were deleted."""
+    deleted = sum(sweep_frames(with_copies(page, outputs), age, now) for page, outputs in list(SWEEPING))
+    keep = {starting_file(block) for page, _ in list(SWEEPING) for block in page.blocks.values()}
+    return deleted + sweep_saved(keep, age, now)
 
 
-def keep_sweeping(page, outputs: list, every: float, age: float) -> threading.Thread:
+def keep_sweeping(page, outputs: list, every: float, age: float, leftovers: float = 3600) -> threading.Thread:
     SWEEPING.append((page, outputs))
 
     def loop():
         while True:
             time.sleep(every)
-            sweep_frames(with_copies(page, outputs), age)
+            sweep_all(age)
+            sweep_leftovers(gradio_utils.get_upload_folder(), leftovers)
             trim_malloc()
 
     thread = threading.Thread(target=loop, name="frame-sweeper", daemon=True)
@@ -220,6 +272,9 @@ def whole_cache_files() -> None:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
             os.replace(temporary, path)
+        with SAVED_LOCK:
+            SAVED.pop(str(path), None)
+            SAVED[str(path)] = None  # last sent now: at the end of the order
         return str(path)
 
     processing_utils.save_pil_to_cache = save
