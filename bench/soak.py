@@ -71,6 +71,7 @@ class Tally:
             self.outcomes[outcome] += 1
             if outcome == "unanswered":
                 self.failures.append(f"{kind}: {detail[:200]}")
+                tqdm.write(f"unanswered: {self.failures[-1]}")  # at once, not only at the end
 
 
 KINDS = [*ACTIONS, "bad request", "leave mid-drawing"]
