@@ -263,15 +263,21 @@ def whole_cache_files() -> None:
         else:
             data = processing_utils.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
-        folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()
-        if path.exists() and path.stat().st_size == len(data):
-            os.utime(path)
-        else:
-            handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
+        for attempt in range(3):  # the sweeper may take the file or its folder between two steps: then again
+            try:
+                folder.mkdir(exist_ok=True, parents=True)
+                if path.exists() and path.stat().st_size == len(data):
+                    os.utime(path)
+                else:
+                    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+                    with os.fdopen(handle, "wb") as file:
+                        file.write(data)
+                    os.replace(temporary, path)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         with SAVED_LOCK:
             SAVED.pop(str(path), None)
             SAVED[str(path)] = None  # last sent now: at the end of the order
