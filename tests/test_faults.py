@@ -20,21 +20,10 @@ from gradio_client import Client
 
 from .helpers import ROOT, free_port
 
+sys.path.insert(0, str(ROOT / "bench"))
+from common import descendants  # noqa: E402 - the benches' walk of a process's children, one copy for both
+
 FAST = "As fast as possible"
-
-
-def children(pid: int) -> list[int]:
-    """Every process `pid` started, and theirs."""
-    found, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except FileNotFoundError:
-                continue
-            found += kids
-            todo += kids
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -113,7 +102,7 @@ def burst(url: str, visitors: int) -> tuple[list, list[threading.Thread], list[t
 
 
 def engine_of(pid: int) -> int:
-    (engine,) = [kid for kid in children(pid) if b"resource_tracker" not in Path(f"/proc/{kid}/cmdline").read_bytes()]
+    (engine,) = [kid for kid in descendants(pid) if b"resource_tracker" not in Path(f"/proc/{kid}/cmdline").read_bytes()]
     return engine
 
 
@@ -133,7 +122,7 @@ def test_an_engine_killed_mid_burst_fails_only_its_drawings_and_the_next_request
     assert proc.poll() is None  # the page keeps serving
     again = list(client.submit("MNIST", "4", 2, 1.0, "2", pace=FAST, api_name="/generate"))
     assert again[-1][-1].startswith("Done: 2 images")
-    assert len(children(proc.pid)) >= 1  # a new engine
+    assert len(descendants(proc.pid)) >= 1  # a new engine
 
 
 def test_sigterm_during_a_burst_ends_the_page_and_its_engine_leaving_nothing_behind(app):
@@ -141,7 +130,7 @@ def test_sigterm_during_a_burst_ends_the_page_and_its_engine_leaving_nothing_beh
     shared_before = set(os.listdir("/dev/shm"))
     _, _, drawing = burst(url, 6)
     assert all(d.wait(120) for d in drawing)
-    kids = children(proc.pid)
+    kids = descendants(proc.pid)
     assert kids  # the engine (and multiprocessing's resource tracker)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0  # measured: 2.8 s on 2 vCPUs
