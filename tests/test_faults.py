@@ -1,7 +1,7 @@
 """Faults a page that runs for a month meets, through the real server: its engine's process killed
 in the middle of a burst, the server stopped with SIGTERM during one (as a Space, `docker stop` or
-systemd stop it), a visitor whose connection drops mid-drawing. Where a test is about time it is
-relative to what the same run measured, or a generous bound on a shutdown."""
+systemd stop it), a visitor whose connection drops mid-drawing. No test times the machine: the dropped drawing is
+judged by the engine's own count of what it drew, a shutdown by a generous bound."""
 
 import json
 import os
@@ -142,14 +142,22 @@ def test_sigterm_during_a_burst_ends_the_page_and_its_engine_leaving_nothing_beh
     assert set(os.listdir("/dev/shm")) <= shared_before
 
 
-def test_a_visitor_whose_connection_drops_mid_drawing_frees_their_rows(server):
+def test_a_visitor_whose_connection_drops_mid_drawing_frees_their_rows(server, monkeypatch):
     from pixelcnn.studio.frames import CROWD
 
-    frames, whole, said = visit(server, GENERATE)  # the same drawing, kept to the end: how long it takes now
-    assert frames > 3 and said.startswith("Done") and CROWD.visitors() == 0
-    _, dropped, _ = visit(server, GENERATE, drop_after=3)
-    start = time.monotonic()
-    while CROWD.visitors() and time.monotonic() - start < 60:
-        time.sleep(0.02)
-    assert CROWD.visitors() == 0
-    assert dropped + time.monotonic() - start < whole / 2, (dropped, whole)  # freed well before the drawing would have ended
+    requests = []
+    submit, stages = CROWD.submit, CROWD.stages
+    monkeypatch.setattr(CROWD, "submit", lambda *a, **k: requests.append([submit(*a, **k)]) or requests[-1][0])
+    monkeypatch.setattr(CROWD, "stages", lambda *a, **k: requests.append(stages(*a, **k)) or requests[-1])  # the engine's tickets
+
+    def tickets(request: list) -> list:
+        return [t if not isinstance(t, tuple) else t[1] for t in request]
+
+    frames, _, said = visit(server, GENERATE)  # the same drawing, kept to the end
+    (whole,) = requests
+    assert frames > 3 and said.startswith("Done") and all(t.done == t.total for t in tickets(whole)) and CROWD.visitors() == 0
+    visit(server, GENERATE, drop_after=3)
+    (_, dropped) = requests
+    assert all(t.finished.wait(60) for t in tickets(dropped)) and CROWD.visitors() == 0
+    cut = [(t.stage, t.done, t.total) for t in tickets(dropped) if t.done < t.total]
+    assert cut and all(t.error is None for t in tickets(dropped)), cut  # the engine stopped drawing it part-way: its rows were freed
