@@ -29,12 +29,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from gradio_client import Client
 from tqdm import tqdm
 
 from common import descendants, start_app, pss_mb, wait_serving
 from load import folder_mb
-from visitors import ACTIONS, BAD, Cuts, answered, drop_mid_drawing
+from visitors import ACTIONS, BAD, Cuts, answered, drop_mid_drawing, visitor_client
 
 FIELDS = ["minute", "page_mb", "engine_mb", "shm_files", "shm_mb", "open_files", "threads", "cache_mb", "cache_files",
           "drawings", "sentences", "unanswered"]
@@ -81,7 +80,7 @@ def visitor(url: str, tally: Tally, stop: threading.Event, k: int, visitors: int
     """Visitor k of `visitors`: every kind of request in turn, starting a k-th of the way along
     (so that a few visitors for a few minutes send every kind between them)."""
     rng = random.Random(k)
-    client = Client(url, verbose=False, download_files=False)
+    client = visitor_client(url)
     turn = k * len(KINDS) // visitors
     while not stop.is_set():
         kind = KINDS[turn % len(KINDS)]
@@ -100,7 +99,7 @@ def visitor(url: str, tally: Tally, stop: threading.Event, k: int, visitors: int
 
 def burst(url: str, size: int, tally: Tally) -> None:
     def one(k):
-        client = Client(url, verbose=False, download_files=False)
+        client = visitor_client(url)
         tally.add("burst: Generate at full speed", *answered(client, "/generate", ("MNIST", str(k % 10), 16, 1.0, str(k)),
                                                             {"pace": "As fast as possible"}))
 

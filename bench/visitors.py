@@ -19,6 +19,13 @@ DIGITS = sorted(EXAMPLES.glob("mnist-test-*.png"))
 FACES = sorted(EXAMPLES.glob("orl-s*-held-out.png"))
 FAST, WATCHABLE = "As fast as possible", "Watchable (about 6 s)"
 LIMIT = 300.0  # seconds a request may take, queue included, before it counts as unanswered
+SEND_LIMIT = 60.0  # seconds the page may take to take in a request or an upload (gradio_client's own is 5 s; a browser's none):
+# during a burst on one core an upload took more than 5 s (bench/upload.py measures it)
+
+
+def visitor_client(url: str) -> Client:
+    """A visitor's gradio_client, which waits for the page as a browser would (up to SEND_LIMIT)."""
+    return Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": SEND_LIMIT})
 
 
 class Cuts:
