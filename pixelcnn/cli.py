@@ -50,7 +50,7 @@ def condition_of(model, args) -> dict:
 
 def sample_command(args) -> None:
     import pixelcnn
-    from pixelcnn.images import save_grid
+    from pixelcnn.pictures.writing import save_grid
 
     try:
         model = pixelcnn.load(args.model)

@@ -18,7 +18,7 @@ from gradio_client import Client, handle_file
 
 import app  # noqa: F401 - app.py imports without starting anything (the engine's process imports it as its main module)
 from pixelcnn import studio
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.sampling import sample
 from pixelcnn.studio import checks, grids, palette, serving, shelf, widgets
 

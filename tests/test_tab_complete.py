@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from gradio_client import handle_file
 
-from pixelcnn.images import to_uint8
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.writing import to_uint8
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio import shelf
 from pixelcnn.studio.tabs import complete as complete_tab
 

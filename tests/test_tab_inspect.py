@@ -10,7 +10,7 @@ from gradio_client import handle_file
 
 from pixelcnn.evaluation.calibration import read_drawn, read_others
 from pixelcnn.explain import SURE, class_probabilities
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio import checks, shelf
 from pixelcnn.studio.tabs import complete as complete_tab
 

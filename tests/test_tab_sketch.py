@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from pixelcnn.data import quantize
-from pixelcnn.images import to_uint8
+from pixelcnn.pictures.writing import to_uint8
 from pixelcnn.sampling import sample
 from pixelcnn.studio import shelf
 from pixelcnn.studio.tabs import sketch as sketch_tab

@@ -4,14 +4,14 @@ In the page's process a pixel step of a crowd's batch took twice as long as alon
 operation gives up the interpreter lock and waits to take it back from the threads that make and
 send the visitors' frames. `Engine` asks as `Crowd` does (`submit`, `stages`, `prepare`,
 `visitors`, `busy`, `close`) and hands back tickets at once, but the `Crowd` that draws runs in a
-child process (`sampling.remote.serve`), started on first use and again if it stops (started
+child process (`engine.remote.serve`), started on first use and again if it stops (started
 by spawning: the main module is imported there, so it must draw nothing at import, as any
 multiprocessing program's). Everything a ticket's holder
 reads while a drawing goes on (its canvas, the bits counted, the batch's pixel count, what a hook
 records) is a tensor in shared memory that the engine writes into; the rest (queued, begun,
 finished, a refusal) comes back over a pipe. Models go over once, their tensors shared in one
 block; a request's tensors go over as copies; its hooks are shared, so a hook must be picklable
-and record into tensors (`sampling.record.LogitsRecord`).
+and record into tensors (`engine.record.LogitsRecord`).
 
 Only this package's two processes talk over the pipe (multiprocessing's own authenticated
 connection); nothing from outside is unpickled.

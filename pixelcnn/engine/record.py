@@ -10,7 +10,7 @@ import torch
 class LogitsRecord:
     """The first image's logits exactly, the next `images - 1` images' in half precision (16 images of
     28x28 in 6 MB), and how many sub-pixels are recorded. All of it lives in tensors, so that the hook
-    can go to an engine in another process (`sampling.engine`) and record into the same memory."""
+    can go to an engine in another process (`engine.process`) and record into the same memory."""
 
     def __init__(self, shape: tuple[int, int, int], levels: int, images: int = 1):
         self.channels, self.height, self.width = shape

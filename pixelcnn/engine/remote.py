@@ -1,4 +1,4 @@
-"""The engine's side of `sampling.engine`: the child process that runs a `Crowd` and answers the
+"""The engine's side of `engine.process`: the child process that runs a `Crowd` and answers the
 page over a pipe. Tickets' changes go back as messages; the canvas, the bits counted and the
 batch's pixel count go back as tensors, which `torch.multiprocessing` shares rather than copies."""
 

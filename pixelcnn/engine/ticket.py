@@ -1,6 +1,6 @@
-"""A request's ticket in the crowd (`sampling.crowd`): how far the engine has drawn it, its canvas,
+"""A request's ticket in the crowd (`engine.crowd`): how far the engine has drawn it, its canvas,
 and how its holder waits for it, reads it, or leaves. The same ticket serves a holder in another
-process (`sampling.engine`): everything it reads while the drawing goes on is a tensor the engine
+process (`engine.process`): everything it reads while the drawing goes on is a tensor the engine
 writes into, in shared memory there."""
 
 import threading

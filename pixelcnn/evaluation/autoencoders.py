@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pixelcnn import data as datasets
-from pixelcnn.images import save_grid
+from pixelcnn.pictures.writing import save_grid
 from pixelcnn.loader import load
 from pixelcnn.evaluation.cards import figure_rows, write_card_section
 from pixelcnn.evaluation.judge import predict, train_classifier

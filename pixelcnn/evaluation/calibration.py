@@ -11,7 +11,7 @@ from PIL import Image
 
 from pixelcnn import data as datasets
 from pixelcnn.explain import SURE, calibration_error, class_log_likelihoods, fit_temperature, read_class, softmax
-from pixelcnn.pictures import model_pixels, pad_drawing
+from pixelcnn.pictures.reading import model_pixels, pad_drawing
 
 
 def page_form(model, pictures) -> torch.Tensor:

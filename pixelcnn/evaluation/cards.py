@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from pixelcnn.data import quantize
-from pixelcnn.images import save_grid
+from pixelcnn.pictures.writing import save_grid
 from pixelcnn.sampling import sample
 
 SPLITS = {

@@ -10,7 +10,7 @@ import torch
 
 from pixelcnn import data as datasets
 from pixelcnn.faces import EMBEDDING, FaceEncoder, check_embedding
-from pixelcnn.images import save_grid
+from pixelcnn.pictures.writing import save_grid
 from pixelcnn.loader import load
 from pixelcnn.sampling import sample
 from pixelcnn.training.metrics import mean_loss

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from pixelcnn.data import cache_dir
 from pixelcnn.faces.weights import EMBEDDING, fetch_weights
-from pixelcnn.pictures import open_picture
+from pixelcnn.pictures.reading import open_picture
 
 MIN_FACE_SIDE = 40
 

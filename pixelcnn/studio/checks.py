@@ -5,7 +5,7 @@ import math
 
 from PIL import Image
 
-from pixelcnn.pictures import open_picture
+from pixelcnn.pictures.reading import open_picture
 
 MAX_IMAGES = 16
 MAX_TEMPERATURE = 3.0

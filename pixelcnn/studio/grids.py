@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelcnn.images import tile, to_uint8
+from pixelcnn.pictures.writing import tile, to_uint8
 from pixelcnn.studio.palette import CURSOR, UNDRAWN
 
 

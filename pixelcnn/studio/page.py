@@ -8,7 +8,7 @@ import threading
 
 import gradio as gr
 
-from pixelcnn.pictures import MAX_BYTES
+from pixelcnn.pictures.reading import MAX_BYTES
 from pixelcnn.studio.serving import DRAWINGS_AT_ONCE, FRAMES_KEPT, QUEUE_SIZE, SESSIONS_KEPT, UPLOADS_KEPT, keep_sweeping, whole_cache_files
 from pixelcnn.studio.frames import CROWD
 from pixelcnn.studio.shelf import Shelf

@@ -11,7 +11,7 @@ from PIL import Image
 import pixelcnn
 from pixelcnn.data import load_dataset
 from pixelcnn.explain import class_probabilities
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio import shelf
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python tests/data/make_drawn_digits.py      # writes tests/data/drawn-digits/*.png (seeded)
 
 Each of 50 held-out test digits (5 of each class, the first of the npm set's test split) goes
-through `pictures.pad_drawing` (a random size, a round pen of random width, an off-centre place on
+through `pictures.reading.pad_drawing` (a random size, a round pen of random width, an off-centre place on
 a 196x196 pad, on white or transparent). The file name ends in the digit's label.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelcnn.data import load_dataset
-from pixelcnn.pictures import pad_drawing
+from pixelcnn.pictures.reading import pad_drawing
 
 OUT = Path(__file__).resolve().parent / "drawn-digits"
 PER_CLASS = 5  # the first of each class in the test split: `pixelcnn evaluate --surprise` leaves these out

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pixelcnn.pictures import PAD, on_pad
+from pixelcnn.pictures.reading import PAD, on_pad
 
 OUT = Path(__file__).resolve().parent / "non-digits"
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from pixelcnn.explain import read_class
-from pixelcnn.images import tile, to_uint8
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.writing import tile, to_uint8
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio.checks import open_upload, parse_count, parse_seed, parse_temperature
 from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.serving import friendly, refuse

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from pixelcnn.explain import read_class
-from pixelcnn.images import tile, to_uint8
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.writing import tile, to_uint8
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio.checks import class_index, number, open_upload, parse_count, parse_seed, stage_settings
 from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.palette import CURSOR, UNDRAWN

@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from pixelcnn.explain import Reading, dependency_map, noun, read_class, surprise_map
-from pixelcnn.images import to_uint8
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.writing import to_uint8
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio.checks import open_upload
 from pixelcnn.studio.palette import CURSOR, UNDRAWN, UNSEEN
 from pixelcnn.studio.serving import answered

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pixelcnn.data import quantize, square_resize
 from pixelcnn.faces import crop_to_image, load_photo, slerp
-from pixelcnn.images import tile
+from pixelcnn.pictures.writing import tile
 from pixelcnn.studio.checks import (KEEP_LAYOUT, LAYOUTS, NEW_POSE, open_upload, parse_count, parse_layout, parse_mix, parse_seed,
                                     stage_settings)
 from pixelcnn.studio.frames import Ask, Frame, stream

@@ -7,7 +7,7 @@ import gradio as gr
 import torch
 from PIL import Image
 
-from pixelcnn.pictures import model_pixels
+from pixelcnn.pictures.reading import model_pixels
 from pixelcnn.studio.checks import class_index, open_upload, parse_count, parse_guidance, parse_seed, parse_temperature
 from pixelcnn.studio.frames import Ask, Frame, stream
 from pixelcnn.studio.grids import sketch_still

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pixelcnn.pictures import STROKE, model_input, stroke_width
+from pixelcnn.pictures.reading import STROKE, model_input, stroke_width
 
 
 def pad_drawing(width: int, box=(40, 30, 150, 170), background="white", ink="black", mode="RGB") -> Image.Image:

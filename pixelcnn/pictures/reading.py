@@ -27,12 +27,12 @@ def open_picture(source, kind: str = "image", min_side: int = 1) -> Image.Image:
     flattened; grey, RGB or palette as it came), or a ValueError with one sentence that says what
     to do. kind names it in those sentences ("image", "photo")."""
     if source is None:
-        raise ValueError(f"Upload {a(kind)} first.")
+        raise ValueError(f"Upload {with_article(kind)} first.")
     picture = source if isinstance(source, Image.Image) else read_file(Path(source), kind, min_side)
     return flatten(eight_bit(ImageOps.exif_transpose(picture)))
 
 
-def a(kind: str) -> str:
+def with_article(kind: str) -> str:
     """"an image", "a photo"."""
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
@@ -58,7 +58,7 @@ def read_file(path: Path, kind: str, min_side: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValueError(f"The {kind} is too large to open safely; upload one under {MAX_PIXELS // 10**6} megapixels.") from None
     except UnidentifiedImageError:
-        raise ValueError(f"The file is not {a(kind)} we can read; upload a PNG or JPEG.") from None
+        raise ValueError(f"The file is not {with_article(kind)} we can read; upload a PNG or JPEG.") from None
     except OSError:
         raise ValueError(f"The {kind} file is damaged or cut short; upload it again or try another file.") from None
     return picture
