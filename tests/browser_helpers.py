@@ -25,6 +25,15 @@ def canvas_src(page) -> str | None:
     return page.eval_on_selector("#canvas img", "img => img.src") if page.query_selector("#canvas img") else None
 
 
+def upload(page, control: str, path) -> None:
+    """Choose a file in an upload control and wait until the page has taken it: the control lists
+    the file by name with a link to the server's copy (a fixed pause here failed on a busy core,
+    where the upload took longer)."""
+    page.set_input_files(f"{control} input[type=file]", str(path))
+    page.wait_for_function("([sel, name]) => document.querySelector(`${sel} td.filename`)?.getAttribute('aria-label') === name"
+                           " && !!document.querySelector(`${sel} a[href*='gradio_api/file=']`)", arg=[control, Path(path).name], timeout=WAIT)
+
+
 def status_has(page, selector: str, text: str, timeout: int = WAIT) -> None:
     page.wait_for_function("([sel, text]) => document.querySelector(sel)?.innerText.includes(text)", arg=[selector, text], timeout=timeout)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .browser_helpers import ARTIFACTS, ONE, SEVEN, WAIT, canvas_src, paint, status_has
+from .browser_helpers import ARTIFACTS, ONE, SEVEN, WAIT, canvas_src, paint, status_has, upload
 from .helpers import EXAMPLES
 
 
@@ -83,8 +83,7 @@ def test_complete_shows_the_digit_as_the_model_sees_it_and_guesses_its_class(pag
 
 def upload_and_complete(page, path):
     page.get_by_role("tab", name="Complete").click()
-    page.set_input_files("#complete-upload input[type=file]", str(path))
-    page.wait_for_timeout(1000)
+    upload(page, "#complete-upload", str(path))
     page.click("#complete")
 
 
@@ -108,8 +107,7 @@ def test_a_bad_upload_shows_its_message(page, tmp_path):
 
 def test_upload_a_portrait_and_get_new_portraits(page):
     page.get_by_role("tab", name="Portrait").click()
-    page.set_input_files("#portrait-upload input[type=file]", str(EXAMPLES / "obama.jpg"))
-    page.wait_for_timeout(1000)
+    upload(page, "#portrait-upload", str(EXAMPLES / "obama.jpg"))
     page.click("#portraits")
     status_has(page, "#portrait-status", "Drawing")
     page.screenshot(path=str(ARTIFACTS / "portrait-mid-stream.png"))
@@ -120,8 +118,7 @@ def test_upload_a_portrait_and_get_new_portraits(page):
 
 def test_auto_encode_a_digit(page):
     page.get_by_role("tab", name="Auto-encoder").click()
-    page.set_input_files("#autoencoder-upload input[type=file]", str(EXAMPLES / "mnist-test-3.png"))
-    page.wait_for_timeout(1000)
+    upload(page, "#autoencoder-upload", str(EXAMPLES / "mnist-test-3.png"))
     page.click("#autoencode")
     status_has(page, "#autoencoder-status", "Done: 8 images")
     page.screenshot(path=str(ARTIFACTS / "autoencoder-done.png"), full_page=True)

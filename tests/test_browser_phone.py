@@ -20,7 +20,8 @@ def test_on_a_phone_every_tab_is_one_tap_away_and_the_grid_is_in_view_while_it_d
     phone.locator("#generate").scroll_into_view_if_needed()
     phone.click("#generate")
     status_has(phone, "#status", "Drawing")
-    phone.wait_for_timeout(1500)  # the page scrolls the grid into view
+    phone.wait_for_function("() => { const b = document.querySelector('#canvas')?.getBoundingClientRect();"
+                            " return !!b && b.top >= -1 && b.top + 0.75 * b.height <= innerHeight; }", timeout=WAIT)  # the page scrolls the grid into view
     box = phone.locator("#canvas").bounding_box()
     assert box is not None and box["y"] >= -1 and box["y"] + 0.75 * box["height"] <= 844, box
     phone.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))
@@ -45,7 +46,7 @@ def test_small_things_a_visitor_meets(browser, server, size):
     page.screenshot(path=str(ARTIFACTS / f"sketch-{size[0]}.png"))
     if size[0] >= 768:
         page.get_by_role("tab", name="Portrait").click()
-        page.wait_for_timeout(1000)
+        page.locator("#portrait-upload ~ * img, .gallery img").first.wait_for(state="visible", timeout=WAIT)
         thumbnail = page.locator("#portrait-upload ~ * img, .gallery img").first.bounding_box()
         assert thumbnail is not None and thumbnail["y"] + thumbnail["height"] <= size[1], thumbnail
         page.screenshot(path=str(ARTIFACTS / "portrait-examples.png"))

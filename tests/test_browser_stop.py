@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from .browser_helpers import ARTIFACTS, WAIT, status_has
+from .browser_helpers import upload as upload_file
 from .helpers import EXAMPLES
 
 
@@ -44,8 +45,7 @@ def test_a_press_at_once_after_stop_starts_a_new_drawing(page, tab):
     go, stop, status, canvas, upload = PRESS_TABS[tab]
     page.get_by_role("tab", name=tab).click()
     if upload:
-        page.set_input_files(f"{upload[0]} input[type=file]", str(EXAMPLES / upload[1]))
-        page.wait_for_timeout(1000)
+        upload_file(page, upload[0], EXAMPLES / upload[1])
     page.evaluate(STATUS_LOG, status)
     page.click(go)
     for press in range(10):
