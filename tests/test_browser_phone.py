@@ -20,8 +20,8 @@ def test_on_a_phone_every_tab_is_one_tap_away_and_the_grid_is_in_view_while_it_d
     phone.locator("#generate").scroll_into_view_if_needed()
     phone.click("#generate")
     status_has(phone, "#status", "Drawing")
-    phone.wait_for_function("() => { const b = document.querySelector('#canvas')?.getBoundingClientRect();"
-                            " return !!b && b.top >= -1 && b.top + 0.75 * b.height <= innerHeight; }", timeout=WAIT)  # the page scrolls the grid into view
+    phone.wait_for_function("(height) => { const b = document.querySelector('#canvas')?.getBoundingClientRect();"
+                            " return !!b && b.top >= -1 && b.top + 0.75 * b.height <= height; }", arg=844, timeout=WAIT)  # the page scrolls the grid into view
     box = phone.locator("#canvas").bounding_box()
     assert box is not None and box["y"] >= -1 and box["y"] + 0.75 * box["height"] <= 844, box
     phone.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))
