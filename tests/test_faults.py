@@ -147,11 +147,11 @@ def test_a_visitor_whose_connection_drops_mid_drawing_frees_their_rows(server, m
 
     requests = []
     submit, stages = CROWD.submit, CROWD.stages
-    monkeypatch.setattr(CROWD, "submit", lambda *a, **k: requests.append([submit(*a, **k)]) or requests[-1][0])
-    monkeypatch.setattr(CROWD, "stages", lambda *a, **k: requests.append(stages(*a, **k)) or requests[-1])  # the engine's tickets
+    monkeypatch.setattr(CROWD, "submit", lambda *a, **k: requests.append([("image", submit(*a, **k))]) or requests[-1][0][1])
+    monkeypatch.setattr(CROWD, "stages", lambda *a, **k: requests.append(stages(*a, **k)) or requests[-1])  # [(stage, ticket)] each
 
     def tickets(request: list) -> list:
-        return [t if not isinstance(t, tuple) else t[1] for t in request]
+        return [ticket for _, ticket in request]
 
     frames, _, said = visit(server, GENERATE)  # the same drawing, kept to the end
     (whole,) = requests
