@@ -18,10 +18,15 @@ def test_on_a_phone_every_tab_is_one_tap_away_and_the_grid_is_in_view_while_it_d
     for tab in ("By class", "Sketch", "Complete", "Portrait", "Auto-encoder", "Inspect"):
         assert phone.get_by_role("tab", name=tab).is_visible(), f"{tab} is hidden behind a menu"
     phone.locator("#generate").scroll_into_view_if_needed()
+    start = phone.locator("#canvas").bounding_box()["height"]
+    phone.evaluate("() => { window.heights = []; const grid = document.querySelector('#canvas');"  # the grid's height on every frame the page paints
+                   " const tick = () => { window.heights.push(grid.getBoundingClientRect().height); requestAnimationFrame(tick); }; tick(); }")
     phone.click("#generate")
     status_has(phone, "#status", "Drawing")
     phone.wait_for_function("(height) => { const b = document.querySelector('#canvas')?.getBoundingClientRect();"
                             " return !!b && b.top >= -1 && b.top + 0.75 * b.height <= height; }", arg=844, timeout=WAIT)  # the page scrolls the grid into view
+    phone.wait_for_timeout(1000)  # ... and it stays there
+    assert min(phone.evaluate("window.heights")) >= start - 1, "the grid shrank as its first frame came (the page jumps under a scroll)"
     box = phone.locator("#canvas").bounding_box()
     assert box is not None and box["y"] >= -1 and box["y"] + 0.75 * box["height"] <= 844, box
     phone.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))

@@ -51,13 +51,23 @@ GRIDS = {"generate": "canvas", "sketch": "sketch-canvas", "complete": "complete-
 # On a narrow screen the grid sits below the controls: the page brings it into view as the drawing
 # starts. Plain DOM, on load: a Gradio event of its own on the button would stop the button
 # working again after Stop.
-# On a phone, a drawing button scrolls its grid into view; every drawing pad starts with its brush
-# picked (Gradio's pad waits for the visitor to find the brush icon), once, when it first shows.
+# On a phone, a drawing button scrolls its grid into view. A grid keeps its height from the press
+# until its new picture has loaded: Gradio shows the first frame in an image of no height until it
+# is decoded, and the page shrinking under a scroll stopped the scroll short of the grid. Every
+# drawing pad starts with its brush picked (Gradio's pad waits for the visitor to find the brush
+# icon), once, when it first shows.
 SCROLL_JS = """() => { const grids = %s;
+  const hold = (grid) => { grid.style.minHeight = ''; grid.style.minHeight = grid.offsetHeight + 'px'; };
   document.addEventListener('click', (event) => {
     const button = event.target.closest('button');
-    if (window.innerWidth >= 768 || !button || !(button.id in grids)) return;
-    setTimeout(() => document.getElementById(grids[button.id])?.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
+    const grid = button && button.id in grids ? document.getElementById(grids[button.id]) : null;
+    if (!grid) return;
+    hold(grid);
+    if (window.innerWidth < 768) setTimeout(() => grid.scrollIntoView({behavior: 'smooth', block: 'start'}), 50);
+  }, true);
+  document.addEventListener('load', (event) => {
+    const grid = event.target.tagName === 'IMG' ? event.target.closest('[id]') : null;
+    if (grid && Object.values(grids).includes(grid.id)) hold(grid);
   }, true);
   setInterval(() => document.querySelectorAll('button[aria-label="Brush"]:not([data-picked])').forEach((brush) => {
     if (brush.offsetParent === null) return;
