@@ -184,3 +184,33 @@ def test_the_loss_trains_both_stages():
     loss.backward()
     for part in (model.sketch, model.detail, model.map):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_a_map_of_the_conditioning_joins_the_detail_stage_as_the_model_it_continues(tmp_path):
+    """--cond-map with --sketch: the detail stage reads m(h) beside the sketch's map. From weights
+    without one, every layer keeps its sketch inputs and the model draws exactly as before; a
+    step of training moves the map; drawn through both stages, cached equals naive."""
+    from pixelcnn.training.build import load_init
+    before = two_stage(classes=0, cond_dim=4)
+    before.save_pretrained(tmp_path / "before")
+    torch.manual_seed(3)
+    after = TwoStagePixelCNN.build(4, 8, image_size=[8, 12], levels=16, hidden_channels=6, num_layers=3, kernel_size=3, cond_dim=4,
+                                   cond_dropout=0.2, vector_map_channels=3)
+    assert after.detail.vector_map_channels == 3 and after.sketch.vector_map is None
+    assert after.detail.layers[0].cond_map.in_channels == 16 + 3
+    load_init(after, str(tmp_path / "before"))
+    after.eval()
+    x, cond = torch.randint(0, 16, (2, 1, 8, 12)), torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(after.bits_per_dim(x, cond=cond), before.bits_per_dim(x, cond=cond))
+    after.train()
+    after.bits(x, after(x, None, cond)).mean().backward()
+    assert after.detail.vector_map[-1].weight.grad.abs().sum() > 0  # the map can learn: its inputs to the layers are not all zero
+    for p in after.parameters():
+        torch.nn.init.normal_(p, std=0.4)
+    after.eval()
+    conds = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    cached = sample(after, 3, cond=conds, seed=4, guidance=1.5)
+    assert torch.equal(cached, sample(after, 3, cond=conds, seed=4, guidance=1.5, method="naive"))
+    after.save_pretrained(tmp_path / "after")
+    assert load_saved(tmp_path / "after").detail.vector_map_channels == 3

@@ -87,6 +87,7 @@ class TwoStagePixelCNN(
         if sketch_layers:
             sketch["num_layers"] = sketch_layers
         sketch.pop("cond_map_channels", None)
+        sketch.pop("vector_map_channels", None)  # a map m(h) of the conditioning vector is the detail stage's
         return cls(factor=factor, sketch=sketch, detail={**detail, "cond_map_channels": MAP_CHANNELS})
 
     # -- what the page and the trainer read off any PixelCNN -------------------------------------

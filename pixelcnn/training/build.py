@@ -41,9 +41,9 @@ def build_model(opts: Options, d: ImageDataset):
 def check_pixelcnn_options(opts: Options) -> None:
     if opts.model != "pixelcnn":
         raise SystemExit(f"--model must be pixelcnn, autoencoder or mse-autoencoder, not {opts.model!r}.")
-    if opts.cond_map and (opts.sketch or opts.conditioning == "none" or opts.cond_map < 0):
-        raise SystemExit("--cond-map makes a map of the conditioning vector for a one-stage model: use it with --conditioning "
-                         "class or face, without --sketch.")
+    if opts.cond_map and (opts.conditioning == "none" or opts.cond_map < 0):
+        raise SystemExit("--cond-map makes a map of the conditioning vector: use it with --conditioning class or face "
+                         "(with --sketch, the detail stage gets it).")
     if opts.arch not in ("gated", "original"):
         raise SystemExit(f"--arch must be gated or original, not {opts.arch!r}.")
     if opts.sketch and opts.arch != "gated":
@@ -60,7 +60,7 @@ def load_init(model, location: str) -> None:
     try:
         if model.STAGED and not any(key.startswith("detail.") for key in weights):
             model.start_detail_from(weights)
-        elif getattr(model, "vector_map", None) is not None and not any(key.startswith("vector_map.") for key in weights):
+        elif getattr(model, "vector_map", None) is not None and not any("vector_map." in key for key in weights):
             start_map_from(model, weights)
         else:
             model.load_state_dict(weights)
@@ -70,15 +70,25 @@ def load_init(model, location: str) -> None:
 
 
 def start_map_from(model, weights: dict) -> None:
-    """Weights of the same model without a map m(h): every other weight copied; the map and each
-    layer's map input start at zero, so the model starts as the one the weights came from."""
+    """Weights of the same model without a map m(h) (a one-stage model, or a two-stage model whose
+    detail stage gets one): every other weight copied; the map and each layer's input from it
+    start at zero (a layer that already read a sketch map keeps those weights, its new inputs added),
+    so the model starts as the one the weights came from."""
+    own = model.state_dict()
+    for key, value in list(weights.items()):
+        mine = own.get(key)
+        if key.endswith(".cond_map.weight") and mine is not None and mine.shape[1] > value.shape[1] and mine.shape[0] == value.shape[0]:
+            widened = mine.clone()  # the new inputs' weights stay as initialised: the map itself starts at zero
+            widened[:, : value.shape[1]] = value
+            weights = {**weights, key: widened}
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    new = [key for key in missing if not (key.startswith("vector_map.") or ".cond_map." in key)]
+    new = [key for key in missing if not ("vector_map." in key or ".cond_map." in key)]
     if unexpected or new:
         raise RuntimeError(f"unexpected keys {unexpected[:3]}, missing {new[:3]}")
     with torch.no_grad():
-        for layer in model.layers:
-            layer.cond_map.bias.zero_()
+        for key in missing:
+            if key.endswith(".cond_map.bias"):
+                model.get_parameter(key).zero_()
 
 
 # -- each kind's loss, from a forward pass through `net` (the model, or its DDP / compiled wrapper) --

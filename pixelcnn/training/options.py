@@ -36,7 +36,8 @@ class Options:
                            "with --model pixelcnn and class or face conditioning: channels of a spatial map "
                            "m(h), a deconvolution of the conditioning vector that conditions every layer "
                            "position by position (the paper's section 2.3; 0 = the vector biases each layer "
-                           "only). With --init from weights without one, the map starts at zero")
+                           "only; with --sketch, the detail stage's). With --init from weights without one, the map "
+                           "starts at zero")
     dataset: str = option("mnist", "mnist, fashion-mnist, orl-faces, photo-patches, or folder")
     folder: str = option("", "with --dataset folder: a folder of class subfolders")
     image_size: int = option(0, "resize to this square size; 0 keeps the dataset's own size")
