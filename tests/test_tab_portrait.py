@@ -9,11 +9,11 @@ from PIL import Image
 from gradio_client import handle_file
 
 from pixelcnn.data import quantize
-from pixelcnn.studio import checks, palette, shelf
+from pixelcnn.studio import checks, shelf
 from pixelcnn.studio.tabs import portrait as portrait_tab
 
 from .helpers import EXAMPLES
-from .page_helpers import FAST, WATCHABLE, colours, make_bad_files, portraits, tiles_of
+from .page_helpers import FAST, WATCHABLE, assert_sketch_then_detail, make_bad_files, portraits, tiles_of
 
 
 def test_a_portrait_request_streams_new_portraits_of_the_person(client):
@@ -25,8 +25,7 @@ def test_a_portrait_request_streams_new_portraits_of_the_person(client):
     assert Image.open(crops).size == (160 + 8, 160 + 8)  # the one aligned face crop, framed
     scale = max(2, 560 // (4 * 33))  # 8 portraits: 4 columns, 2 rows, no empty cell
     assert Image.open(grid).size == ((4 * 33 + 1) * scale, (2 * 33 + 1) * scale)
-    middle = colours(frames[len(frames) // 2][1])  # a new pose: the one-stage model, row by row
-    assert (middle == palette.UNDRAWN).all(1).any() and not (colours(grid) == palette.UNDRAWN).all(1).any()
+    assert_sketch_then_detail(frames, picture=1)  # a new pose: the two-stage model sketches a layout of its own first
 
 
 def test_two_portraits_mix_and_walk(client):

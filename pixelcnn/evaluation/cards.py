@@ -149,8 +149,9 @@ def twostage_card(model) -> tuple[str, str, str]:
                  "Its bits/dim is (bits of the sketch + bits of the image given its sketch) / sub-pixels: because the "
                  "sketch is a function of the image, p(x) >= p(sketch(x)) p(x | sketch(x)), so the figure is an upper "
                  "bound on the model's negative log-likelihood.")
+    vector_map = f" and a map m(h) of the conditioning vector of {model.detail.vector_map_channels}" if model.detail.vector_map_channels else ""
     size = (f"sketch: {model.sketch.layers_line()}; detail: {model.detail.layers_line()}, map m(s) of {model.map_channels} "
-            f"channels; {parameters(model)}; {model.multiply_adds_per_pixel():,} multiply-adds per pixel.")
+            f"channels{vector_map}; {parameters(model)}; {model.multiply_adds_per_pixel():,} multiply-adds per pixel.")
     return model.TITLE, sentence, size
 
 

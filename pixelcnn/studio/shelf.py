@@ -110,9 +110,9 @@ class Shelf:
         self.models, self.notes = models, notes
         self.names = [label for label in DATASETS if label in models]  # the datasets the drawing tabs offer
         self.first = models[self.names[0]] if self.names else None
-        # New poses come from the one-stage portrait model, which measured the better likeness; keeping a
-        # photo's layout needs the two-stage one (README: the bundled two-stage models).
-        self.portraits = {NEW_POSE: models.get("Portraits") or models.get(sketch_first("Portraits")),
+        # Both layouts come from the two-stage portrait model where it is loaded: sketching a new pose
+        # first, it measured the better likeness (docs/quality.md, Portraits); the one-stage one stands in.
+        self.portraits = {NEW_POSE: models.get(sketch_first("Portraits")) or models.get("Portraits"),
                           KEEP_LAYOUT: models.get(sketch_first("Portraits"))}
         self.encoder = load_encoder(notes) if self.portraits[NEW_POSE] is not None else None
 
