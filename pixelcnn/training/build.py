@@ -75,12 +75,7 @@ def start_map_from(model, weights: dict) -> None:
     start at zero (a layer that already read a sketch map keeps those weights, its new inputs added),
     so the model starts as the one the weights came from."""
     own = model.state_dict()
-    for key, value in list(weights.items()):
-        mine = own.get(key)
-        if key.endswith(".cond_map.weight") and mine is not None and mine.shape[1] > value.shape[1] and mine.shape[0] == value.shape[0]:
-            widened = mine.clone()  # the new inputs' weights stay as initialised: the map itself starts at zero
-            widened[:, : value.shape[1]] = value
-            weights = {**weights, key: widened}
+    weights = {key: widened(own.get(key), value) if key.endswith(".cond_map.weight") else value for key, value in weights.items()}
     missing, unexpected = model.load_state_dict(weights, strict=False)
     new = [key for key in missing if not ("vector_map." in key or ".cond_map." in key)]
     if unexpected or new:
@@ -89,6 +84,17 @@ def start_map_from(model, weights: dict) -> None:
         for key in missing:
             if key.endswith(".cond_map.bias"):
                 model.get_parameter(key).zero_()
+
+
+def widened(mine: torch.Tensor | None, saved: torch.Tensor) -> torch.Tensor:
+    """A layer's map-input weights that now take more input channels than the saved ones: the saved
+    weights copied in, the new inputs' weights as initialised (the map itself starts at zero); the
+    saved weights as they are otherwise."""
+    if mine is None or mine.shape[0] != saved.shape[0] or mine.shape[1] <= saved.shape[1]:
+        return saved
+    out = mine.clone()
+    out[:, : saved.shape[1]] = saved
+    return out
 
 
 # -- each kind's loss, from a forward pass through `net` (the model, or its DDP / compiled wrapper) --
