@@ -143,10 +143,11 @@ def test_the_first_drawing_comes_at_a_watchable_pace_with_its_live_chart(page):
     times = page.evaluate("window.__frames")
     span = (times[-1] - times[0]) / 1000
     assert span >= 5.0, f"the drawing took {span:.1f} s on screen"
-    # Shown all along the pace, not in a few jumps: many frames, none of its seconds without one.
-    # (How many a second, 20 sent, is the machine's to say: bench/app.py measures it.)
+    # Shown all along the pace, not in a few jumps: many frames, no sixth of the drawing's time without one
+    # (relative to the span this run measured: a busy machine stretches both). How many a second, 20 sent,
+    # is the machine's to say: bench/app.py measures it.
     gaps = [(b - a) / 1000 for a, b in zip(times, times[1:])]
-    assert len(times) >= 40 and max(gaps) < 1.0, f"{len(times)} frames in {span:.1f} s, longest gap {max(gaps):.2f} s"
+    assert len(times) >= 40 and max(gaps) < span / 6, f"{len(times)} frames in {span:.1f} s, longest gap {max(gaps):.2f} s"
     assert "at a watchable pace" in page.inner_text("#status")
 
 

@@ -47,7 +47,8 @@ def test_a_watchable_pace_spreads_the_same_drawing_over_seconds(model):
     pace = PACES[DEFAULT_PACE]
     assert seconds >= pace - 0.2
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert len(paced) >= 40 and max(gaps) < 1.0, (len(paced), max(gaps))  # all along the pace, not in a few jumps
+    # All along the pace, not in a few jumps: no sixth of the time this run took without a frame.
+    assert len(paced) >= 40 and max(gaps) < seconds / 6, (len(paced), max(gaps), seconds)
     assert len(fast) < len(paced) / 4
     # Frames show the drawing in order: the undrawn (blue) area shrinks frame by frame.
     undrawn = [(np.asarray(f.image.convert("RGB")).reshape(-1, 3) == palette.UNDRAWN).all(1).sum() for f in paced]
