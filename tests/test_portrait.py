@@ -90,3 +90,5 @@ def test_identity_rates_measure_the_real_photos_and_the_samples():
     # Real held-out photos at 32x32 are recognised far above chance; noise from an untrained model is not.
     assert rates["real_rate"] >= 0.5
     assert rates["sample_rate"] <= 0.2
+    # An untrained model is near uniform over its 16 levels: its own drawings cost it about log2(16) = 4 bits a sub-pixel.
+    assert 3.5 < rates["drawn_bpd"] < 4.2

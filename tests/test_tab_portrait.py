@@ -88,3 +88,11 @@ def test_a_portrait_can_keep_the_photos_layout(client):
     assert torch.all((drawn - wanted).abs().float().mean((1, 2, 3)) < (drawn - other).abs().float().mean((1, 2, 3)))
     with pytest.raises(Exception, match="Layout must be one of"):
         client.predict(handle_file(str(photo)), None, None, 0.5, False, 2, 1.0, "4", 0.0, FAST, "sideways", api_name="/portraits")
+
+
+def test_the_portrait_controls_start_at_the_settings_of_the_model_that_draws_new_poses(client):
+    """The two-stage model draws new poses, so the tab's temperature and guidance start at its measured defaults."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/portraits"]["parameters"]
+    starts = {p["parameter_name"]: p["parameter_default"] for p in api if p.get("parameter_has_default")}
+    assert starts["temperature"] == shelf.DEFAULT_TEMPERATURE["portraits-sketch"] != 1.0
+    assert starts["guidance"] == shelf.DEFAULT_GUIDANCE["portraits-sketch"]

@@ -56,6 +56,8 @@ def identity_rates(model, encoder, d: datasets.ImageDataset, per_person: int, se
         "chance": 1 / len(np.unique(d.train_y)),
         "frechet": frechet(first, reference.double().numpy()),
         "frechet_floor": frechet(real.double().numpy(), reference.double().numpy()),
+        # The model's bits/dim on its own drawings (beside its held-out bits/dim: far higher means off the data's typical set).
+        "drawn_bpd": mean_loss(model, samples, None, cond.numpy() if model.cond_dim else None),
     }
 
 
@@ -76,19 +78,23 @@ def evaluate_portraits(args, model) -> list[str]:
         f"- Realism of faces: the Fréchet distance between the face encoder's embeddings of {people} samples (one a person) and "
         f"of the training photos; the {people} held-out photos' own: {rates[best]['frechet_floor']:.3f} (the floor).",
         "",
-        "| setting | new pose: identity rate | "
-        "Fréchet (faces) |" + (" keep the photo's layout: identity rate | Fréchet (faces) |" if model.STAGED else ""),
-        "|---|---|---|" + ("---|---|" if model.STAGED else ""),
+        f"- Bits/dim of drawings: the model's own bits/dim on its samples, beside its held-out {bpd:.3f}.",
+        "",
+        "| setting | new pose: identity rate | Fréchet (faces) | bits/dim of drawings |"
+        + (" keep the photo's layout: identity rate | Fréchet (faces) | bits/dim of drawings |" if model.STAGED else ""),
+        "|---|---|---|---|" + ("---|---|---|" if model.STAGED else ""),
     ]
     found = {"test_bpd": bpd, "identity_rate": {s.key: r["sample_rate"] for s, r in rates.items()}, "best": best.key,
+             "drawn_bpd": {s.key: r["drawn_bpd"] for s, r in rates.items()},
              "frechet": {s.key: r["frechet"] for s, r in rates.items()}, "frechet_floor": rates[best]["frechet_floor"]}
     for s, r in rates.items():
         bold = "**" if s == best else ""
-        row = f"| {s.key} | {bold}{100 * r['sample_rate']:.1f}%{bold} | {r['frechet']:.3f} |"
+        row = f"| {s.key} | {bold}{100 * r['sample_rate']:.1f}%{bold} | {r['frechet']:.3f} | {r['drawn_bpd']:.3f} |"
         if model.STAGED:  # each held-out photo's own sketch, the detail drawn from its embedding
             kept = identity_rates(model, encoder, d, args.per_class, args.seed, s.keywords(model), keep_layout=True)
             found.setdefault("keep_layout_identity_rate", {})[s.key] = kept["sample_rate"]
-            row += f" {100 * kept['sample_rate']:.1f}% | {kept['frechet']:.3f} |"
+            found.setdefault("keep_layout_drawn_bpd", {})[s.key] = kept["drawn_bpd"]
+            row += f" {100 * kept['sample_rate']:.1f}% | {kept['frechet']:.3f} | {kept['drawn_bpd']:.3f} |"
         lines.append(row)
     lines.append("")
     print(json.dumps(found))

@@ -27,7 +27,7 @@ DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 0.5, "fashion-mnist-sketch": 1.0, "po
 # Evaluation tables, docs/quality.md); 1.0 where not listed. No Fashion-MNIST setting comes within 1.5x its
 # Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety >= 0.8. The Portrait
 # tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face realism.
-DEFAULT_TEMPERATURE = {"mnist-sketch": 1.0, "fashion-mnist-sketch": 0.9, "portraits": 0.6}
+DEFAULT_TEMPERATURE = {"mnist-sketch": 1.0, "fashion-mnist-sketch": 0.9, "portraits": 0.6, "portraits-sketch": 0.6}
 DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.8, "fashion-mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
@@ -112,8 +112,8 @@ class Shelf:
         self.first = models[self.names[0]] if self.names else None
         # Both layouts come from the two-stage portrait model where it is loaded: sketching a new pose
         # first, it measured the better likeness (docs/quality.md, Portraits); the one-stage one stands in.
-        self.portraits = {NEW_POSE: models.get(sketch_first("Portraits")) or models.get("Portraits"),
-                          KEEP_LAYOUT: models.get(sketch_first("Portraits"))}
+        self.portrait_label = sketch_first("Portraits") if sketch_first("Portraits") in models else "Portraits"
+        self.portraits = {NEW_POSE: models.get(self.portrait_label), KEEP_LAYOUT: models.get(sketch_first("Portraits"))}
         self.encoder = load_encoder(notes) if self.portraits[NEW_POSE] is not None else None
 
     def model_for(self, dataset):

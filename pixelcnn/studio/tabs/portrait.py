@@ -99,8 +99,8 @@ def tab(shelf: Shelf) -> list:
                 if examples:  # right under the upload, in view at 1280x900
                     picture_examples(examples, upload, "Examples: held-out ORL photos (the model knows these people), and outside portraits")
                 count, temperature, seed, pace, go, stop, guidance = sampling_controls(
-                    "Portraits", 8, "Draw portraits", "portraits", guidance=shelf.guidance_for("Portraits"),
-                    temperature=shelf.temperature_for("Portraits"))
+                    "Portraits", 8, "Draw portraits", "portraits", guidance=shelf.guidance_for(shelf.portrait_label),
+                    temperature=shelf.temperature_for(shelf.portrait_label))  # the settings of the model that draws new poses
                 # Under the button, so that the examples and the button are both in view at 1280x900.
                 layout = Radio(list(LAYOUTS), value=NEW_POSE, label="Layout", elem_id="portrait-layout",
                                visible=sketch_first("Portraits") in shelf.models, info=LAYOUT_INFO)
