@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system data demo test bench clean
+.PHONY: setup system data native demo test bench clean
 
 # Python packages, and this package itself in editable mode (the `pixelcnn` command; tests and
 # benches import it without path edits): reinstalled only when one of these files changes.
@@ -31,7 +31,12 @@ system:
 data: $(STAMP) system
 	$(VENV)/bin/pixelcnn fetch
 
-setup: $(STAMP) system data
+# The sampler's native pixel step, compiled once for this CPU and cached with the data (about 40 s;
+# where it cannot be, the Python step draws and this says so).
+native: $(STAMP)
+	$(PY) -c "from pixelcnn.sampling import native; native.main()"
+
+setup: $(STAMP) system data native
 
 demo: setup
 	$(PY) app.py

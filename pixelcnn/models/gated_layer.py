@@ -11,6 +11,8 @@ The vertical-to-horizontal link enters before the gate, and the horizontal stack
 the vertical one. `GatedLayerStep` runs the same layer one pixel at a time, for the cached sampler.
 """
 
+from types import SimpleNamespace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,6 +68,15 @@ class GatedLayer(nn.Module):
             h_out = self.residual(gated) if self.first else h + self.residual(gated)
         return gate(v_pre), h_out, self.skip(gated)
 
+    def step_weights(self, bounds: list[tuple[int, int]]) -> SimpleNamespace:
+        """The one-pixel step's matrices (`derive_step_weights`), derived once, and again only after the
+        parameters change (in place, as training does, or by `.to()`): each cohort starts at once."""
+        key = (tuple(bounds), tuple((p.data_ptr(), p.dtype, p._version) for p in self.parameters()))
+        cached = self.__dict__.get("_step_weights")
+        if cached is None or cached[0] != key:
+            self.__dict__["_step_weights"] = cached = (key, derive_step_weights(self, bounds))
+        return cached[1]
+
     def stepper(self, cond_vec, cond_map, n: int, w: int, dtype: torch.dtype) -> "GatedLayerStep":
         """This layer, ready to run one pixel at a time over n images w pixels wide; cond_map
         channels last, (n, H, W, M), so that a row of it is one contiguous (n*W, M) matrix (one
@@ -84,6 +95,40 @@ def with_bias(conv, lo, hi):
     """A masked 1x1's rows for input channels [0, hi) and outputs [lo, hi), its bias on top."""
     weight = conv.masked_weight().t()  # (in, out); rows of later groups are masked to 0
     return torch.cat([conv.bias[None, lo:hi], weight[:hi, lo:hi]]).contiguous()
+
+
+@torch.no_grad()
+def derive_step_weights(layer: "GatedLayer", bounds: list[tuple[int, int]]) -> SimpleNamespace:
+    """The matrices `GatedLayerStep` runs, derived from the layer's parameters."""
+    hidden = layer.skip.weight.shape[0]
+    weight = layer.vertical.conv.weight  # (2h, in, taps, kernel)
+    taps, kernel, device = weight.shape[2], weight.shape[3], weight.device
+    groups = [(2 * lo, 2 * hi) for lo, hi in bounds]
+    w = SimpleNamespace()
+    grouped = torch.cat([torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]) for lo, hi in bounds]).to(device)
+    # Output row r reads input rows r-pad .. r, kept in ring slot (row % taps): one matrix per
+    # phase (r - pad) % taps and horizontal tap, (taps*in, 2h) over the slots.
+    w.vertical = [[torch.cat([weight[:, :, (slot - phase) % taps, t].t() for slot in range(taps)]).contiguous()
+                   for t in range(kernel)] for phase in range(taps)]
+    # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
+    horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)[:, grouped]
+    w.horizontal = [horizontal[:, a:b].contiguous() for a, b in groups]
+    w.link_weight = layer.link.weight[:, :, 0, 0].t()[:, grouped].contiguous()
+    # Both stacks' constant biases, added with the conditioning once a row: (4h) = [vertical conv | link + horizontal conv, grouped].
+    constant = torch.cat([layer.vertical.conv.bias, (layer.link.bias + layer.horizontal.bias)[grouped]])
+    # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
+    # the bias as its first row does product and bias in one call: (1 + hi, group).
+    w.residual = [with_bias(layer.residual, lo, hi) for lo, hi in bounds] if layer.residual is not None else None
+    w.skip = [with_bias(layer.skip, lo, hi) for lo, hi in bounds]
+    # The conditioning, made one image row at a time (a spatial map's for a whole batch would
+    # be (n, 4h, H, W) a layer), its horizontal half grouped: the latest rows' (vertical,
+    # horizontal) biases, (n, W or 1, 2h) each.
+    order = torch.cat([torch.arange(2 * hidden, device=device), 2 * hidden + grouped])
+    w.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order] + constant)
+    map_bias = constant if layer.cond is None else 0  # the constant once: with the vector's, or else here
+    w.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order] + map_bias)
+    w.constant = constant
+    return w
 
 
 class GatedLayerStep:
@@ -109,28 +154,9 @@ class GatedLayerStep:
         self.first, self.n, self.w, self.hidden = layer.first, n, w, hidden
         self.bounds = bounds  # [lo, hi) hidden channels of each colour group
         self.groups = [(2 * lo, 2 * hi) for lo, hi in bounds]  # its grouped pre-activation columns
-        grouped = torch.cat([torch.cat([torch.arange(lo, hi), torch.arange(hidden + lo, hidden + hi)]) for lo, hi in bounds]).to(device)
-        # Output row r reads input rows r-pad .. r, kept in ring slot (row % taps): one matrix per
-        # phase (r - pad) % taps and horizontal tap, (taps*in, 2h) over the slots.
-        self.vertical = [[torch.cat([weight[:, :, (slot - phase) % self.taps, t].t() for slot in range(self.taps)]).contiguous()
-                          for t in range(self.kernel)] for phase in range(self.taps)]
-        # (taps*in, 2h): a window of the row buffer, flattened tap-major, times this.
-        horizontal = layer.horizontal.masked_weight()[:, :, 0, :].permute(2, 1, 0).reshape(-1, 2 * hidden)[:, grouped]
-        self.horizontal = [horizontal[:, a:b].contiguous() for a, b in self.groups]
-        self.link_weight = layer.link.weight[:, :, 0, 0].t()[:, grouped].contiguous()
-        # Both stacks' constant biases, added with the conditioning once a row: (4h) = [vertical conv | link + horizontal conv, grouped].
-        self.constant = torch.cat([layer.vertical.conv.bias, (layer.link.bias + layer.horizontal.bias)[grouped]])
-        # The gated buffer holds a constant 1 before each layer's channels, so a weight matrix with
-        # the bias as its first row does product and bias in one call: (1 + hi, group).
-        self.residual = [with_bias(layer.residual, lo, hi) for lo, hi in self.bounds] if layer.residual is not None else None
-        self.skip = [with_bias(layer.skip, lo, hi) for lo, hi in self.bounds]
-        # The conditioning, made one image row at a time (a spatial map's for a whole batch would
-        # be (n, 4h, H, W) a layer), its horizontal half grouped: the latest rows' (vertical,
-        # horizontal) biases, (n, W or 1, 2h) each.
-        order = torch.cat([torch.arange(2 * hidden, device=device), 2 * hidden + grouped])
-        self.cond = None if layer.cond is None else (layer.cond.weight[order], layer.cond.bias[order] + self.constant)
-        map_bias = self.constant if layer.cond is None else 0  # the constant once: with the vector's, or else here
-        self.map = None if layer.cond_map is None else (layer.cond_map.weight[order, :, 0, 0].t(), layer.cond_map.bias[order] + map_bias)
+        weights = layer.step_weights(bounds)  # shared by every cohort of this model: never written to
+        self.vertical, self.horizontal, self.link_weight, self.constant = weights.vertical, weights.horizontal, weights.link_weight, weights.constant
+        self.residual, self.skip, self.cond, self.map = weights.residual, weights.skip, weights.cond, weights.map
         self.cond_vec, self.cond_map = cond_vec, cond_map  # (n, F), (n, H, W, M) channels last, or None
         self.row_conditioning: dict[int, torch.Tensor] = {}  # row -> (n, W or 1, 4h)
         self.map_rows: list[torch.Tensor] = []  # two (n, W, 4h) buffers the map's rows are made in, by row parity

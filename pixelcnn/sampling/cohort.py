@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pixelcnn.sampling import native
 from pixelcnn.sampling.drawer import Drawer, Part, check_args
 from pixelcnn.sampling.naive import naive
 
@@ -187,7 +188,8 @@ class Cached:
         self.intensity = torch.arange(model.levels, device=weight.device, dtype=weight.dtype) * (2.0 / (model.levels - 1)) - 1.0
         for step in self.steps:
             step.start()
-        self.take_views()
+        self.plan = None  # the Python step's views, taken where it draws
+        self.native = None  # the native pixel step over these buffers (False: the Python step), made at the first pixel
 
     def take_views(self) -> None:
         """Every slice the pixel loop touches is a view of a persistent buffer: taken once, up front."""
@@ -204,7 +206,7 @@ class Cached:
         for step in self.steps:
             step.keep(rows, self.cond_vec, self.cond_map)
         self.head.keep(rows)
-        self.take_views()
+        self.plan = self.native = None  # new buffers: made again
 
     def pixels(self, draw):
         """Draw the batch pixel by pixel with `draw` (a Drawer); yields the index of each finished pixel."""
@@ -212,14 +214,25 @@ class Cached:
         pad = self.steps[0].row.shape[1] - w
         layer_step = self.steps[0].step
         for row in range(h):
+            draw.row_noise(row)
             for col in range(w):
+                if self.native is None:
+                    self.native = native.plan(self, draw) or False
+                if self.native:
+                    self.native.pixel(row, col, draw.noise)  # read again each pixel: images may have left
+                    yield row * w + col
+                    continue
+                if self.plan is None:
+                    self.take_views()
                 for channel in range(c):
                     for views in self.plan[col][channel]:
                         layer_step(*views)
                     value = draw(channel, row, col, self.head.logits(channel))
                     torch.index_select(self.intensity, 0, value, out=self.image_row[col][channel])
                 yield row * w + col
-            if row + 1 < h:
+            if row + 1 < h and self.native:
+                self.native.next_row(row, [bias for step in self.steps for bias in (step.biases_at(row)[0], step.biases_at(row + 1)[1])])
+            elif row + 1 < h:
                 advance_vertical(self.steps, row, pad)
 
 

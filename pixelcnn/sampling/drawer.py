@@ -87,8 +87,7 @@ class Drawer:
         parts, device = self.parts, self.device
         bounds = [0, *itertools.accumulate(p.n for p in parts)]
         self.images = bounds[-1]
-        c, h, w = self.shape  # each sub-pixel's column of the canvas, as views taken once
-        self.cells = [[[self.canvas[:, channel, row, col] for col in range(w)] for row in range(h)] for channel in range(c)]
+        self.cells = None  # each sub-pixel's column of the canvas, as views taken once (where this class draws)
 
         def per_image(value, dtype=torch.float32):
             return torch.tensor([value(p) for p in parts for _ in range(p.n)], dtype=dtype, device=device).reshape(-1, 1)
@@ -127,10 +126,9 @@ class Drawer:
         self.arrange()
         return rows
 
-    def noise_columns(self, row) -> list[list[torch.Tensor]]:
-        """This image row's Gumbel noise, [channel][col] -> (images, levels): each part's from its own
-        generator, made in place in one buffer kept from row to row (a new one each row costs page
-        faults), and each sub-pixel's view of it taken once a buffer."""
+    def row_noise(self, row) -> torch.Tensor:
+        """This image row's Gumbel noise, (images, C, W, levels): each part's from its own generator,
+        made in place in one buffer kept from row to row (a new one each row costs page faults)."""
         if row != self.row:
             c, _, w = self.shape
             if self.uniform is None or len(self.uniform) != self.images:
@@ -140,6 +138,11 @@ class Drawer:
                 torch.rand((part.n, c, w, self.levels), generator=generator, out=self.uniform[lo : lo + part.n])
                 lo += part.n
             self.noise, self.row = self.uniform.clamp_(min=1e-12).log_().neg_().log_().neg_().to(self.device), row
+        return self.noise
+
+    def noise_columns(self, row) -> list[list[torch.Tensor]]:
+        """`row_noise`, [channel][col] -> (images, levels): each sub-pixel's view taken once a buffer."""
+        self.row_noise(row)
         if self.noise is not self.columns_of:  # a new buffer (the first row, or images left the batch)
             c, _, w = self.shape
             self.columns = [[self.noise[:, channel, col] for col in range(w)] for channel in range(c)]
@@ -165,6 +168,9 @@ class Drawer:
         if self.known is not None:
             keep = self.known_mask[:, channel, row, col]
             value = torch.where(keep, self.known[:, channel, row, col], value)
+        if self.cells is None:
+            c, h, w = self.shape
+            self.cells = [[[self.canvas[:, k, y, x] for x in range(w)] for y in range(h)] for k in range(c)]
         if self.kept is None:
             self.cells[channel][row][col].copy_(value)
         else:

@@ -49,14 +49,17 @@ def run(model, steps: Iterator[int], canvas: torch.Tensor, every: int) -> Iterat
     was_training = model.training
     model.eval()
     try:
-        while True:
+        finished = False
+        while not finished:
             # Grad mode is per thread, and a consumer (a web server) may resume this generator
-            # from another thread each time: switch it off around every step, not once.
+            # from another thread each time: switch it off around the steps between two frames.
             with torch.no_grad():
-                pixel = next(steps, None)
-            if pixel is None:
-                break
-            if (pixel + 1) % every == 0 and pixel + 1 < h * w:
+                finished = True
+                for pixel in steps:
+                    if (pixel + 1) % every == 0 and pixel + 1 < h * w:
+                        finished = False
+                        break
+            if not finished:
                 yield canvas.clone(), (pixel + 1) * c, total
     finally:
         model.train(was_training)

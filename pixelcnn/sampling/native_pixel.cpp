@@ -1,0 +1,384 @@
+// One pixel of the cached sampler (pixelcnn/sampling/cohort.py, `Cached`) in one native call:
+// every gated layer's horizontal step, the head and the draw (guidance, temperature, the
+// Gumbel-max with the request's own noise, given pixels, the bits each image's values cost, the
+// logits hooks), for every image of a batch, in float32.
+//
+// The arithmetic is the Python step's, in the same order: the matrix products go to the BLAS that
+// torch's own addmm calls (sgemm_, with the arguments addmm passes it), the gates to the SLEEF
+// functions torch's vectorised kernels use. The buffers are the Python sampler's own tensors
+// (`GatedLayerStep`, `Head`, `Drawer`), so the two can take turns; the vertical stack, once a row,
+// stays in Python.
+
+#include <torch/extension.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+                       const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+                       const int* ldc);
+#if defined(__AVX512F__)
+extern "C" __m512 Sleef_tanhf16_u10(__m512);
+extern "C" __m512 Sleef_expf16_u10(__m512);
+#endif
+
+namespace {
+
+// C (m x n, row-major, ldc) = beta * C + A (m x k, lda) B (k x n, ldb), as torch.addmm(out=C)
+// does it: the column-major product C' = B' A', leading dimensions normalised as cpublas does.
+void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc) {
+  int cm = static_cast<int>(n), cn = static_cast<int>(m), ck = static_cast<int>(k);
+  int la = static_cast<int>(ldb), lb = static_cast<int>(lda), lc = static_cast<int>(ldc);
+  if (cn == 1) {
+    lc = cm;
+    lb = ck;
+  }
+  if (ck == 1) la = cm;
+  const float one = 1.0f;
+  sgemm_("N", "N", &cm, &cn, &ck, &one, b, &la, a, &lb, &beta, c, &lc);
+}
+
+// Copy `rows` rows of `cols` floats between two strided matrices.
+void copy_rows(int64_t rows, int64_t cols, const float* from, int64_t from_ld, float* to, int64_t to_ld) {
+  for (int64_t i = 0; i < rows; ++i) std::memcpy(to + i * to_ld, from + i * from_ld, cols * sizeof(float));
+}
+
+// out[j] = tanh(pre[j]) * sigmoid(pre[half + j]), j < half.
+void gate(const float* pre, int64_t half, float* out) {
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; j + 16 <= half; j += 16) {
+    __m512 t = Sleef_tanhf16_u10(_mm512_loadu_ps(pre + j));
+    __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_loadu_ps(pre + half + j)));
+    _mm512_storeu_ps(out + j, _mm512_mul_ps(t, _mm512_div_ps(one, _mm512_add_ps(e, one))));
+  }
+#endif
+  for (; j < half; ++j) out[j] = std::tanh(pre[j]) * (1.0f / (1.0f + std::exp(-pre[half + j])));
+}
+
+float* f32(const at::Tensor& t) { return t.data_ptr<float>(); }
+
+// One gated layer's buffers and per-colour-group weights (a `GatedLayerStep`'s).
+struct Layer {
+  at::Tensor row, row_bias;                          // (n, W + pad, in), (n * (W + 2 pad), 2h)
+  std::vector<at::Tensor> horizontal, pre, residual;  // per group: (taps*in, 2g), (n, 2g), (1 + hi, g) or none
+  at::Tensor column, vertical_pre, link;             // (n, W + 2 pad, taps, in), (n * (W + 2 pad), 2h), (2h, 2h)
+  std::vector<std::vector<at::Tensor>> vertical;     // [phase][tap] (taps*in, 2h)
+  int64_t in, pad, width;
+  bool first;
+};
+
+// dst (n, W, 2h) rows of a padded (n, W + 2 pad, 2h) buffer += bias, broadcast from (n or 1, W or 1, 2h).
+void add_bias(float* dst, int64_t n, int64_t width, int64_t channels, int64_t padded, const at::Tensor& bias) {
+  const float* b = bias.data_ptr<float>();
+  const int64_t si = bias.size(0) == 1 ? 0 : bias.stride(0), sx = bias.size(1) == 1 ? 0 : bias.stride(1), sj = bias.stride(2);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t x = 0; x < width; ++x) {
+      float* d = dst + (i * padded + x) * channels;
+      const float* from = b + i * si + x * sx;
+      for (int64_t j = 0; j < channels; ++j) d[j] += from[j * sj];
+    }
+}
+
+}  // namespace
+
+class NativePixel {
+ public:
+  NativePixel(std::vector<at::Tensor> rows, std::vector<at::Tensor> row_biases, std::vector<std::vector<at::Tensor>> horizontal,
+              std::vector<std::vector<at::Tensor>> pre, std::vector<std::vector<at::Tensor>> residual, std::vector<at::Tensor> columns,
+              std::vector<at::Tensor> vertical_pre, std::vector<at::Tensor> links, std::vector<std::vector<std::vector<at::Tensor>>> vertical,
+              std::vector<int64_t> bounds,
+              at::Tensor gated, std::vector<at::Tensor> skip, std::vector<at::Tensor> hidden, std::vector<at::Tensor> hidden_b,
+              std::vector<at::Tensor> out, at::Tensor out_b, at::Tensor intensity,
+              // the drawer's
+              int64_t images, at::Tensor row_images, at::Tensor second, at::Tensor guided, at::Tensor scale, at::Tensor temperature,
+              std::optional<at::Tensor> known, std::optional<at::Tensor> known_mask, at::Tensor canvas, std::optional<at::Tensor> kept,
+              at::Tensor nats, bool counting, std::vector<int64_t> record_bounds, std::vector<at::Tensor> record_first,
+              std::vector<at::Tensor> record_others, std::vector<at::Tensor> record_count, std::vector<int64_t> hook_bounds,
+              std::vector<py::object> hooks)
+      : bounds_(std::move(bounds)), gated_(std::move(gated)), skip_(std::move(skip)), hidden_(std::move(hidden)),
+        hidden_b_(std::move(hidden_b)), out_(std::move(out)), out_b_(std::move(out_b)), intensity_(std::move(intensity)),
+        images_(images), row_images_(std::move(row_images)), second_(std::move(second)), guided_(std::move(guided)),
+        scale_(std::move(scale)), temperature_(std::move(temperature)), known_(std::move(known)), known_mask_(std::move(known_mask)),
+        canvas_(std::move(canvas)), kept_(std::move(kept)), nats_(std::move(nats)), counting_(counting),
+        record_bounds_(std::move(record_bounds)), record_first_(std::move(record_first)), record_others_(std::move(record_others)),
+        record_count_(std::move(record_count)), hook_bounds_(std::move(hook_bounds)), hooks_(std::move(hooks)) {
+    for (size_t k = 0; k < rows.size(); ++k) {
+      Layer layer;
+      layer.row = rows[k];
+      layer.row_bias = row_biases[k];
+      layer.horizontal = horizontal[k];
+      layer.pre = pre[k];
+      layer.residual = residual[k];
+      layer.column = columns[k];
+      layer.vertical_pre = vertical_pre[k];
+      layer.link = links[k];
+      layer.vertical = vertical[k];
+      layer.in = rows[k].size(2);
+      layer.width = canvas_.size(3);
+      layer.pad = rows[k].size(1) - layer.width;
+      layer.first = k == 0;
+      layers_.push_back(std::move(layer));
+    }
+    n_ = gated_.size(0);
+    hidden_channels_ = gated_.size(2) - 1;
+    levels_ = out_[0].size(1);
+    auto options = gated_.options();
+    skips_ = at::zeros({n_, hidden_channels_}, options);
+    relu_ = at::zeros({n_, hidden_channels_}, options);
+    features_ = at::zeros({n_, hidden_channels_}, options);
+    stacked_ = at::zeros({n_, static_cast<int64_t>(layers_.size()) * (1 + hidden_channels_)}, options);
+    logits_ = at::zeros({n_, levels_}, options);
+    chosen_ = at::zeros({images_, levels_}, options);
+    values_ = at::zeros({images_}, canvas_.options());
+  }
+
+  // Draw sub-pixels (channel, row, col) of every channel: noise (images, C, W, levels), the row's Gumbel noise.
+  void pixel(int64_t row, int64_t col, const at::Tensor& noise) {
+    TORCH_CHECK(noise.is_contiguous() && noise.scalar_type() == at::kFloat && noise.size(0) == images_, "noise must be (images, C, W, levels) float32");
+    const int64_t channels = canvas_.size(1);
+    for (int64_t channel = 0; channel < channels; ++channel) {
+      {
+        py::gil_scoped_release free;  // the page's threads go on while the arithmetic runs
+        for (size_t k = 0; k < layers_.size(); ++k) layer_step(k, channel, col);
+        head(channel);
+        choose(channel);
+      }
+      call_hooks(channel, row, col);
+      py::gil_scoped_release free;
+      draw(channel, row, col, noise);
+    }
+  }
+
+  // The vertical stack over the finished image `row` (as `advance_vertical`): each layer's
+  // vertical pre-activations over its ring of input rows, its biases (`biases[2k]`: this row's
+  // vertical ones, `biases[2k + 1]`: the next row's horizontal ones, (n or 1, W or 1, 2h) each), the
+  // next row's horizontal bias, and the gate into the layer above's ring.
+  void next_row(int64_t row, std::vector<at::Tensor> biases) {
+    py::gil_scoped_release free;
+    Layer& bottom = layers_[0];
+    const int64_t width = bottom.width;
+    {  // the finished image row, already scaled, into the first layer's ring
+      const int64_t taps = bottom.pad + 1, in = bottom.in, padded = width + 2 * bottom.pad;
+      const float* from = f32(bottom.row) + bottom.pad * in;
+      float* to = f32(bottom.column) + (bottom.pad * taps + row % taps) * in;
+      for (int64_t i = 0; i < n_; ++i)
+        for (int64_t x = 0; x < width; ++x)
+          std::memcpy(to + (i * padded + x) * taps * in, from + (i * bottom.row.size(1) + x) * in, in * sizeof(float));
+    }
+    for (size_t k = 0; k < layers_.size(); ++k) {
+      Layer& layer = layers_[k];
+      const int64_t taps = layer.pad + 1, in = layer.in, padded = width + 2 * layer.pad, h2 = layer.vertical_pre.size(1);
+      const int64_t kernel = static_cast<int64_t>(layer.vertical[0].size()), positions = n_ * padded, valid = positions - (kernel - 1);
+      const auto& weights = layer.vertical[((row - layer.pad) % taps + taps) % taps];
+      const float* inputs = f32(layer.column);
+      float* pre = f32(layer.vertical_pre);
+      for (int64_t tap = 0; tap < kernel; ++tap)
+        gemm(valid, h2, taps * in, inputs + tap * taps * in, taps * in, f32(weights[tap]), h2, tap ? 1.0f : 0.0f, pre, h2);
+      add_bias(pre, n_, width, h2, padded, biases[2 * k]);
+      float* row_bias = f32(layer.row_bias);
+      gemm(positions, h2, h2, pre, h2, f32(layer.link), h2, 0.0f, row_bias, h2);
+      add_bias(row_bias, n_, width, h2, padded, biases[2 * k + 1]);
+      std::memset(f32(layer.row), 0, layer.row.numel() * sizeof(float));
+      if (k + 1 == layers_.size()) continue;  // nothing reads the last layer's vertical output
+      Layer& above = layers_[k + 1];
+      const int64_t hidden = h2 / 2, above_taps = above.pad + 1, above_padded = width + 2 * above.pad;
+      float* to = f32(above.column) + (above.pad * above_taps + row % above_taps) * above.in;
+      for (int64_t i = 0; i < n_; ++i)
+        for (int64_t x = 0; x < width; ++x)
+          gate(pre + (i * padded + x) * h2, hidden, to + (i * above_padded + x) * above_taps * above.in);
+    }
+  }
+
+ private:
+  // Layer k's colour group `channel` at column col: the horizontal pre-activation, the gate into
+  // the stacked gated outputs, and the residual output into the next layer's row.
+  void layer_step(size_t k, int64_t channel, int64_t col) {
+    Layer& layer = layers_[k];
+    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo;
+    const int64_t h2 = layer.row_bias.size(1), padded = layer.width + 2 * layer.pad;
+    float* pre = f32(layer.pre[channel]);
+    const float* bias = f32(layer.row_bias) + col * h2 + 2 * lo;
+    copy_rows(n_, 2 * group, bias, padded * h2, pre, 2 * group);
+    const int64_t row_ld = layer.row.size(1) * layer.in, taps = layer.pad + 1;
+    gemm(n_, 2 * group, taps * layer.in, f32(layer.row) + col * layer.in, row_ld, f32(layer.horizontal[channel]), 2 * group, 1.0f,
+         pre, 2 * group);
+    const int64_t gated_ld = gated_.size(1) * gated_.size(2), stride = gated_.size(2);
+    float* gated = f32(gated_) + k * stride;
+    for (int64_t i = 0; i < n_; ++i) gate(pre + i * 2 * group, group, gated + i * gated_ld + 1 + lo);
+    if (k + 1 == layers_.size()) return;  // the last layer feeds only its skip
+    Layer& above = layers_[k + 1];
+    const int64_t above_ld = above.row.size(1) * above.in;
+    float* layer_out = f32(above.row) + (above.pad + col) * above.in + lo;
+    const float* weight = f32(layer.residual[channel]);
+    if (layer.first) {
+      gemm(n_, group, 1 + hi, gated, gated_ld, weight, group, 0.0f, layer_out, above_ld);
+    } else {
+      copy_rows(n_, group, f32(layer.row) + (layer.pad + col) * layer.in + lo, row_ld, layer_out, above_ld);
+      gemm(n_, group, 1 + hi, gated, gated_ld, weight, group, 1.0f, layer_out, above_ld);
+    }
+  }
+
+  // The skip sum and the output head for colour `channel` -> logits_ (n, levels).
+  void head(int64_t channel) {
+    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo;
+    const int64_t layers = gated_.size(1), stride = gated_.size(2), h = hidden_channels_;
+    const float* stacked = f32(gated_);
+    int64_t stacked_ld = layers * stride;
+    if (hi != h) {  // this group's columns of every layer, side by side
+      float* to = f32(stacked_);
+      stacked_ld = layers * (1 + hi);
+      for (int64_t i = 0; i < n_; ++i)
+        for (int64_t l = 0; l < layers; ++l)
+          std::memcpy(to + i * stacked_ld + l * (1 + hi), stacked + i * layers * stride + l * stride, (1 + hi) * sizeof(float));
+      stacked = to;
+    }
+    float* skips = f32(skips_);
+    gemm(n_, group, stacked_ld, stacked, stacked_ld, f32(skip_[channel]), group, 0.0f, skips + lo, h);
+    float* relu = f32(relu_);
+    for (int64_t i = 0; i < n_; ++i)
+      for (int64_t j = 0; j < hi; ++j) relu[i * hi + j] = std::max(skips[i * h + j], 0.0f);
+    float* features = f32(features_);
+    const float* bias = f32(hidden_b_[channel]);
+    for (int64_t i = 0; i < n_; ++i) std::memcpy(features + i * h + lo, bias, group * sizeof(float));
+    gemm(n_, group, hi, relu, hi, f32(hidden_[channel]), group, 1.0f, features + lo, h);
+    for (int64_t i = 0; i < n_; ++i)
+      for (int64_t j = lo; j < hi; ++j) features[i * h + j] = std::max(features[i * h + j], 0.0f);
+    float* logits = f32(logits_);
+    const float* out_bias = f32(out_b_) + channel * levels_;
+    for (int64_t i = 0; i < n_; ++i) std::memcpy(logits + i * levels_, out_bias, levels_ * sizeof(float));
+    gemm(n_, levels_, hi, features, h, f32(out_[channel]), levels_, 1.0f, logits, levels_);
+  }
+
+  // Each image's logits after guidance (before the temperature) -> chosen_ (images, levels).
+  void choose(int64_t channel) {
+    const float* logits = f32(logits_);
+    float* chosen = f32(chosen_);
+    const bool* guided = guided_.data_ptr<bool>();
+    const int64_t* second = second_.data_ptr<int64_t>();
+    const float* scale = f32(scale_);
+    for (int64_t i = 0; i < images_; ++i) {
+      const float* c = logits + i * levels_;
+      float* out = chosen + i * levels_;
+      if (guided[i]) {
+        const float* u = logits + second[i] * levels_;
+        const float s = scale[i];
+        for (int64_t j = 0; j < levels_; ++j) out[j] = u[j] + s * (c[j] - u[j]);
+      } else {
+        std::memcpy(out, c, levels_ * sizeof(float));
+      }
+    }
+  }
+
+  // What the drawer's `on_logits` hooks see: LogitsRecords written here, other hooks called.
+  void call_hooks(int64_t channel, int64_t row, int64_t col) {
+    if (record_first_.empty() && hooks_.empty()) return;
+    const int64_t channels = canvas_.size(1), width = canvas_.size(3);
+    const int64_t index = (row * width + col) * channels + channel;
+    const float* chosen = f32(chosen_);
+    for (size_t r = 0; r < record_first_.size(); ++r) {
+      const int64_t lo = record_bounds_[2 * r], hi = record_bounds_[2 * r + 1];
+      std::memcpy(f32(record_first_[r]) + index * levels_, chosen + lo * levels_, levels_ * sizeof(float));
+      at::Tensor& others = record_others_[r];
+      const int64_t kept = std::min<int64_t>(others.size(0), hi - lo - 1), others_ld = others.size(1) * levels_;
+      at::Half* half = others.data_ptr<at::Half>();
+      for (int64_t i = 0; i < kept; ++i)
+        for (int64_t j = 0; j < levels_; ++j) half[i * others_ld + index * levels_ + j] = at::Half(chosen[(lo + 1 + i) * levels_ + j]);
+      int64_t* count = record_count_[r].data_ptr<int64_t>();
+      count[0] = std::max(count[0], index + 1);
+    }
+    for (size_t k = 0; k < hooks_.size(); ++k) {
+      const int64_t lo = hook_bounds_[2 * k], hi = hook_bounds_[2 * k + 1];
+      hooks_[k](channel, row, col, chosen_.narrow(0, lo, hi - lo).clone());
+    }
+  }
+
+  // Each image's value, argmax(chosen / T + g), or its given one; into the canvas, the bits and
+  // the first layer's row (both batch rows of a guided image).
+  void draw(int64_t channel, int64_t row, int64_t col, const at::Tensor& noise) {
+    const int64_t channels = canvas_.size(1), height = canvas_.size(2), width = canvas_.size(3);
+    const float* chosen = f32(chosen_);
+    const float* temperature = f32(temperature_);
+    const float* g = f32(noise) + (channel * width + col) * levels_;
+    const int64_t noise_ld = channels * width * levels_;
+    const int64_t cell = (channel * height + row) * width + col, image_ld = channels * height * width;
+    int64_t* values = values_.data_ptr<int64_t>();
+    int64_t* canvas = canvas_.data_ptr<int64_t>();
+    const int64_t* kept = kept_ ? kept_->data_ptr<int64_t>() : nullptr;
+    const float* logits = f32(logits_);
+    double* nats = nats_.data_ptr<double>();
+    for (int64_t i = 0; i < images_; ++i) {
+      const float* c = chosen + i * levels_;
+      const float* gi = g + i * noise_ld;
+      const float t = temperature[i];
+      int64_t best = 0;
+      float top = c[0] / t + gi[0];
+      for (int64_t j = 1; j < levels_; ++j) {
+        const float v = c[j] / t + gi[j];
+        if (v > top) {
+          top = v;
+          best = j;
+        }
+      }
+      if (known_ && known_mask_->data_ptr<bool>()[i * image_ld + cell]) best = known_->data_ptr<int64_t>()[i * image_ld + cell];
+      values[i] = best;
+      const int64_t at = kept ? kept[i] : i;
+      canvas[at * image_ld + cell] = best;
+      if (counting_) {  // -log softmax(conditional logits)[value]
+        const float* l = logits + i * levels_;
+        float top_logit = l[0];
+        for (int64_t j = 1; j < levels_; ++j) top_logit = std::max(top_logit, l[j]);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < levels_; ++j) sum += std::exp(l[j] - top_logit);
+        nats[at] -= static_cast<double>(l[best] - top_logit - std::log(sum));
+      }
+    }
+    Layer& first = layers_[0];
+    const int64_t batch_rows = row_images_.size(0), row_ld = first.row.size(1) * first.in;
+    const int64_t* images = row_images_.data_ptr<int64_t>();
+    const float* intensity = f32(intensity_);
+    float* input = f32(first.row) + (first.pad + col) * first.in + channel;
+    for (int64_t r = 0; r < batch_rows; ++r) input[r * row_ld] = intensity[values[images[r]]];
+  }
+
+  std::vector<Layer> layers_;
+  std::vector<int64_t> bounds_;
+  at::Tensor gated_;
+  std::vector<at::Tensor> skip_, hidden_, hidden_b_, out_;
+  at::Tensor out_b_, intensity_;
+  int64_t images_;
+  at::Tensor row_images_, second_, guided_, scale_, temperature_;
+  std::optional<at::Tensor> known_, known_mask_;
+  at::Tensor canvas_;
+  std::optional<at::Tensor> kept_;
+  at::Tensor nats_;
+  bool counting_;
+  std::vector<int64_t> record_bounds_;
+  std::vector<at::Tensor> record_first_, record_others_, record_count_;
+  std::vector<int64_t> hook_bounds_;
+  std::vector<py::object> hooks_;
+  int64_t n_, hidden_channels_, levels_;
+  at::Tensor skips_, relu_, features_, stacked_, logits_, chosen_, values_;
+};
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  py::class_<NativePixel>(m, "NativePixel")
+      .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::vector<at::Tensor>>,
+                    std::vector<std::vector<at::Tensor>>, std::vector<std::vector<at::Tensor>>, std::vector<at::Tensor>,
+                    std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::vector<std::vector<at::Tensor>>>,
+                    std::vector<int64_t>, at::Tensor,
+                    std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, at::Tensor,
+                    at::Tensor, int64_t, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>,
+                    std::optional<at::Tensor>, at::Tensor, std::optional<at::Tensor>, at::Tensor, bool, std::vector<int64_t>,
+                    std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<int64_t>,
+                    std::vector<py::object>>())
+      .def("pixel", &NativePixel::pixel, "Draw every channel of pixel (row, col) with the row's Gumbel noise.")
+      .def("next_row", &NativePixel::next_row, "The vertical stack over the finished row, with each layer's biases.");
+}
