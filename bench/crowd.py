@@ -1,6 +1,6 @@
 """A crowd at once: N visitors press Generate together on the By class tab, at the page's defaults.
 
-    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2] [--client browser|gradio]
+    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2] [--client browser|gradio] [--steps native python]
 
 Starts `python app.py` on a free port, warms it with one drawing, then for each N sends N
 simultaneous requests (MNIST, class k mod 10, 16 digits, guidance 2 as the page starts for
@@ -10,6 +10,9 @@ process, through Gradio's HTTP API (the request, then its event stream), each fr
 pictures fetched as they come. `--client gradio` gives each visitor a gradio_client in a thread
 of its own instead (as the bench did before): thirty-two Python clients are far heavier than
 thirty-two browsers, and on this machine they run on the two cores the server has.
+
+The whole run is made once per pixel step asked for (`--steps`: the native one, then the Python
+one, PIXELCNN_NATIVE=0), each with a fresh server, so the two are compared in one run.
 
 Per N it prints: how many were served and refused; seconds from pressing Generate to the first
 frame that shows the drawing under way (a "Drawing" or "Done" status: a "Waiting" line does not
@@ -22,6 +25,7 @@ first frame max <= 1 s; 32 visitors' first frame p95 <= 2 s, done p95 <= 15 s, 3
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -124,28 +128,31 @@ def main():
     parser.add_argument("--load-certificates", action="store_true",
                         help="let each client load the CA certificates for every request, as gradio_client does by default (the "
                              "bench's figures before the engine had its own process were measured so)")
+    parser.add_argument("--steps", nargs="+", choices=("native", "python"), default=["native", "python"],
+                        help="the pixel steps to run the whole bench with, one server each (default: both)")
     args = parser.parse_args()
     log = open(args.log, "w") if args.log else subprocess.DEVNULL
-    proc, url, _ = start_app("pixelcnn-crowd-", ["--threads", str(args.threads)] if args.threads else [], log)
-    try:
-        wait_serving(url, proc)
-        burst(url, 1, args, 0)  # warm-up
-        print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")
-        print("| visitors at once | served | first frame | drawing done | digits/s | memory (MB) |")
-        print("|---|---|---|---|---|---|")
-        for n in args.visitors:
-            time.sleep(args.quiet)
-            results, wall = burst(url, n, args, 1000 * n)
-            served = [r for r in results if r[0] == "served"]
-            firsts = [r[1] for r in served if r[1] is not None]
-            print(f"| {n} | {len(served)} of {n} | {spread(firsts)} | {spread([r[2] for r in served])} | "
-                  f"{len(served) * args.count / wall:.1f} | {memory_mb(proc.pid):.0f} |", flush=True)
-            for reason in sorted({r[3] for r in results if r[0] == "refused"}):
-                print(f"|  | not served: {reason} |")
-    finally:
-        proc.terminate()
-        proc.wait()
-
+    print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")
+    print("| pixel step | visitors at once | served | first frame | drawing done | digits/s | memory (MB) |")
+    print("|---|---|---|---|---|---|---|")
+    for step in args.steps:
+        os.environ["PIXELCNN_NATIVE"] = "1" if step == "native" else "0"  # the server and its engine inherit it
+        proc, url, _ = start_app("pixelcnn-crowd-", ["--threads", str(args.threads)] if args.threads else [], log)
+        try:
+            wait_serving(url, proc)
+            burst(url, 1, args, 0)  # warm-up
+            for n in args.visitors:
+                time.sleep(args.quiet)
+                results, wall = burst(url, n, args, 1000 * n)
+                served = [r for r in results if r[0] == "served"]
+                firsts = [r[1] for r in served if r[1] is not None]
+                print(f"| {step} | {n} | {len(served)} of {n} | {spread(firsts)} | {spread([r[2] for r in served])} | "
+                      f"{len(served) * args.count / wall:.1f} | {memory_mb(proc.pid):.0f} |", flush=True)
+                for reason in sorted({r[3] for r in results if r[0] == "refused"}):
+                    print(f"|  |  | not served: {reason} |")
+        finally:
+            proc.terminate()
+            proc.wait()
 
 if __name__ == "__main__":
     main()

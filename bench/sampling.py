@@ -1,12 +1,14 @@
-"""Sampling speed: the cached sampler against the naive one (a full forward pass per sub-pixel).
+"""Sampling speed: the cached sampler with its native pixel step, with the Python step it stands
+in for, and the naive sampler (a full forward pass per sub-pixel).
 
     python bench/sampling.py [--threads N] [--naive-rows R]
 
 Prints, for a 28x28 grey class-conditional model of the bundled size and a 32x32 RGB model:
-seconds per image at batch 1, 16 and 64 for both samplers, the speedup, and the FLOP
-efficiency of the cached sampler (the multiply-adds one image needs, times images per second,
-over this machine's fp32 matmul rate measured in the same run). The naive sampler is timed on
-its first R rows and extrapolated to the whole image (every one of its steps costs the same).
+seconds per image at batch 1, 16 and 64 for the three, the native step's speedup over the Python
+step and over the naive sampler, and the FLOP efficiency of both cached steps (the multiply-adds
+one image needs, times images per second, over this machine's fp32 matmul rate measured in the
+same run, with the same threads). The naive sampler is timed on its first R rows and
+extrapolated to the whole image (every one of its steps costs the same).
 """
 
 import argparse
@@ -18,7 +20,7 @@ import torch
 
 from common import matmul_flops
 from pixelcnn.models import GatedPixelCNN
-from pixelcnn.sampling import sample, sample_stream
+from pixelcnn.sampling import native, sample, sample_stream
 
 BATCHES = (1, 16, 64)
 
@@ -67,18 +69,22 @@ def main():
         "32x32 RGB": (bundled_or_random(Path("/nonexistent"), image_channels=3, image_size=[32, 32], hidden_channels=48, num_layers=8, kernel_size=5), (32, 32)),
     }
     flops = matmul_flops()
-    print(f"torch {torch.__version__}, {args.threads} threads; fp32 1024x1024 matmul: {flops / 1e9:.1f} GFLOP/s")
+    print(f"torch {torch.__version__}, {args.threads} threads; fp32 1024x1024 matmul: {flops / 1e9:.1f} GFLOP/s; native step: "
+          f"{'built' if native.available() else 'NOT AVAILABLE (both columns are the Python step)'}")
     print(f"naive timed on its first {args.naive_rows} rows (after one warm-up row) and extrapolated\n")
-    print("| model | batch | cached s/image | naive s/image | speedup | cached FLOP efficiency |")
-    print("|---|---|---|---|---|---|")
+    print("| model | batch | native step s/image | Python step s/image | naive s/image | native vs Python | native vs naive "
+          "| FLOP efficiency: Python -> native |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, (model, size) in models.items():
         need = 2 * model.multiply_adds_per_pixel() * size[0] * size[1]
         for n in BATCHES:
-            cached = time_cached(model, n, size)
+            fast = time_cached(model, n, size)
+            with native.disabled():
+                python = time_cached(model, n, size)
             naive = time_naive(model, n, size, args.naive_rows)
-            efficiency = need * n / cached / flops
-            print(f"| {name} | {n} | {cached / n:.4f} ({cached:.2f} s total) | {naive / n:.3f} | {naive / cached:.0f}x | {100 * efficiency:.2f}% |", flush=True)
-
+            print(f"| {name} | {n} | {fast / n:.4f} ({fast:.3f} s total) | {python / n:.4f} ({python:.3f} s total) | {naive / n:.3f} | "
+                  f"{python / fast:.1f}x | {naive / fast:.0f}x | {100 * need * n / python / flops:.1f}% -> {100 * need * n / fast / flops:.1f}% |",
+                  flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """The engine's pixel step: milliseconds one sub-pixel of every image in a batch costs, for the
 samplers the page draws with, at the batch sizes a crowd makes.
 
-    python bench/step.py [--threads 1 2] [--rows 1 64 512 1024]
+    python bench/step.py [--threads 1 2] [--rows 1 64 512 1024] [--steps native python]
 
 For each bundled sampler (the MNIST two-stage model's sketch and detail stages, the latter
 conditioned on its map, and the portrait model, conditioned on a face vector) it draws a batch of
@@ -9,12 +9,14 @@ whole images as the page does (guidance 2: two batch rows an image, class or fac
 the sketch map), and times the steps of its third and fourth image rows (the vertical stack's
 once-a-row work included). Run the same file in two checkouts to compare two versions of the
 sampler; the "images/s" column is images over the time of a whole image at that step cost, a
-ceiling for what the engine can serve. Each measurement runs in a fresh process, as the page's
+ceiling for what the engine can serve. Each sampler is timed with the native pixel step and with the
+Python step (PIXELCNN_NATIVE=0), each measurement in a fresh process. Each measurement runs in a fresh process, as the page's
 engine measures its costs when it starts: in one process, an earlier measurement changed a later
 one by up to 2x (measured).
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -61,6 +63,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 64, 512, 1024])
+    parser.add_argument("--steps", nargs="+", choices=("native", "python"), default=["native", "python"])
     parser.add_argument("--one", nargs=3, metavar=("SAMPLER", "THREADS", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # one measurement, in this fresh process: prints its seconds
@@ -71,17 +74,19 @@ def main():
         print(time_step(model, rows, size))
         return
     print(f"torch {torch.__version__}; ms a pixel step at each number of batch rows (images/s at that batch; guided: two rows an image)\n")
-    print(f"| sampler | threads | {' | '.join(f'{r} rows' for r in args.rows)} |")
-    print(f"|---|---|{'---|' * len(args.rows)}")
+    print(f"| sampler | threads | step | {' | '.join(f'{r} rows' for r in args.rows)} |")
+    print(f"|---|---|---|{'---|' * len(args.rows)}")
     for threads in args.threads:
         for name, (model, size) in samplers().items():
-            cells = []
-            for rows in args.rows:
-                run = subprocess.run([sys.executable, __file__, "--one", name, str(threads), str(rows)], capture_output=True, text=True, check=True)
-                step = float(run.stdout.split()[-1])
-                cells.append(f"{1e3 * step:.2f} ({max(rows // 2, 1) / (step * size[0] * size[1] * model.image_channels):.0f})")
-            print(f"| {name} | {threads} | {' | '.join(cells)} |", flush=True)
-
+            for step in args.steps:
+                env = {**os.environ, "PIXELCNN_NATIVE": "1" if step == "native" else "0"}
+                cells = []
+                for rows in args.rows:
+                    run = subprocess.run([sys.executable, __file__, "--one", name, str(threads), str(rows)], capture_output=True, text=True,
+                                         check=True, env=env)
+                    seconds = float(run.stdout.split()[-1])
+                    cells.append(f"{1e3 * seconds:.2f} ({max(rows // 2, 1) / (seconds * size[0] * size[1] * model.image_channels):.0f})")
+                print(f"| {name} | {threads} | {step} | {' | '.join(cells)} |", flush=True)
 
 if __name__ == "__main__":
     main()

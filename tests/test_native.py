@@ -190,3 +190,19 @@ def test_without_a_compiler_the_python_step_draws_and_the_log_says_so(tmp_path):
     assert done.stdout.split() == ["False", str(expected)]
     said = [line for line in done.stderr.splitlines() if line.startswith("LOG")]
     assert len(said) == 1 and "could not be built" in said[0] and "Python step" in said[0], done.stderr
+
+
+@needs_native
+def test_a_batch_split_among_threads_and_cache_sized_chunks_draws_the_same(monkeypatch):
+    # Small chunks of the vertical stack and small shares of the batch rows, two threads: the
+    # native step's split of a crowd's batch, at a size a test can afford.
+    monkeypatch.setattr(native, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(native, "ROW_GRAIN", 8)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model_kwargs, kwargs = GUIDED["rgb, vector"]
+        cond = torch.randn(24, 4, generator=torch.Generator().manual_seed(3))
+        assert_same_drawing(guidable_model(**model_kwargs), 24, seed=6, guidance=1.0, cond=cond, size=(6, 7))
+    finally:
+        torch.set_num_threads(threads)

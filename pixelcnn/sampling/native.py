@@ -25,6 +25,8 @@ SOURCE = Path(__file__).with_name("native_pixel.cpp")
 # -march=native: the build is this CPU's own (its flags are in the cache key); no fused multiply-adds
 # where the Python step rounds twice, so guidance and temperature round as torch does.
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
+ROW_GRAIN = 64  # batch rows a thread takes at least in a pixel step (fewer: one thread, as small matrix products are best)
+CHUNK_BYTES = 1 << 20  # a vertical chunk's inputs and outputs: within a core's cache through every tap
 
 _built = None  # the extension module, False once it could not be built
 _lock = threading.Lock()
@@ -124,6 +126,7 @@ def plan(sampler, drawer):
         drawer.temperature[0].contiguous(), drawer.known, drawer.known_mask, drawer.canvas, drawer.kept, drawer.nats, drawer.counting,
         [b for lo, hi, _ in records for b in (lo, hi)], [r.first for _, _, r in records], [r.others for _, _, r in records],
         [r.recorded for _, _, r in records], [b for lo, hi, _ in hooks for b in (lo, hi)], [h for _, _, h in hooks],
+        ROW_GRAIN, CHUNK_BYTES,
     )
 
 

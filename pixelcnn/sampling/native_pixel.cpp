@@ -10,6 +10,7 @@
 // stays in Python.
 
 #include <torch/extension.h>
+#include <ATen/Parallel.h>
 
 #include <cmath>
 #include <cstring>
@@ -75,16 +76,18 @@ struct Layer {
   bool first;
 };
 
-// dst (n, W, 2h) rows of a padded (n, W + 2 pad, 2h) buffer += bias, broadcast from (n or 1, W or 1, 2h).
-void add_bias(float* dst, int64_t n, int64_t width, int64_t channels, int64_t padded, const at::Tensor& bias) {
+// Positions [p0, p1) of a padded (n * (W + 2 pad), 2h) buffer += bias where they lie in the image
+// (x < W), broadcast from (n or 1, W or 1, 2h).
+void add_bias(float* dst, int64_t p0, int64_t p1, int64_t width, int64_t channels, int64_t padded, const at::Tensor& bias) {
   const float* b = bias.data_ptr<float>();
   const int64_t si = bias.size(0) == 1 ? 0 : bias.stride(0), sx = bias.size(1) == 1 ? 0 : bias.stride(1), sj = bias.stride(2);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t x = 0; x < width; ++x) {
-      float* d = dst + (i * padded + x) * channels;
-      const float* from = b + i * si + x * sx;
-      for (int64_t j = 0; j < channels; ++j) d[j] += from[j * sj];
-    }
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t i = p / padded, x = p % padded;
+    if (x >= width) continue;
+    float* d = dst + p * channels;
+    const float* from = b + i * si + x * sx;
+    for (int64_t j = 0; j < channels; ++j) d[j] += from[j * sj];
+  }
 }
 
 }  // namespace
@@ -102,14 +105,15 @@ class NativePixel {
               std::optional<at::Tensor> known, std::optional<at::Tensor> known_mask, at::Tensor canvas, std::optional<at::Tensor> kept,
               at::Tensor nats, bool counting, std::vector<int64_t> record_bounds, std::vector<at::Tensor> record_first,
               std::vector<at::Tensor> record_others, std::vector<at::Tensor> record_count, std::vector<int64_t> hook_bounds,
-              std::vector<py::object> hooks)
+              std::vector<py::object> hooks, int64_t row_grain, int64_t chunk_bytes)
       : bounds_(std::move(bounds)), gated_(std::move(gated)), skip_(std::move(skip)), hidden_(std::move(hidden)),
         hidden_b_(std::move(hidden_b)), out_(std::move(out)), out_b_(std::move(out_b)), intensity_(std::move(intensity)),
         images_(images), row_images_(std::move(row_images)), second_(std::move(second)), guided_(std::move(guided)),
         scale_(std::move(scale)), temperature_(std::move(temperature)), known_(std::move(known)), known_mask_(std::move(known_mask)),
         canvas_(std::move(canvas)), kept_(std::move(kept)), nats_(std::move(nats)), counting_(counting),
         record_bounds_(std::move(record_bounds)), record_first_(std::move(record_first)), record_others_(std::move(record_others)),
-        record_count_(std::move(record_count)), hook_bounds_(std::move(hook_bounds)), hooks_(std::move(hooks)) {
+        record_count_(std::move(record_count)), hook_bounds_(std::move(hook_bounds)), hooks_(std::move(hooks)),
+        row_grain_(row_grain), chunk_bytes_(chunk_bytes) {
     for (size_t k = 0; k < rows.size(); ++k) {
       Layer layer;
       layer.row = rows[k];
@@ -147,8 +151,11 @@ class NativePixel {
     for (int64_t channel = 0; channel < channels; ++channel) {
       {
         py::gil_scoped_release free;  // the page's threads go on while the arithmetic runs
-        for (size_t k = 0; k < layers_.size(); ++k) layer_step(k, channel, col);
-        head(channel);
+        // Batch rows are independent until the draw: torch's threads take a share of them each.
+        at::parallel_for(0, n_, row_grain_, [&](int64_t begin, int64_t end) {
+          for (size_t k = 0; k < layers_.size(); ++k) layer_step(k, channel, col, begin, end);
+          head(channel, begin, end);
+        });
         choose(channel);
       }
       call_hooks(channel, row, col);
@@ -180,81 +187,92 @@ class NativePixel {
       const auto& weights = layer.vertical[((row - layer.pad) % taps + taps) % taps];
       const float* inputs = f32(layer.column);
       float* pre = f32(layer.vertical_pre);
-      for (int64_t tap = 0; tap < kernel; ++tap)
-        gemm(valid, h2, taps * in, inputs + tap * taps * in, taps * in, f32(weights[tap]), h2, tap ? 1.0f : 0.0f, pre, h2);
-      add_bias(pre, n_, width, h2, padded, biases[2 * k]);
       float* row_bias = f32(layer.row_bias);
-      gemm(positions, h2, h2, pre, h2, f32(layer.link), h2, 0.0f, row_bias, h2);
-      add_bias(row_bias, n_, width, h2, padded, biases[2 * k + 1]);
+      Layer* above = k + 1 < layers_.size() ? &layers_[k + 1] : nullptr;
+      // Positions in chunks whose inputs and outputs stay in the core's cache through every tap
+      // (a crowd's whole row is tens of MB), the chunks shared among torch's threads.
+      const int64_t chunk = std::max<int64_t>(64, chunk_bytes_ / (4 * (taps * in + 2 * h2)));
+      at::parallel_for(0, (valid + chunk - 1) / chunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {
+        for (int64_t c = first_chunk; c < end_chunk; ++c) {
+          const int64_t p0 = c * chunk, p1 = std::min(valid, p0 + chunk), m = p1 - p0;
+          for (int64_t tap = 0; tap < kernel; ++tap)
+            gemm(m, h2, taps * in, inputs + (p0 + tap) * taps * in, taps * in, f32(weights[tap]), h2, tap ? 1.0f : 0.0f, pre + p0 * h2, h2);
+          add_bias(pre, p0, p1, width, h2, padded, biases[2 * k]);
+          const int64_t q1 = p1 == valid ? positions : p1;  // the last chunk's link covers the end's padding too, as torch.mm does
+          gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
+          add_bias(row_bias, p0, q1, width, h2, padded, biases[2 * k + 1]);
+          if (above == nullptr) continue;  // nothing reads the last layer's vertical output
+          const int64_t above_taps = above->pad + 1, above_padded = width + 2 * above->pad;
+          float* to = f32(above->column) + (above->pad * above_taps + row % above_taps) * above->in;
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t i = p / padded, x = p % padded;
+            if (x < width) gate(pre + p * h2, h2 / 2, to + (i * above_padded + x) * above_taps * above->in);
+          }
+        }
+      });
       std::memset(f32(layer.row), 0, layer.row.numel() * sizeof(float));
-      if (k + 1 == layers_.size()) continue;  // nothing reads the last layer's vertical output
-      Layer& above = layers_[k + 1];
-      const int64_t hidden = h2 / 2, above_taps = above.pad + 1, above_padded = width + 2 * above.pad;
-      float* to = f32(above.column) + (above.pad * above_taps + row % above_taps) * above.in;
-      for (int64_t i = 0; i < n_; ++i)
-        for (int64_t x = 0; x < width; ++x)
-          gate(pre + (i * padded + x) * h2, hidden, to + (i * above_padded + x) * above_taps * above.in);
     }
   }
 
  private:
-  // Layer k's colour group `channel` at column col: the horizontal pre-activation, the gate into
-  // the stacked gated outputs, and the residual output into the next layer's row.
-  void layer_step(size_t k, int64_t channel, int64_t col) {
+  // Layer k's colour group `channel` at column col, for batch rows [r0, r1): the horizontal
+  // pre-activation, the gate into the stacked gated outputs, and the residual output into the next
+  // layer's row.
+  void layer_step(size_t k, int64_t channel, int64_t col, int64_t r0, int64_t r1) {
     Layer& layer = layers_[k];
-    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo;
+    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo, m = r1 - r0;
     const int64_t h2 = layer.row_bias.size(1), padded = layer.width + 2 * layer.pad;
-    float* pre = f32(layer.pre[channel]);
-    const float* bias = f32(layer.row_bias) + col * h2 + 2 * lo;
-    copy_rows(n_, 2 * group, bias, padded * h2, pre, 2 * group);
+    float* pre = f32(layer.pre[channel]) + r0 * 2 * group;
+    const float* bias = f32(layer.row_bias) + (r0 * padded + col) * h2 + 2 * lo;
+    copy_rows(m, 2 * group, bias, padded * h2, pre, 2 * group);
     const int64_t row_ld = layer.row.size(1) * layer.in, taps = layer.pad + 1;
-    gemm(n_, 2 * group, taps * layer.in, f32(layer.row) + col * layer.in, row_ld, f32(layer.horizontal[channel]), 2 * group, 1.0f,
-         pre, 2 * group);
+    const float* row = f32(layer.row) + r0 * row_ld;
+    gemm(m, 2 * group, taps * layer.in, row + col * layer.in, row_ld, f32(layer.horizontal[channel]), 2 * group, 1.0f, pre, 2 * group);
     const int64_t gated_ld = gated_.size(1) * gated_.size(2), stride = gated_.size(2);
-    float* gated = f32(gated_) + k * stride;
-    for (int64_t i = 0; i < n_; ++i) gate(pre + i * 2 * group, group, gated + i * gated_ld + 1 + lo);
+    float* gated = f32(gated_) + r0 * gated_ld + k * stride;
+    for (int64_t i = 0; i < m; ++i) gate(pre + i * 2 * group, group, gated + i * gated_ld + 1 + lo);
     if (k + 1 == layers_.size()) return;  // the last layer feeds only its skip
     Layer& above = layers_[k + 1];
     const int64_t above_ld = above.row.size(1) * above.in;
-    float* layer_out = f32(above.row) + (above.pad + col) * above.in + lo;
+    float* layer_out = f32(above.row) + r0 * above_ld + (above.pad + col) * above.in + lo;
     const float* weight = f32(layer.residual[channel]);
     if (layer.first) {
-      gemm(n_, group, 1 + hi, gated, gated_ld, weight, group, 0.0f, layer_out, above_ld);
+      gemm(m, group, 1 + hi, gated, gated_ld, weight, group, 0.0f, layer_out, above_ld);
     } else {
-      copy_rows(n_, group, f32(layer.row) + (layer.pad + col) * layer.in + lo, row_ld, layer_out, above_ld);
-      gemm(n_, group, 1 + hi, gated, gated_ld, weight, group, 1.0f, layer_out, above_ld);
+      copy_rows(m, group, row + (layer.pad + col) * layer.in + lo, row_ld, layer_out, above_ld);
+      gemm(m, group, 1 + hi, gated, gated_ld, weight, group, 1.0f, layer_out, above_ld);
     }
   }
 
-  // The skip sum and the output head for colour `channel` -> logits_ (n, levels).
-  void head(int64_t channel) {
-    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo;
+  // The skip sum and the output head for colour `channel`, batch rows [r0, r1) -> logits_ (n, levels).
+  void head(int64_t channel, int64_t r0, int64_t r1) {
+    const int64_t lo = bounds_[2 * channel], hi = bounds_[2 * channel + 1], group = hi - lo, m = r1 - r0;
     const int64_t layers = gated_.size(1), stride = gated_.size(2), h = hidden_channels_;
-    const float* stacked = f32(gated_);
+    const float* stacked = f32(gated_) + r0 * layers * stride;
     int64_t stacked_ld = layers * stride;
     if (hi != h) {  // this group's columns of every layer, side by side
-      float* to = f32(stacked_);
       stacked_ld = layers * (1 + hi);
-      for (int64_t i = 0; i < n_; ++i)
+      float* to = f32(stacked_) + r0 * stacked_ld;
+      for (int64_t i = 0; i < m; ++i)
         for (int64_t l = 0; l < layers; ++l)
           std::memcpy(to + i * stacked_ld + l * (1 + hi), stacked + i * layers * stride + l * stride, (1 + hi) * sizeof(float));
       stacked = to;
     }
-    float* skips = f32(skips_);
-    gemm(n_, group, stacked_ld, stacked, stacked_ld, f32(skip_[channel]), group, 0.0f, skips + lo, h);
-    float* relu = f32(relu_);
-    for (int64_t i = 0; i < n_; ++i)
+    float* skips = f32(skips_) + r0 * h;
+    gemm(m, group, stacked_ld, stacked, stacked_ld, f32(skip_[channel]), group, 0.0f, skips + lo, h);
+    float* relu = f32(relu_) + r0 * hi;
+    for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < hi; ++j) relu[i * hi + j] = std::max(skips[i * h + j], 0.0f);
-    float* features = f32(features_);
+    float* features = f32(features_) + r0 * h;
     const float* bias = f32(hidden_b_[channel]);
-    for (int64_t i = 0; i < n_; ++i) std::memcpy(features + i * h + lo, bias, group * sizeof(float));
-    gemm(n_, group, hi, relu, hi, f32(hidden_[channel]), group, 1.0f, features + lo, h);
-    for (int64_t i = 0; i < n_; ++i)
+    for (int64_t i = 0; i < m; ++i) std::memcpy(features + i * h + lo, bias, group * sizeof(float));
+    gemm(m, group, hi, relu, hi, f32(hidden_[channel]), group, 1.0f, features + lo, h);
+    for (int64_t i = 0; i < m; ++i)
       for (int64_t j = lo; j < hi; ++j) features[i * h + j] = std::max(features[i * h + j], 0.0f);
-    float* logits = f32(logits_);
+    float* logits = f32(logits_) + r0 * levels_;
     const float* out_bias = f32(out_b_) + channel * levels_;
-    for (int64_t i = 0; i < n_; ++i) std::memcpy(logits + i * levels_, out_bias, levels_ * sizeof(float));
-    gemm(n_, levels_, hi, features, h, f32(out_[channel]), levels_, 1.0f, logits, levels_);
+    for (int64_t i = 0; i < m; ++i) std::memcpy(logits + i * levels_, out_bias, levels_ * sizeof(float));
+    gemm(m, levels_, hi, features, h, f32(out_[channel]), levels_, 1.0f, logits, levels_);
   }
 
   // Each image's logits after guidance (before the temperature) -> chosen_ (images, levels).
@@ -364,6 +382,7 @@ class NativePixel {
   std::vector<at::Tensor> record_first_, record_others_, record_count_;
   std::vector<int64_t> hook_bounds_;
   std::vector<py::object> hooks_;
+  int64_t row_grain_, chunk_bytes_;  // batch rows a thread takes at least; bytes of a vertical chunk's inputs and outputs
   int64_t n_, hidden_channels_, levels_;
   at::Tensor skips_, relu_, features_, stacked_, logits_, chosen_, values_;
 };
@@ -378,7 +397,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                     at::Tensor, int64_t, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>,
                     std::optional<at::Tensor>, at::Tensor, std::optional<at::Tensor>, at::Tensor, bool, std::vector<int64_t>,
                     std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<int64_t>,
-                    std::vector<py::object>>())
+                    std::vector<py::object>, int64_t, int64_t>())
       .def("pixel", &NativePixel::pixel, "Draw every channel of pixel (row, col) with the row's Gumbel noise.")
       .def("next_row", &NativePixel::next_row, "The vertical stack over the finished row, with each layer's biases.");
 }
