@@ -322,48 +322,46 @@ class NativePixel {
   // the first layer's row (both batch rows of a guided image).
   void draw(int64_t channel, int64_t row, int64_t col, const at::Tensor& noise) {
     const int64_t channels = canvas_.size(1), height = canvas_.size(2), width = canvas_.size(3);
-    const float* chosen = f32(chosen_);
-    const float* temperature = f32(temperature_);
-    const float* g = f32(noise) + (channel * width + col) * levels_;
-    const int64_t noise_ld = channels * width * levels_;
-    const int64_t cell = (channel * height + row) * width + col, image_ld = channels * height * width;
-    int64_t* values = values_.data_ptr<int64_t>();
-    int64_t* canvas = canvas_.data_ptr<int64_t>();
-    const int64_t* kept = kept_ ? kept_->data_ptr<int64_t>() : nullptr;
-    const float* logits = f32(logits_);
-    double* nats = nats_.data_ptr<double>();
-    for (int64_t i = 0; i < images_; ++i) {
-      const float* c = chosen + i * levels_;
-      const float* gi = g + i * noise_ld;
-      const float t = temperature[i];
-      int64_t best = 0;
-      float top = c[0] / t + gi[0];
-      for (int64_t j = 1; j < levels_; ++j) {
-        const float v = c[j] / t + gi[j];
-        if (v > top) {
-          top = v;
-          best = j;
-        }
-      }
-      if (known_ && known_mask_->data_ptr<bool>()[i * image_ld + cell]) best = known_->data_ptr<int64_t>()[i * image_ld + cell];
-      values[i] = best;
-      const int64_t at = kept ? kept[i] : i;
-      canvas[at * image_ld + cell] = best;
-      if (counting_) {  // -log softmax(conditional logits)[value]
-        const float* l = logits + i * levels_;
-        float top_logit = l[0];
-        for (int64_t j = 1; j < levels_; ++j) top_logit = std::max(top_logit, l[j]);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < levels_; ++j) sum += std::exp(l[j] - top_logit);
-        nats[at] -= static_cast<double>(l[best] - top_logit - std::log(sum));
-      }
-    }
+    const float* g = f32(noise) + (channel * width + col) * levels_;  // image i's at g + i * C * W * levels
+    const int64_t cell = (channel * height + row) * width + col;
+    at::parallel_for(0, images_, row_grain_, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) draw_image(i, cell, g + i * channels * width * levels_);
+    });
     Layer& first = layers_[0];
     const int64_t batch_rows = row_images_.size(0), row_ld = first.row.size(1) * first.in;
     const int64_t* images = row_images_.data_ptr<int64_t>();
+    const int64_t* values = values_.data_ptr<int64_t>();
     const float* intensity = f32(intensity_);
     float* input = f32(first.row) + (first.pad + col) * first.in + channel;
     for (int64_t r = 0; r < batch_rows; ++r) input[r * row_ld] = intensity[values[images[r]]];
+  }
+
+  // Image i at canvas cell `cell` (channel, row, col) with its Gumbel noise g (levels).
+  void draw_image(int64_t i, int64_t cell, const float* g) {
+    const int64_t image_ld = canvas_.size(1) * canvas_.size(2) * canvas_.size(3);
+    const float* c = f32(chosen_) + i * levels_;
+    const float t = f32(temperature_)[i];
+    int64_t best = 0;
+    float top = c[0] / t + g[0];
+    for (int64_t j = 1; j < levels_; ++j) {
+      const float v = c[j] / t + g[j];
+      if (v > top) {
+        top = v;
+        best = j;
+      }
+    }
+    if (known_ && known_mask_->data_ptr<bool>()[i * image_ld + cell]) best = known_->data_ptr<int64_t>()[i * image_ld + cell];
+    values_.data_ptr<int64_t>()[i] = best;
+    const int64_t at = kept_ ? kept_->data_ptr<int64_t>()[i] : i;
+    canvas_.data_ptr<int64_t>()[at * image_ld + cell] = best;
+    if (counting_) {  // -log softmax(conditional logits)[value]
+      const float* l = f32(logits_) + i * levels_;
+      float top_logit = l[0];
+      for (int64_t j = 1; j < levels_; ++j) top_logit = std::max(top_logit, l[j]);
+      float sum = 0.0f;
+      for (int64_t j = 0; j < levels_; ++j) sum += std::exp(l[j] - top_logit);
+      nats_.data_ptr<double>()[at] -= static_cast<double>(l[best] - top_logit - std::log(sum));
+    }
   }
 
   std::vector<Layer> layers_;
