@@ -231,7 +231,7 @@ class Cached:
                     torch.index_select(self.intensity, 0, value, out=self.image_row[col][channel])
                 yield row * w + col
             if row + 1 < h and self.native:
-                self.native.next_row(row, [bias for step in self.steps for bias in (step.biases_at(row)[0], step.biases_at(row + 1)[1])])
+                self.native.next_row(row, native.row_biases(self.steps, row))
             elif row + 1 < h:
                 advance_vertical(self.steps, row, pad)
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from pixelcnn.data.dataset import cache_dir
 
@@ -99,6 +100,14 @@ def disabled():
         _enabled = before
 
 
+def row_biases(steps, row: int) -> list[torch.Tensor]:
+    """What `NativePixel.next_row` is given once a row: each layer's vertical biases for `row` and
+    horizontal ones for the next (`GatedLayerStep.biases_at`), but none for a spatial map's layers,
+    whose biases it makes itself."""
+    none = torch.empty(0)
+    return [bias for step in steps for bias in ((none, none) if step.map else (step.biases_at(row)[0], step.biases_at(row + 1)[1]))]
+
+
 def plan(sampler, drawer):
     """A `NativePixel` over the buffers of a `Cached` sampler and its `Drawer`, or None where the
     native step does not apply (not built, not float32 on the CPU)."""
@@ -120,7 +129,9 @@ def plan(sampler, drawer):
     return built.NativePixel(
         [s.row for s in steps], [s.row_bias for s in steps], [s.horizontal for s in steps], [s.pre_group for s in steps],
         [s.residual or [] for s in steps], [s.column for s in steps], [s.pre for s in steps], [s.link_weight for s in steps],
-        [s.vertical for s in steps], [b for lo_hi in head.bounds for b in lo_hi],
+        [s.vertical for s in steps], [s.map[0].contiguous() if s.map else None for s in steps], [s.map[1] if s.map else None for s in steps],
+        [F.linear(s.cond_vec, *s.cond).contiguous() if s.map and s.cond else None for s in steps], steps[0].cond_map,
+        [b for lo_hi in head.bounds for b in lo_hi],
         head.gated, head.skip, head.hidden, head.hidden_b, head.out, head.out_b, sampler.intensity,
         drawer.images, drawer.row_images, drawer.second, drawer.guided.contiguous(), drawer.scale[0].contiguous(),
         drawer.temperature[0].contiguous(), drawer.known, drawer.known_mask, drawer.canvas, drawer.kept, drawer.nats, drawer.counting,

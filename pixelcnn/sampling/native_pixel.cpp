@@ -66,12 +66,56 @@ void gate(const float* pre, int64_t half, float* out) {
 
 float* f32(const at::Tensor& t) { return t.data_ptr<float>(); }
 
+// argmax_j (c[j] / t + g[j]), the first of equals (as torch.argmax), over `levels` values.
+int64_t gumbel_max(const float* c, const float* g, float t, int64_t levels) {
+#if defined(__AVX512F__)
+  if (levels % 16 == 0) {  // the largest value, then where it first is
+    const __m512 tv = _mm512_set1_ps(t);
+    __m512 top = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < levels; j += 16)
+      top = _mm512_max_ps(top, _mm512_add_ps(_mm512_div_ps(_mm512_loadu_ps(c + j), tv), _mm512_loadu_ps(g + j)));
+    const __m512 largest = _mm512_set1_ps(_mm512_reduce_max_ps(top));
+    for (int64_t j = 0; j < levels; j += 16) {
+      const __mmask16 at = _mm512_cmpeq_ps_mask(_mm512_add_ps(_mm512_div_ps(_mm512_loadu_ps(c + j), tv), _mm512_loadu_ps(g + j)), largest);
+      if (at) return j + __builtin_ctz(at);
+    }
+  }
+#endif
+  int64_t best = 0;
+  float top = c[0] / t + g[0];
+  for (int64_t j = 1; j < levels; ++j) {
+    const float v = c[j] / t + g[j];
+    if (v > top) {
+      top = v;
+      best = j;
+    }
+  }
+  return best;
+}
+
+// log softmax(l)[v], over `levels` values.
+float log_softmax_at(const float* l, int64_t v, int64_t levels) {
+  float top = l[0];
+  for (int64_t j = 1; j < levels; ++j) top = std::max(top, l[j]);
+  float sum = 0.0f;
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  __m512 sums = _mm512_setzero_ps();
+  for (; j + 16 <= levels; j += 16) sums = _mm512_add_ps(sums, Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(l + j), _mm512_set1_ps(top))));
+  sum = _mm512_reduce_add_ps(sums);
+#endif
+  for (; j < levels; ++j) sum += std::exp(l[j] - top);
+  return l[v] - top - std::log(sum);
+}
+
 // One gated layer's buffers and per-colour-group weights (a `GatedLayerStep`'s).
 struct Layer {
   at::Tensor row, row_bias;                          // (n, W + pad, in), (n * (W + 2 pad), 2h)
   std::vector<at::Tensor> horizontal, pre, residual;  // per group: (taps*in, 2g), (n, 2g), (1 + hi, g) or none
   at::Tensor column, vertical_pre, link;             // (n, W + 2 pad, taps, in), (n * (W + 2 pad), 2h), (2h, 2h)
   std::vector<std::vector<at::Tensor>> vertical;     // [phase][tap] (taps*in, 2h)
+  // A spatial map's conditioning, made here chunk by chunk: (M, 4h), (4h), and the vector's (n, 4h) or undefined.
+  at::Tensor map_weight, map_bias, vector_bias;
   int64_t in, pad, width;
   bool first;
 };
@@ -97,7 +141,8 @@ class NativePixel {
   NativePixel(std::vector<at::Tensor> rows, std::vector<at::Tensor> row_biases, std::vector<std::vector<at::Tensor>> horizontal,
               std::vector<std::vector<at::Tensor>> pre, std::vector<std::vector<at::Tensor>> residual, std::vector<at::Tensor> columns,
               std::vector<at::Tensor> vertical_pre, std::vector<at::Tensor> links, std::vector<std::vector<std::vector<at::Tensor>>> vertical,
-              std::vector<int64_t> bounds,
+              std::vector<std::optional<at::Tensor>> map_weights, std::vector<std::optional<at::Tensor>> map_biases,
+              std::vector<std::optional<at::Tensor>> vector_biases, std::optional<at::Tensor> cond_map, std::vector<int64_t> bounds,
               at::Tensor gated, std::vector<at::Tensor> skip, std::vector<at::Tensor> hidden, std::vector<at::Tensor> hidden_b,
               std::vector<at::Tensor> out, at::Tensor out_b, at::Tensor intensity,
               // the drawer's
@@ -106,7 +151,7 @@ class NativePixel {
               at::Tensor nats, bool counting, std::vector<int64_t> record_bounds, std::vector<at::Tensor> record_first,
               std::vector<at::Tensor> record_others, std::vector<at::Tensor> record_count, std::vector<int64_t> hook_bounds,
               std::vector<py::object> hooks, int64_t row_grain, int64_t chunk_bytes)
-      : bounds_(std::move(bounds)), gated_(std::move(gated)), skip_(std::move(skip)), hidden_(std::move(hidden)),
+      : cond_map_(std::move(cond_map)), bounds_(std::move(bounds)), gated_(std::move(gated)), skip_(std::move(skip)), hidden_(std::move(hidden)),
         hidden_b_(std::move(hidden_b)), out_(std::move(out)), out_b_(std::move(out_b)), intensity_(std::move(intensity)),
         images_(images), row_images_(std::move(row_images)), second_(std::move(second)), guided_(std::move(guided)),
         scale_(std::move(scale)), temperature_(std::move(temperature)), known_(std::move(known)), known_mask_(std::move(known_mask)),
@@ -125,6 +170,11 @@ class NativePixel {
       layer.vertical_pre = vertical_pre[k];
       layer.link = links[k];
       layer.vertical = vertical[k];
+      if (map_weights[k]) {
+        layer.map_weight = *map_weights[k];
+        layer.map_bias = *map_biases[k];
+        if (vector_biases[k]) layer.vector_bias = *vector_biases[k];
+      }
       layer.in = rows[k].size(2);
       layer.width = canvas_.size(3);
       layer.pad = rows[k].size(1) - layer.width;
@@ -168,7 +218,7 @@ class NativePixel {
   // vertical pre-activations over its ring of input rows, its biases (`biases[2k]`: this row's
   // vertical ones, `biases[2k + 1]`: the next row's horizontal ones, (n or 1, W or 1, 2h) each), the
   // next row's horizontal bias, and the gate into the layer above's ring.
-  void next_row(int64_t row, std::vector<at::Tensor> biases) {
+  void next_row(int64_t row, std::vector<at::Tensor> biases) {  // a spatial map's layers: made here, not given
     py::gil_scoped_release free;
     Layer& bottom = layers_[0];
     const int64_t width = bottom.width;
@@ -197,10 +247,16 @@ class NativePixel {
           const int64_t p0 = c * chunk, p1 = std::min(valid, p0 + chunk), m = p1 - p0;
           for (int64_t tap = 0; tap < kernel; ++tap)
             gemm(m, h2, taps * in, inputs + (p0 + tap) * taps * in, taps * in, f32(weights[tap]), h2, tap ? 1.0f : 0.0f, pre + p0 * h2, h2);
-          add_bias(pre, p0, p1, width, h2, padded, biases[2 * k]);
           const int64_t q1 = p1 == valid ? positions : p1;  // the last chunk's link covers the end's padding too, as torch.mm does
-          gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
-          add_bias(row_bias, p0, q1, width, h2, padded, biases[2 * k + 1]);
+          if (layer.map_weight.defined()) {
+            add_map_bias(layer, row, 0, pre, p0, p1, padded);
+            gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
+            add_map_bias(layer, row + 1, 1, row_bias, p0, q1, padded);
+          } else {
+            add_bias(pre, p0, p1, width, h2, padded, biases[2 * k]);
+            gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
+            add_bias(row_bias, p0, q1, width, h2, padded, biases[2 * k + 1]);
+          }
           if (above == nullptr) continue;  // nothing reads the last layer's vertical output
           const int64_t above_taps = above->pad + 1, above_padded = width + 2 * above->pad;
           float* to = f32(above->column) + (above->pad * above_taps + row % above_taps) * above->in;
@@ -215,6 +271,36 @@ class NativePixel {
   }
 
  private:
+  // Positions [p0, p1) of dst (a padded (n * (W + 2 pad), 2h) buffer) += the spatial map's half `half`
+  // (0: vertical, 1: horizontal) of the bias at image row `image_row` where they lie in the image, as
+  // `GatedLayerStep.biases_at` makes it: (map bias + map row @ map weight) + the vector's bias. Made
+  // for a chunk while it is in the cache, not for a whole batch's row (tens of MB a layer).
+  void add_map_bias(const Layer& layer, int64_t image_row, int64_t half, float* dst, int64_t p0, int64_t p1, int64_t padded) {
+    const at::Tensor& map = *cond_map_;
+    const int64_t channels = map.size(3), height = map.size(1), width = map.size(2), h4 = layer.map_weight.size(1), h2 = h4 / 2, m = p1 - p0;
+    std::vector<float> rows(m * channels, 0.0f), bias(m * h2);
+    const float* from = f32(map);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i = p / padded, x = p % padded;
+      if (x < width) std::memcpy(&rows[(p - p0) * channels], from + ((i * height + image_row) * width + x) * channels, channels * sizeof(float));
+    }
+    const float* constant = f32(layer.map_bias) + half * h2;
+    for (int64_t r = 0; r < m; ++r) std::memcpy(&bias[r * h2], constant, h2 * sizeof(float));
+    gemm(m, h2, channels, rows.data(), channels, f32(layer.map_weight) + half * h2, h4, 1.0f, bias.data(), h2);
+    const float* vector = layer.vector_bias.defined() ? f32(layer.vector_bias) + half * h2 : nullptr;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i = p / padded, x = p % padded;
+      if (x >= width) continue;
+      float* d = dst + p * h2;
+      const float* b = &bias[(p - p0) * h2];
+      if (vector != nullptr) {
+        for (int64_t j = 0; j < h2; ++j) d[j] += b[j] + vector[i * h4 + j];
+      } else {
+        for (int64_t j = 0; j < h2; ++j) d[j] += b[j];
+      }
+    }
+  }
+
   // Layer k's colour group `channel` at column col, for batch rows [r0, r1): the horizontal
   // pre-activation, the gate into the stacked gated outputs, and the residual output into the next
   // layer's row.
@@ -339,32 +425,16 @@ class NativePixel {
   // Image i at canvas cell `cell` (channel, row, col) with its Gumbel noise g (levels).
   void draw_image(int64_t i, int64_t cell, const float* g) {
     const int64_t image_ld = canvas_.size(1) * canvas_.size(2) * canvas_.size(3);
-    const float* c = f32(chosen_) + i * levels_;
-    const float t = f32(temperature_)[i];
-    int64_t best = 0;
-    float top = c[0] / t + g[0];
-    for (int64_t j = 1; j < levels_; ++j) {
-      const float v = c[j] / t + g[j];
-      if (v > top) {
-        top = v;
-        best = j;
-      }
-    }
+    int64_t best = gumbel_max(f32(chosen_) + i * levels_, g, f32(temperature_)[i], levels_);
     if (known_ && known_mask_->data_ptr<bool>()[i * image_ld + cell]) best = known_->data_ptr<int64_t>()[i * image_ld + cell];
     values_.data_ptr<int64_t>()[i] = best;
     const int64_t at = kept_ ? kept_->data_ptr<int64_t>()[i] : i;
     canvas_.data_ptr<int64_t>()[at * image_ld + cell] = best;
-    if (counting_) {  // -log softmax(conditional logits)[value]
-      const float* l = f32(logits_) + i * levels_;
-      float top_logit = l[0];
-      for (int64_t j = 1; j < levels_; ++j) top_logit = std::max(top_logit, l[j]);
-      float sum = 0.0f;
-      for (int64_t j = 0; j < levels_; ++j) sum += std::exp(l[j] - top_logit);
-      nats_.data_ptr<double>()[at] -= static_cast<double>(l[best] - top_logit - std::log(sum));
-    }
+    if (counting_) nats_.data_ptr<double>()[at] -= static_cast<double>(log_softmax_at(f32(logits_) + i * levels_, best, levels_));
   }
 
   std::vector<Layer> layers_;
+  std::optional<at::Tensor> cond_map_;  // (n, H, W, M), channels last: the spatial map every layer reads
   std::vector<int64_t> bounds_;
   at::Tensor gated_;
   std::vector<at::Tensor> skip_, hidden_, hidden_b_, out_;
@@ -390,7 +460,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::vector<at::Tensor>>,
                     std::vector<std::vector<at::Tensor>>, std::vector<std::vector<at::Tensor>>, std::vector<at::Tensor>,
                     std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::vector<std::vector<at::Tensor>>>,
-                    std::vector<int64_t>, at::Tensor,
+                    std::vector<std::optional<at::Tensor>>, std::vector<std::optional<at::Tensor>>,
+                    std::vector<std::optional<at::Tensor>>, std::optional<at::Tensor>, std::vector<int64_t>, at::Tensor,
                     std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, at::Tensor,
                     at::Tensor, int64_t, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>,
                     std::optional<at::Tensor>, at::Tensor, std::optional<at::Tensor>, at::Tensor, bool, std::vector<int64_t>,
