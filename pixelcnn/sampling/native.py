@@ -1,6 +1,6 @@
-"""The cached sampler's pixel in one native call (`native_pixel.cpp`): every gated layer's
-one-pixel step, the head and the draw, compiled once per machine with torch's own extension
-builder and cached under ~/.cache/pixelcnn/native (PIXELCNN_CACHE). Where it cannot be built (no
+"""The cached sampler's pixel in one native call (`native_pixel.cpp`, `native_kernels.h`): every
+gated layer's one-pixel step, the head and the draw, compiled once per machine with torch's own
+extension builder and cached under ~/.cache/pixelcnn/native (PIXELCNN_CACHE). Where it cannot be built (no
 C++ compiler, a torch without its BLAS symbols) the Python step draws, and the log says so once.
 PIXELCNN_NATIVE=0 turns it off. `make native` (part of every set-up) builds it ahead of the first
 drawing, which would otherwise wait for the build (about 40 s).
@@ -23,6 +23,7 @@ from pixelcnn.data.dataset import cache_dir
 
 log = logging.getLogger("pixelcnn.native")
 SOURCE = Path(__file__).with_name("native_pixel.cpp")
+HEADERS = [Path(__file__).with_name("native_kernels.h")]
 # -march=native: the build is this CPU's own (its flags are in the cache key); no fused multiply-adds
 # where the Python step rounds twice, so guidance and temperature round as torch does.
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
@@ -46,7 +47,7 @@ def cpu_flags() -> str:
 
 def build_dir() -> Path:
     """This source, torch, Python and CPU's own build folder."""
-    key = hashlib.sha256("\n".join([SOURCE.read_text(), torch.__version__, sys.version, cpu_flags(), " ".join(FLAGS)]).encode()).hexdigest()
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), *(h.read_text() for h in HEADERS), torch.__version__, sys.version, cpu_flags(), " ".join(FLAGS)]).encode()).hexdigest()
     return cache_dir() / "native" / key[:16]
 
 
