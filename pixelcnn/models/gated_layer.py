@@ -11,6 +11,7 @@ The vertical-to-horizontal link enters before the gate, and the horizontal stack
 the vertical one. `GatedLayerStep` runs the same layer one pixel at a time, for the cached sampler.
 """
 
+import weakref
 from types import SimpleNamespace
 
 import torch
@@ -72,9 +73,9 @@ class GatedLayer(nn.Module):
         """The one-pixel step's matrices (`derive_step_weights`), derived once, and again only after the
         parameters change (in place, as training does, or by `.to()`): each cohort starts at once."""
         key = (tuple(bounds), tuple((p.data_ptr(), p.dtype, p._version) for p in self.parameters()))
-        cached = self.__dict__.get("_step_weights")
+        cached = STEP_WEIGHTS.get(self)
         if cached is None or cached[0] != key:
-            self.__dict__["_step_weights"] = cached = (key, derive_step_weights(self, bounds))
+            STEP_WEIGHTS[self] = cached = (key, derive_step_weights(self, bounds))
         return cached[1]
 
     def stepper(self, cond_vec, cond_map, n: int, w: int, dtype: torch.dtype) -> "GatedLayerStep":
@@ -83,6 +84,11 @@ class GatedLayer(nn.Module):
         copy shared by every layer)."""
         bounds = group_bounds(self.skip.weight.shape[0], self.colours)
         return GatedLayerStep(self, cond_vec, cond_map, n, w, bounds, dtype)
+
+
+# Each layer's step matrices, beside the layer rather than in it: a copy of the model, or one sent
+# to the engine's process, carries only its parameters (one shared block), not these.
+STEP_WEIGHTS: "weakref.WeakKeyDictionary[GatedLayer, tuple]" = weakref.WeakKeyDictionary()
 
 
 def group_bounds(channels: int, colours: int) -> list[tuple[int, int]]:
