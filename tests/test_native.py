@@ -206,3 +206,33 @@ def test_a_batch_split_among_threads_and_cache_sized_chunks_draws_the_same(monke
         assert_same_drawing(guidable_model(**model_kwargs), 24, seed=6, guidance=1.0, cond=cond, size=(6, 7))
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_a_fresh_machine_builds_it_at_first_use_with_the_ninja_pip_installed(tmp_path):
+    # A Space's way: no `make native` before, no ninja on the PATH but the one requirements.txt
+    # installs, a C++ compiler from packages.txt. The first drawing builds it, and draws with it.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("c++", "g++", "gcc", "cc", "as", "ld"):
+        found = shutil.which(tool)
+        if found is None:
+            pytest.skip(f"no {tool} here")
+        (tools / tool).symlink_to(found)
+    script = (
+        "import logging, torch\n"
+        "logging.basicConfig(level=logging.INFO, format='LOG %(message)s')\n"
+        "from tests.test_sampling import random_model\n"
+        "from pixelcnn.sampling import native, sample\n"
+        "model = random_model(channels=3, classes=2)\n"
+        "drawn = sample(model, 2, labels=1, seed=3, size=(4, 4))\n"
+        "with native.disabled():\n"
+        "    same = torch.equal(drawn, sample(model, 2, labels=1, seed=3, size=(4, 4)))\n"
+        "print(native.available(), same)\n"
+    )
+    env = {**os.environ, "PIXELCNN_NATIVE": "1", "PIXELCNN_CACHE": str(tmp_path / "cache"), "PATH": str(tools)}
+    env.pop("CXX", None)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"], done.stderr
+    assert any(line.startswith("LOG native pixel step ready") for line in done.stderr.splitlines()), done.stderr
