@@ -28,6 +28,7 @@ HEADERS = [Path(__file__).with_name("native_kernels.h")]
 # where the Python step rounds twice, so guidance and temperature round as torch does.
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
 ROW_GRAIN = 64  # batch rows a thread takes at least in a pixel step (fewer: one thread, as small matrix products are best)
+STALE_LOCK_SECONDS = 600
 CHUNK_BYTES = 1 << 20  # a vertical chunk's inputs and outputs: within a core's cache through every tap
 
 _built = None  # the extension module, False once it could not be built
@@ -75,6 +76,9 @@ def build():
         except ImportError:
             pass
         directory.mkdir(parents=True, exist_ok=True)
+        lock = directory / "lock"  # torch's builder waits for as long as another build holds it
+        if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink(missing_ok=True)  # a build killed on its way (a build takes a minute): nobody holds it now
         built = load("pixelcnn_native_pixel", [str(SOURCE)], build_directory=str(directory), extra_cflags=FLAGS, verbose=False)
     except Exception as err:  # noqa: BLE001 - any failure to build means the Python step draws
         reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
