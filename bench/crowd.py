@@ -154,5 +154,6 @@ def main():
             proc.terminate()
             proc.wait()
 
+
 if __name__ == "__main__":
     main()
