@@ -114,10 +114,10 @@ def test_a_crowd_joining_and_leaving_draws_the_same_and_counts_the_same_bits():
         cohort = Cohort(model, orders)
         with torch.no_grad():
             pixels = cohort.pixels()
-            for _ in range(w + 2):  # into the second row
+            for _ in range(w):  # the first row, just before its vertical stack
                 next(pixels)
             cohort.keep([orders[0], orders[2]])
-            for _ in range(w):
+            for _ in range(w + 2):  # into the third row
                 next(pixels)
             cohort.keep([orders[2]])
             for _ in pixels:

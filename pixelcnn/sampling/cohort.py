@@ -216,8 +216,7 @@ class Cached:
         for row in range(h):
             draw.row_noise(row)
             for col in range(w):
-                if self.native is None:
-                    self.native = native.plan(self, draw) or False
+                self.make_native(draw)
                 if self.native:
                     self.native.pixel(row, col, draw.noise)  # read again each pixel: images may have left
                     yield row * w + col
@@ -230,10 +229,17 @@ class Cached:
                     value = draw(channel, row, col, self.head.logits(channel))
                     torch.index_select(self.intensity, 0, value, out=self.image_row[col][channel])
                 yield row * w + col
-            if row + 1 < h and self.native:
+            if row + 1 < h and self.make_native(draw):
                 self.native.next_row(row, native.row_biases(self.steps, row))
             elif row + 1 < h:
                 advance_vertical(self.steps, row, pad)
+
+    def make_native(self, draw) -> bool:
+        """Whether the native step draws, its plan made over the current buffers if there is none
+        (at the first pixel, and after images left)."""
+        if self.native is None:
+            self.native = native.plan(self, draw) or False
+        return bool(self.native)
 
 
 def advance_vertical(steps, row: int, pad: int) -> None:
