@@ -145,16 +145,15 @@ class NativePixel {
           const int64_t p0 = c * chunk, p1 = std::min(valid, p0 + chunk), m = p1 - p0;
           for (int64_t tap = 0; tap < kernel; ++tap)
             gemm(m, h2, taps * in, inputs + (p0 + tap) * taps * in, taps * in, f32(weights[tap]), h2, tap ? 1.0f : 0.0f, pre + p0 * h2, h2);
+          // half 0: this row's vertical biases; half 1: the next row's horizontal ones (a spatial map's made here)
+          auto add_biases = [&](float* dst, int64_t from, int64_t to, int64_t half) {
+            if (layer.map_weight.defined()) add_map_bias(layer, row + half, half, dst, from, to, padded);
+            else add_bias(dst, from, to, width, h2, padded, biases[2 * k + half]);
+          };
           const int64_t q1 = p1 == valid ? positions : p1;  // the last chunk's link covers the end's padding too, as torch.mm does
-          if (layer.map_weight.defined()) {
-            add_map_bias(layer, row, 0, pre, p0, p1, padded);
-            gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
-            add_map_bias(layer, row + 1, 1, row_bias, p0, q1, padded);
-          } else {
-            add_bias(pre, p0, p1, width, h2, padded, biases[2 * k]);
-            gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
-            add_bias(row_bias, p0, q1, width, h2, padded, biases[2 * k + 1]);
-          }
+          add_biases(pre, p0, p1, 0);
+          gemm(q1 - p0, h2, h2, pre + p0 * h2, h2, f32(layer.link), h2, 0.0f, row_bias + p0 * h2, h2);
+          add_biases(row_bias, p0, q1, 1);
           if (above == nullptr) continue;  // nothing reads the last layer's vertical output
           const int64_t above_taps = above->pad + 1, above_padded = width + 2 * above->pad;
           float* to = f32(above->column) + (above->pad * above_taps + row % above_taps) * above->in;
