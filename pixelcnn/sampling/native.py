@@ -82,7 +82,7 @@ def build():
         built = load("pixelcnn_native_pixel", [str(SOURCE)], build_directory=str(directory), extra_cflags=FLAGS, verbose=False)
     except Exception as err:  # noqa: BLE001 - any failure to build means the Python step draws
         reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        log.warning("the native pixel step could not be built (%s): drawing with the Python step, about 5x slower", reason[:200])
+        log.warning("the native pixel step could not be built (%s): drawing with the Python step (the same images; 6x slower for one digit)", reason[:200])
         return False
     finally:
         os.environ["PATH"] = path
