@@ -256,3 +256,40 @@ def test_a_map_of_the_conditioning_starts_as_the_model_it_continues_and_then_lea
         assert made[0].abs().sum() == 0 and made[1].abs().sum() > 0
     with pytest.raises(ValueError, match="at most 8x8"):
         trained(torch.zeros(1, 1, 10, 8, dtype=torch.long), torch.tensor([0]))
+
+
+def test_shifted_images_are_each_moved_by_their_own_amount_with_the_edges_repeated():
+    from pixelcnn.training.loop import shifted
+
+    x = torch.randint(0, 256, (64, 1, 6, 7))
+    moved = shifted(x, 2, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x.float(), (2, 2, 2, 2), mode="replicate").long()
+    amounts = set()
+    for k in range(len(x)):
+        found = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(moved[k], padded[k, :, dy:dy + 6, dx:dx + 7])]
+        assert found, f"image {k} is not a crop of its padded self"
+        amounts.add(found[0])
+    assert len(amounts) > 10 and moved.dtype == x.dtype
+    assert torch.equal(shifted(x, 0, torch.Generator()), x)
+
+
+def test_brightened_images_are_scaled_within_the_range_and_kept_in_the_levels():
+    from pixelcnn.training.loop import brightened
+
+    x = torch.full((200, 1, 2, 2), 100)
+    x[:, :, 0, 0] = 250
+    out = brightened(x, 0.2, 256, torch.Generator().manual_seed(0))
+    ratio = out[:, 0, 1, 1].float() / 100
+    assert ratio.min() >= 0.795 and ratio.max() <= 1.205 and ratio.std() > 0.05
+    assert out.max() == 255 and out.dtype == x.dtype  # 250 x 1.2 is clipped to the top level
+
+
+def test_an_augmented_run_with_weight_decay_trains_and_its_card_says_how(stripes, tmp_path):
+    out = tmp_path / "run"
+    proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "2", "--shift", "1", "--brightness", "0.1",
+                      "--weight-decay", "0.01", "--out", str(out)])
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    training = json.loads((out / "model" / "training.json").read_text())["training"]
+    assert "AdamW (weight decay 0.01)" in training and "moved by up to 1 px" in training and "brightness x[0.9, 1.1]" in training
+    metrics = read_jsonl(out / "metrics.jsonl")
+    assert metrics[-1]["test_bpd"] < 4.0  # learnt something: log2(16) = 4 bits is a uniform guess

@@ -79,7 +79,8 @@ class Run:
     def __init__(self, opts: Options, world: World, model, steps_per_epoch: int):
         self.opts, self.world, self.model = opts, world, model
         self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(opts.ema)) if opts.ema else None
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+        self.optimizer = (torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay) if opts.weight_decay
+                          else torch.optim.Adam(model.parameters(), lr=opts.lr))
         self.steps_per_epoch, self.total_steps = steps_per_epoch, steps_per_epoch * opts.epochs
         self.step, self.elapsed, self.metrics = 0, 0.0, []
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.total_steps, opts, self.elapsed / 60))
@@ -133,9 +134,28 @@ def start(opts: Options, world: World, d, steps_per_epoch: int) -> tuple[Run, to
     return run, net
 
 
+def shifted(x: torch.Tensor, most: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of x (B, C, H, W) moved by its own random (dy, dx) in [-most, most], the edge
+    rows and columns repeated into the gap."""
+    b, _, h, w = x.shape
+    padded = F.pad(x.float(), (most, most, most, most), mode="replicate").to(x.dtype)
+    dy, dx = (torch.randint(0, 2 * most + 1, (b,), generator=generator) for _ in range(2))
+    rows = (dy[:, None] + torch.arange(h)).to(x.device)
+    cols = (dx[:, None] + torch.arange(w)).to(x.device)
+    picked = padded.gather(2, rows[:, None, :, None].expand(b, x.shape[1], h, padded.shape[-1]))
+    return picked.gather(3, cols[:, None, None, :].expand(b, x.shape[1], h, w))
+
+
+def brightened(x: torch.Tensor, most: float, levels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of x (B, C, H, W) of int levels scaled by its own factor in [1 - most, 1 + most]."""
+    factor = 1 + most * (2 * torch.rand(len(x), generator=generator) - 1)
+    return (x.float() * factor.to(x.device)[:, None, None, None]).round().clamp(0, levels - 1).to(x.dtype)
+
+
 class Batches:
-    """The training set as tensors, and each step's batch: images (flipped, with --flip), labels,
-    conditioning vectors (noised, with --cond-noise) and the rows trained unconditioned."""
+    """The training set as tensors, and each step's batch: images (flipped, moved and brightened,
+    with --flip, --shift and --brightness), labels, conditioning vectors (noised, with
+    --cond-noise) and the rows trained unconditioned."""
 
     def __init__(self, opts: Options, world: World, d, model, step: int):
         self.opts, self.device = opts, world.device
@@ -152,6 +172,10 @@ class Batches:
         if opts.flip:
             mirrored = torch.rand(len(x), generator=augment) < 0.5
             x[mirrored] = x[mirrored].flip(-1)
+        if opts.shift:
+            x = shifted(x, opts.shift, augment)
+        if opts.brightness:
+            x = brightened(x, opts.brightness, opts.levels, augment)
         labels = self.y[idx].to(device) if self.y is not None else None
         cond = self.cond[idx].to(device) if self.cond is not None else None
         if cond is not None and opts.cond_noise:
@@ -250,9 +274,14 @@ def train(opts: Options, command: str = "") -> Path:
 def training_line(opts: Options, world: World) -> str:
     """Batch, optimiser and arithmetic of a run, in words, for its model card."""
     precision = autocast_dtype(opts.precision, world.device)
-    words = f"batch {opts.batch_size}, Adam lr {opts.lr} ({opts.schedule}), EMA {opts.ema}, {'bf16 autocast' if precision else 'fp32'}"
+    optimiser = f"AdamW (weight decay {opts.weight_decay:g})" if opts.weight_decay else "Adam"
+    words = f"batch {opts.batch_size}, {optimiser} lr {opts.lr} ({opts.schedule}), EMA {opts.ema}, {'bf16 autocast' if precision else 'fp32'}"
     if opts.cond_dropout:
         words += f", conditioning dropout {opts.cond_dropout:g}"
+    augmented = [name for name, on in (("mirrored", opts.flip), (f"moved by up to {opts.shift} px", opts.shift),
+                                       (f"brightness x[{1 - opts.brightness:g}, {1 + opts.brightness:g}]", opts.brightness)) if on]
+    if augmented:
+        words += ", images " + ", ".join(augmented)
     if opts.init:
         words += f", started from the weights in `{opts.init}`"
     return words

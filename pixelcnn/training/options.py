@@ -48,6 +48,14 @@ class Options:
     kernel_size: int = option(5, "odd kernel size of the causal convolutions")
     conditioning: str = option("class", "class | none | face (each image's own face embedding)")
     flip: bool = option(False, "mirror a random half of each batch left-right (for faces and photos, not digits)")
+    shift: int = option(0,
+                        "move each training image by up to this many pixels in each direction (a random "
+                        "amount per image, the edge pixels repeated into the gap), so the model learns "
+                        "the face, not where the photo put it")
+    brightness: float = option(0.0,
+                               "scale each training image's intensities by a random factor in [1 - b, 1 + b] "
+                               "(clipped to the levels), so lighting is not learnt as identity")
+    weight_decay: float = option(0.0, "decoupled weight decay (AdamW) of every parameter; 0 = Adam")
     cond_noise: float = option(0.0,
                                "std of Gaussian noise added to each face embedding while training, so"
                                " the model learns the person, not the photo (the embedding is put "
