@@ -27,7 +27,7 @@ DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 0.5, "fashion-mnist-sketch": 1.0, "po
 # Evaluation tables, docs/quality.md); 1.0 where not listed. No Fashion-MNIST setting comes within 1.5x its
 # Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety >= 0.8. The Portrait
 # tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face realism.
-DEFAULT_TEMPERATURE = {"mnist-sketch": 1.0, "fashion-mnist-sketch": 0.9, "portraits": 0.6, "portraits-sketch": 0.6}
+DEFAULT_TEMPERATURE = {"mnist-sketch": 0.9, "fashion-mnist-sketch": 0.9, "portraits": 0.6, "portraits-sketch": 0.6}
 DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.8, "fashion-mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
 LEARNT = {
