@@ -156,6 +156,9 @@ def add_evaluate(sub) -> None:
                    "measure, comma-separated (default: 0,0.5,1,2,3); a model trained without --cond-dropout is measured at 0 only")
     p.add_argument("--detail-guidance", type=guidance_list, default=[0.0],
                    help="two-stage models: the detail stage's guidance values to measure, comma-separated (default: 0)")
+    p.add_argument("--real-sketches", action="store_true", help="two-stage class models: also measure the detail stage alone, drawn "
+                   "over the sketches of --per-class training images of each class (what a perfect sketch stage would give), at each "
+                   "detail guidance and temperature")
     p.add_argument("--calibrate", type=int, default=0, help="class models: fit the classifier's temperature on this many held-out "
                    "test images, measure its calibration error on as many others, and (with --write-card) save it in config.json")
     p.add_argument("--drawn", default="", help="class models: a folder of drawn digits (PNG files named ...-<class>.png) to read "

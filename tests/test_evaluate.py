@@ -103,3 +103,29 @@ def test_a_runs_final_weights_can_be_measured_beside_its_average(tmp_path, capsy
     assert "the run's final weights, before averaging" in (folder / "README.md").read_text()
     with pytest.raises(SystemExit, match="needs the run's checkpoint"):
         pixelcnn_main(["evaluate"] + [str(bundled_copy(tmp_path / "no-run", 0.15)), "--dataset", "mnist", "--per-class", "0", "--weights", "final"])
+
+
+def test_the_detail_stage_alone_is_measured_over_training_images_sketches(capsys):
+    result, out = run([str(ROOT / "assets" / "mnist-sketch"), "--dataset", "mnist", "--per-class", "2", "--guidance", "1",
+                       "--sketch-temperature", "0.8,1", "--temperature", "1", "--real-sketches"], capsys)
+    assert len(result["settings"]) == 2 and len(result["real_sketches"]) == 1  # one detail setting, whatever the sketch stage's
+    assert "| sketches | detail guidance | temperature |" in out and "| training images' | 0 | 1 |" in out
+    assert 0.0 <= result["real_sketches"][0]["accuracy"] <= 1.0 and result["real_sketches"][0]["frechet"] > 0
+
+
+def test_drawings_over_real_sketches_follow_those_sketches():
+    import numpy as np
+    import torch
+
+    from pixelcnn import data as datasets
+    from pixelcnn.evaluation.judge import draw_over_real_sketches
+    from pixelcnn.studio import shelf
+
+    model, d = shelf.bundled("mnist-sketch"), datasets.load_dataset("mnist")
+    images, labels = draw_over_real_sketches(model, d, 2, 5, {"temperature": 1.0})
+    rng = np.random.default_rng(5)  # the same training images the function chose
+    chosen = np.concatenate([rng.choice(np.flatnonzero(d.train_y == c), 2, replace=False) for c in range(10)])
+    assert (labels == d.train_y[chosen]).all() and images.shape == (20, 1, 28, 28)
+    given = model.sketch_of(torch.from_numpy(datasets.quantize(d.train_x[chosen], model.levels))).float()
+    drawn = model.sketch_of(torch.from_numpy(datasets.quantize(images, model.levels))).float()
+    assert (drawn - given).abs().mean() < 0.5 * (drawn - given.roll(1, 0)).abs().mean()  # each over its own sketch, not another's

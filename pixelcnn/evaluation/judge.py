@@ -76,6 +76,19 @@ def draw_classes(model, per_class: int, seed: int, keywords: dict, batch: int = 
     return datasets.dequantize(images.numpy(), model.levels), labels.numpy()
 
 
+def draw_over_real_sketches(model, d, per_class: int, seed: int, keywords: dict, batch: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """A two-stage model's detail stage alone: per_class training images of every class (chosen
+    by `seed`), each one's sketch made as the model makes it, and the detail drawn over it with
+    the sampler's keywords -> as `draw_classes`."""
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate([rng.choice(np.flatnonzero(d.train_y == c), per_class, replace=False) for c in range(model.num_classes)])
+    sketches = model.sketch_of(torch.from_numpy(datasets.quantize(d.train_x[chosen], model.levels)))
+    labels = torch.as_tensor(d.train_y[chosen], dtype=torch.long)
+    images = torch.cat([sample(model, len(part), labels=part, sketch=given, seed=seed + k, **keywords)
+                        for k, (part, given) in enumerate(zip(labels.split(batch), sketches.split(batch)))])
+    return datasets.dequantize(images.numpy(), model.levels), labels.numpy()
+
+
 def class_scores(classifier, images_uint8, labels: np.ndarray) -> tuple[float, np.ndarray, float]:
     """(share the classifier puts in their class, that share per class, the share it gives their
     class with p >= CLEAR) of images drawn class by class."""

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pixelcnn.evaluation.judge import CLEAR, class_scores, draw_classes
+from pixelcnn.evaluation.judge import CLEAR, class_scores, draw_classes, draw_over_real_sketches
 from pixelcnn.training.metrics import mean_loss
 from pixelcnn.evaluation.realism import Realism, realism
 from pixelcnn.evaluation.sweeps import Setting, best_of
@@ -29,6 +29,7 @@ class Quality:
     clear: float
     realism: Realism
     samples_bpd: float
+    real_sketches: bool = False  # the detail stage alone, over training images' sketches
 
     @property
     def acceptable(self) -> bool:
@@ -38,7 +39,10 @@ class Quality:
         r, bold = self.realism, "**" if chosen else ""
         s = self.setting
         staged = f"{s.sketch_temperature:g} | {s.detail_guidance:g} | " if s.sketch_temperature is not None else ""
-        return (f"| {s.guidance:g} | {staged}{s.temperature:g} | {bold}{100 * self.accuracy:.1f}%{bold} | {100 * self.clear:.1f}% | "
+        if self.real_sketches:
+            staged = f"training images' | {s.detail_guidance:g} | "
+        first = "" if self.real_sketches else f"| {s.guidance:g} "
+        return (f"{first}| {staged}{s.temperature:g} | {bold}{100 * self.accuracy:.1f}%{bold} | {100 * self.clear:.1f}% | "
                 f"{r.frechet:.1f} ({r.frechet / r.frechet_floor:.2f}x) | {r.precision:.2f} | {r.recall:.2f} | "
                 f"{r.variety:.2f} ({r.variety_by_class.min():.2f}) | {self.samples_bpd:.3f} | "
                 + ", ".join(f"{100 * a:.0f}" for a in self.per_class) + " |")
@@ -57,12 +61,17 @@ def realism_count(per_class: int, test_y: np.ndarray) -> int:
     return min(per_class, int(np.bincount(test_y).min()) // 2)
 
 
-def measure(model, classifier, d, setting: Setting, per_class: int, seed: int) -> Quality:
-    images, labels = draw_classes(model, per_class, seed, setting.keywords(model))
+def measure(model, classifier, d, setting: Setting, per_class: int, seed: int, real_sketches: bool = False) -> Quality:
+    """The drawings at `setting`, measured; with real_sketches (a two-stage model), the detail stage
+    alone, drawn over training images' sketches (the setting's sketch-stage fields are not used)."""
+    if real_sketches:
+        images, labels = draw_over_real_sketches(model, d, per_class, seed, setting.keywords(model))
+    else:
+        images, labels = draw_classes(model, per_class, seed, setting.keywords(model))
     accuracy, per_class_accuracy, clear = class_scores(classifier, images, labels)
     compared = np.concatenate([np.flatnonzero(labels == c)[: realism_count(per_class, d.test_y)] for c in np.unique(labels)])
     found = realism(classifier, images[compared], labels[compared], d.test_x, d.test_y, seed)
-    return Quality(setting, accuracy, per_class_accuracy, clear, found, mean_loss(model, images, labels))
+    return Quality(setting, accuracy, per_class_accuracy, clear, found, mean_loss(model, images, labels), real_sketches)
 
 
 def chosen(qualities: list[Quality]) -> Quality | None:
@@ -76,6 +85,8 @@ def table(qualities: list[Quality], pick: Quality | None, class_names: list[str]
     staged = qualities[0].setting.sketch_temperature is not None
     first = qualities[0].realism
     head = "| sketch guidance | sketch temperature | detail guidance | temperature |" if staged else "| guidance | temperature |"
+    if qualities[0].real_sketches:
+        head = "| sketches | detail guidance | temperature |"
     return [
         f"Columns: class accuracy and clear share (the judge gives the asked class p >= {CLEAR}); Fréchet distance of the judge's "
         f"features to held-out images (and its ratio to the floor, real held-out images against the same reference: "
