@@ -259,7 +259,7 @@ def test_a_map_of_the_conditioning_starts_as_the_model_it_continues_and_then_lea
 
 
 def test_shifted_images_are_each_moved_by_their_own_amount_with_the_edges_repeated():
-    from pixelcnn.training.loop import shifted
+    from pixelcnn.training.augment import shifted
 
     x = torch.randint(0, 256, (64, 1, 6, 7))
     moved = shifted(x, 2, torch.Generator().manual_seed(0))
@@ -274,7 +274,7 @@ def test_shifted_images_are_each_moved_by_their_own_amount_with_the_edges_repeat
 
 
 def test_brightened_images_are_scaled_within_the_range_and_kept_in_the_levels():
-    from pixelcnn.training.loop import brightened
+    from pixelcnn.training.augment import brightened
 
     x = torch.full((200, 1, 2, 2), 100)
     x[:, :, 0, 0] = 250

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from pixelcnn.data import quantize
 from pixelcnn.hub import push_folder
+from pixelcnn.training.augment import brightened, shifted
 from pixelcnn.training.build import batch_loss, build_model, load_init
 from pixelcnn.evaluation.cards import plot_curves, sample_grid, write_model_card
 from pixelcnn.training.metrics import mean_loss
@@ -132,24 +133,6 @@ def start(opts: Options, world: World, d, steps_per_epoch: int) -> tuple[Run, to
     if world.size > 1:
         net = DistributedDataParallel(net, device_ids=[world.device.index] if world.device.type == "cuda" else None)
     return run, net
-
-
-def shifted(x: torch.Tensor, most: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image of x (B, C, H, W) moved by its own random (dy, dx) in [-most, most], the edge
-    rows and columns repeated into the gap."""
-    b, _, h, w = x.shape
-    padded = F.pad(x.float(), (most, most, most, most), mode="replicate").to(x.dtype)
-    dy, dx = (torch.randint(0, 2 * most + 1, (b,), generator=generator) for _ in range(2))
-    rows = (dy[:, None] + torch.arange(h)).to(x.device)
-    cols = (dx[:, None] + torch.arange(w)).to(x.device)
-    picked = padded.gather(2, rows[:, None, :, None].expand(b, x.shape[1], h, padded.shape[-1]))
-    return picked.gather(3, cols[:, None, None, :].expand(b, x.shape[1], h, w))
-
-
-def brightened(x: torch.Tensor, most: float, levels: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image of x (B, C, H, W) of int levels scaled by its own factor in [1 - most, 1 + most]."""
-    factor = 1 + most * (2 * torch.rand(len(x), generator=generator) - 1)
-    return (x.float() * factor.to(x.device)[:, None, None, None]).round().clamp(0, levels - 1).to(x.dtype)
 
 
 class Batches:
