@@ -80,12 +80,12 @@ def evaluate_classes(args, model) -> list[str]:
         "",
     ]
     if args.real_sketches and model.STAGED:
-        detail_settings = {(s.detail_guidance, s.temperature): s for s in settings(args, model)}.values()
+        detail_settings = {(q.setting.detail_guidance, q.setting.temperature): q.setting for q in qualities}.values()
         alone = [measure(model, classifier, d, setting, args.per_class, args.seed, real_sketches=True) for setting in detail_settings]
         found["real_sketches"] = [q.summary() for q in alone]
         lines += [f"- The detail stage alone, drawn over the sketches of {args.per_class} training images a class (what a perfect "
                   "sketch stage would give; the gap to the table above is the sketch stage's part):", "",
-                  *table(alone, None, model.class_names)[:-2], ""]
+                  *table(alone, None, model.class_names, rule=False), ""]
     print(json.dumps({**found, "settings": [q.summary() for q in qualities], "chosen": pick.setting.key if pick else None,
                       "classifier_test_accuracy": classifier_acc}))
     return lines

@@ -38,11 +38,13 @@ class Quality:
     def row(self, chosen: bool) -> str:
         r, bold = self.realism, "**" if chosen else ""
         s = self.setting
-        staged = f"{s.sketch_temperature:g} | {s.detail_guidance:g} | " if s.sketch_temperature is not None else ""
         if self.real_sketches:
-            staged = f"training images' | {s.detail_guidance:g} | "
-        first = "" if self.real_sketches else f"| {s.guidance:g} "
-        return (f"{first}| {staged}{s.temperature:g} | {bold}{100 * self.accuracy:.1f}%{bold} | {100 * self.clear:.1f}% | "
+            lead = f"| training images' | {s.detail_guidance:g} | "
+        elif s.sketch_temperature is not None:
+            lead = f"| {s.guidance:g} | {s.sketch_temperature:g} | {s.detail_guidance:g} | "
+        else:
+            lead = f"| {s.guidance:g} | "
+        return (f"{lead}{s.temperature:g} | {bold}{100 * self.accuracy:.1f}%{bold} | {100 * self.clear:.1f}% | "
                 f"{r.frechet:.1f} ({r.frechet / r.frechet_floor:.2f}x) | {r.precision:.2f} | {r.recall:.2f} | "
                 f"{r.variety:.2f} ({r.variety_by_class.min():.2f}) | {self.samples_bpd:.3f} | "
                 + ", ".join(f"{100 * a:.0f}" for a in self.per_class) + " |")
@@ -80,8 +82,9 @@ def chosen(qualities: list[Quality]) -> Quality | None:
     return acceptable[best_of(acceptable, lambda q: q.accuracy)] if acceptable else None
 
 
-def table(qualities: list[Quality], pick: Quality | None, class_names: list[str]) -> list[str]:
-    """The card's lines: what each column means, then a row per setting (the chosen one in bold)."""
+def table(qualities: list[Quality], pick: Quality | None, class_names: list[str], rule: bool = True) -> list[str]:
+    """The card's lines: what each column means, then a row per setting (the chosen one in bold),
+    then (with `rule`) the setting the page's rule picks."""
     staged = qualities[0].setting.sketch_temperature is not None
     first = qualities[0].realism
     head = "| sketch guidance | sketch temperature | detail guidance | temperature |" if staged else "| guidance | temperature |"
@@ -96,7 +99,8 @@ def table(qualities: list[Quality], pick: Quality | None, class_names: list[str]
         head + " accuracy | clear | Fréchet | precision | recall | variety | bits/dim of drawings | per class (" + ", ".join(class_names) + ") |",
         "|---" * (head.count("|") - 1 + 8) + "|",
         *[q.row(q is pick) for q in qualities],
+    ] + ([
         "",
-        (f"- Chosen for the page (most accurate with Fréchet <= {FRECHET_FACTOR}x floor and variety >= {MIN_VARIETY}): **{pick.setting.key}**"
-         if pick else f"- No setting has Fréchet <= {FRECHET_FACTOR}x floor and variety >= {MIN_VARIETY}."),
-    ]
+        f"- Chosen for the page (most accurate with Fréchet <= {FRECHET_FACTOR}x floor and variety >= {MIN_VARIETY}): **{pick.setting.key}**"
+        if pick else f"- No setting has Fréchet <= {FRECHET_FACTOR}x floor and variety >= {MIN_VARIETY}.",
+    ] if rule else [])
