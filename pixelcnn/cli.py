@@ -17,6 +17,7 @@ EPILOGS = {
                 "  pixelcnn evaluate assets/autoencoder/pixelcnn-m10 --mse assets/autoencoder/mse-m10 --dataset mnist",
     "fetch": "examples:\n  pixelcnn fetch                     # every dataset and the face encoder's weights\n"
              "  pixelcnn fetch mnist faces --check-faces",
+    "export": "example:\n  pixelcnn export runs/portraits      # a run stopped before its end -> runs/portraits/model",
     "push": "example:\n  pixelcnn push runs/mnist/model you/pixelcnn/mnist",
 }
 
@@ -99,6 +100,12 @@ def fetch_command(args) -> None:
 
         accuracy = leave_one_out_accuracy(*embed_orl(FaceEncoder()))
         print(f"leave-one-out nearest-neighbour identity accuracy on the 400 ORL faces: {100 * accuracy:.1f}%")
+
+
+def export_command(args) -> None:
+    from pixelcnn.training.export import export
+
+    export(Path(args.run), args.command_line)
 
 
 def push_command(args) -> None:
@@ -190,6 +197,10 @@ def add_fetch_and_push(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", metavar="NAME", help=f"what to fetch: {', '.join([*sorted(data.WAYS), 'faces'])} (default: everything)")
     p.add_argument("--check-faces", action="store_true", help="then measure the face encoder's identity accuracy on ORL")
+    p = sub.add_parser("export", help="save a stopped run's model from its checkpoint", epilog=EPILOGS["export"],
+                       description="Write RUN/model (EMA weights, card, samples) from RUN/checkpoint.pt, as a finished run writes it.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="the folder a run wrote (the --out of pixelcnn train), with its checkpoint.pt")
     p = sub.add_parser("push", help="publish a saved model folder to the Hub", epilog=EPILOGS["push"],
                        description="Upload a save_pretrained folder (weights, config, card, samples) to the Hub.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -197,7 +208,8 @@ def add_fetch_and_push(sub) -> None:
     p.add_argument("location", help="org/repo or org/repo/subfolder")
 
 
-COMMANDS = {"train": train_command, "sample": sample_command, "evaluate": evaluate_command, "fetch": fetch_command, "push": push_command}
+COMMANDS = {"train": train_command, "sample": sample_command, "evaluate": evaluate_command, "fetch": fetch_command, "export": export_command,
+            "push": push_command}
 
 
 def parser() -> argparse.ArgumentParser:

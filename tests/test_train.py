@@ -67,6 +67,20 @@ def test_a_killed_run_resumes_to_the_same_end(stripes, tmp_path):
     assert killed_at is not None and killed_at < 100, "the run finished before it could be killed"
     assert not (out / "model").exists()
 
+    # The stopped run's model, saved from its checkpoint: the EMA weights, a card that says how.
+    export = subprocess.run([sys.executable, "-m", "pixelcnn", "export", str(out)], capture_output=True, text=True, timeout=300)
+    assert export.returncode == 0, export.stderr[-2000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    averaged = {key.removeprefix("module."): value for key, value in state["ema"].items() if key.startswith("module.")}
+    saved = GatedPixelCNN.from_pretrained(out / "model").state_dict()
+    assert saved.keys() == averaged.keys() and all(torch.equal(saved[key], averaged[key]) for key in saved)
+    summary = json.loads((out / "model" / "training.json").read_text())
+    assert summary["steps"] == state["step"] >= killed_at and summary["test_weights"] == "EMA"
+    card = (out / "model" / "README.md").read_text()
+    assert f"stopped at step {state['step']}, saved with `pixelcnn export {out}`" in card and "--epochs 25" in summary["command"]
+    missing = subprocess.run([sys.executable, "-m", "pixelcnn", "export", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "pass the folder a run wrote" in missing.stderr
+
     assert run_train([*args, "--out", str(out), "--resume"]).wait(timeout=600) == 0
     done = json.loads((out / "model" / "training.json").read_text())
     expected = json.loads((reference / "model" / "training.json").read_text())
@@ -205,6 +219,15 @@ def test_a_two_stage_run_trains_both_stages_and_then_the_sketch_alone(stripes, t
     before, after = load_file(two / "model" / "model.safetensors"), load_file(sketch_only / "model" / "model.safetensors")
     changed = {key for key in before if not torch.equal(before[key], after[key])}
     assert changed and all(key.startswith("sketch.") for key in changed)  # the map and the detail stage stay as they were
+    # Its held-out figure is what it trains: the sketch stage's bits per sketch cell, not the whole model's bits/dim.
+    from pixelcnn.training.metrics import mean_loss
+    from pixelcnn.training.trainset import load_data
+
+    d = load_data("folder", str(stripes), image_size=8)
+    trained = load_saved(sketch_only / "model")
+    held_out = read_jsonl(sketch_only / "metrics.jsonl")[-1]["test_bpd"]
+    assert held_out == pytest.approx(mean_loss(trained, d.test_x, d.test_y, stage="sketch"), rel=1e-4)
+    assert abs(held_out - mean_loss(trained, d.test_x, d.test_y)) > 0.01
 
 
 def test_training_with_a_spatial_map_learns_from_the_map():

@@ -49,6 +49,7 @@ def write_model_card(folder: Path, model, d, summary: dict) -> None:
         "",
         "## Training",
         f"- Command: `{summary['command']}`",
+        *([f"- The run was {summary['exported']}."] if summary.get("exported") else []),
         f"- {summary['steps']} steps, {summary['training']}; {summary['minutes']:.1f} minutes on {summary['hardware']}.",
         "",
         "## Results",

@@ -168,6 +168,11 @@ class TwoStagePixelCNN(
     def loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
         return self.bits_per_dim(x, labels if self.num_classes else None, cond if self.cond_dim else None)
 
+    def sketch_loss_per_image(self, x, labels=None, cond=None) -> torch.Tensor:
+        """(B, C, H, W) ints -> (B,) bits per sketch sub-pixel of the images' sketches under the
+        sketch stage alone (what `pixelcnn train --stage sketch` trains and reports)."""
+        return self.sketch.loss_per_image(self.sketch_of(x), labels, cond)
+
     def start_detail_from(self, weights: dict[str, torch.Tensor]) -> None:
         """Start the detail stage from a single-stage Gated PixelCNN's weights (same options, no
         map): its map projections start at zero, so the detail model begins as exactly that model

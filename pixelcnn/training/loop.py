@@ -186,9 +186,10 @@ def end_of_epoch(run: Run, d, epoch: int, losses: list[float], bar) -> None:
     """Test loss on the first --test-limit test images, a metrics line, samples and curves."""
     opts, out = run.opts, Path(run.opts.out)
     key, words = run.model.LOSS
+    words = "bits per sketch sub-pixel" if opts.stage == "sketch" else words
     limit = opts.test_limit or len(d.test_y)
     test_cond = d.test_cond[:limit] if d.test_cond is not None else None
-    test_value = mean_loss(run.eval_model, d.test_x[:limit], d.test_y[:limit], test_cond, run.world.device)
+    test_value = mean_loss(run.eval_model, d.test_x[:limit], d.test_y[:limit], test_cond, run.world.device, stage=opts.stage)
     run.metrics.append({"epoch": epoch + 1, "step": run.step, f"train_{key}": float(np.mean(losses)), f"test_{key}": test_value,
                         "minutes": run.elapsed / 60})
     with open(out / "metrics.jsonl", "a") as f:
@@ -270,8 +271,9 @@ def training_line(opts: Options, world: World) -> str:
     return words
 
 
-def finish(run: Run, d, command: str) -> None:
-    """Full test evaluation, save_pretrained, model card, and the optional Hub upload."""
+def finish(run: Run, d, command: str, exported: str = "") -> None:
+    """Full test evaluation, save_pretrained, model card, and the optional Hub upload. exported: how
+    a stopped run's checkpoint was saved (`training.export`), for the card."""
     opts, world, model = run.opts, run.world, run.eval_model
     folder = Path(opts.out) / "model"
     key, words = model.LOSS
@@ -282,7 +284,7 @@ def finish(run: Run, d, command: str) -> None:
         command = command.replace("pixelcnn ", f"torchrun --nproc_per_node {world.size} -m pixelcnn ", 1)
     summary = {"command": command, "steps": run.step,
                "minutes": run.elapsed / 60, "hardware": hardware(world), f"test_{key}": test_value, "training": training_line(opts, world),
-               "test_weights": "EMA" if opts.ema else "final"}
+               "test_weights": "EMA" if opts.ema else "final", **({"exported": exported} if exported else {})}
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
     write_model_card(folder, model, d, summary)
     print(f"saved {folder}: test {words} {test_value:.4f} after {run.step} steps, {run.elapsed / 60:.1f} min")

@@ -11,15 +11,18 @@ from pixelcnn.data import quantize
 
 
 @torch.no_grad()
-def mean_loss(model, x: np.ndarray, y: np.ndarray | None = None, cond: np.ndarray | None = None, device="cpu", batch: int = 250) -> float:
+def mean_loss(model, x: np.ndarray, y: np.ndarray | None = None, cond: np.ndarray | None = None, device="cpu", batch: int = 250,
+              stage: str = "both") -> float:
     """Mean bits/dim (squared error for the MSE auto-encoder) of a model over uint8 images
-    (N, C, H, W) with labels (N,) and, for a vector-conditioned model, vectors cond (N, D)."""
+    (N, C, H, W) with labels (N,) and, for a vector-conditioned model, vectors cond (N, D); with
+    stage "sketch", a two-stage model's bits per sketch sub-pixel under its sketch stage alone."""
     model.eval()
+    measure = model.sketch_loss_per_image if stage == "sketch" else model.loss_per_image
     total = 0.0
     for start in range(0, len(x), batch):
         part = slice(start, start + batch)
         xb = torch.from_numpy(quantize(x[part], model.levels)).to(device)
         labels = torch.from_numpy(y[part]).to(device) if y is not None else None
         cond_b = torch.from_numpy(cond[part]).to(device) if cond is not None else None
-        total += model.loss_per_image(xb, labels, cond_b).sum().item()
+        total += measure(xb, labels, cond_b).sum().item()
     return total / len(x)

@@ -109,3 +109,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def options_from(args: argparse.Namespace) -> Options:
     return Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Options)})
+
+
+def command_line(opts: Options) -> str:
+    """The `pixelcnn train` command that gives these options: every option that is not its default."""
+    import shlex
+
+    words = ["pixelcnn", "train"]
+    for f in dataclasses.fields(Options):
+        value = getattr(opts, f.name)
+        if value != f.default:
+            flag = "--" + f.name.replace("_", "-")
+            words += [flag] if isinstance(value, bool) else [flag, str(value)]
+    return shlex.join(words)
