@@ -307,12 +307,30 @@ def test_brightened_images_are_scaled_within_the_range_and_kept_in_the_levels():
     assert out.max() == 255 and out.dtype == x.dtype  # 250 x 1.2 is clipped to the top level
 
 
+def test_warped_images_are_turned_and_resized_each_by_its_own_amount():
+    from pixelcnn.training.augment import warped
+
+    bar = torch.zeros(32, 1, 15, 15, dtype=torch.long)
+    bar[:, :, 7, 2:13] = 200  # a level horizontal bar through the centre
+    assert torch.equal(warped(bar, 0, 0, 256, torch.Generator()), bar)  # nothing asked: unchanged
+    turned = warped(bar, 90, 0, 256, torch.Generator().manual_seed(0))
+    assert turned.dtype == bar.dtype and int(turned.max()) <= 255
+    tilt = [(img[0].float() * torch.arange(15.0)[:, None]).sum() / img.sum() for img in turned]
+    spread = [float((img[0] > 100).any(1).sum()) for img in turned]  # rows the bar now crosses
+    assert max(spread) >= 8 and min(spread) <= 3  # some nearly upright, some still nearly level
+    assert all(abs(float(t) - 7) < 0.6 for t in tilt)  # turned about the centre: its middle stays
+    zoomed = warped(bar, 0, 0.3, 256, torch.Generator().manual_seed(1))
+    lengths = {int((img[0, 7] > 100).sum()) for img in zoomed}
+    assert min(lengths) <= 10 and max(lengths) >= 12 and all(7 <= n <= 15 for n in lengths)
+
+
 def test_an_augmented_run_with_weight_decay_trains_and_its_card_says_how(stripes, tmp_path):
     out = tmp_path / "run"
     proc = run_train(["--dataset", "folder", "--folder", str(stripes), *TINY, "--epochs", "2", "--shift", "1", "--brightness", "0.1",
-                      "--weight-decay", "0.01", "--out", str(out)])
+                      "--rotate", "10", "--zoom", "0.1", "--weight-decay", "0.01", "--out", str(out)])
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
     training = json.loads((out / "model" / "training.json").read_text())["training"]
     assert "AdamW (weight decay 0.01)" in training and "moved by up to 1 px" in training and "brightness x[0.9, 1.1]" in training
+    assert "turned by up to 10 degrees" in training and "resized by up to x1.1" in training
     metrics = read_jsonl(out / "metrics.jsonl")
     assert metrics[-1]["test_bpd"] < 4.0  # learnt something: log2(16) = 4 bits is a uniform guess

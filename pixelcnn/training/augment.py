@@ -1,5 +1,7 @@
-"""What --shift and --brightness do to a training batch: each image moved, or its intensities scaled,
-by its own random amount (`training.loop.Batches`)."""
+"""What --shift, --rotate, --zoom and --brightness do to a training batch: each image moved, turned,
+resized, or its intensities scaled, by its own random amount (`training.loop.Batches`)."""
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -21,3 +23,17 @@ def brightened(x: torch.Tensor, most: float, levels: int, generator: torch.Gener
     """Each image of x (B, C, H, W) of int levels scaled by its own factor in [1 - most, 1 + most]."""
     factor = 1 + most * (2 * torch.rand(len(x), generator=generator) - 1)
     return (x.float() * factor.to(x.device)[:, None, None, None]).round().clamp(0, levels - 1).to(x.dtype)
+
+
+def warped(x: torch.Tensor, degrees: float, zoom: float, levels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of x (B, C, H, W) of int levels turned about its centre by its own angle in
+    [-degrees, degrees] and resized by its own factor in [1 - zoom, 1 + zoom] (bilinear, the edge
+    pixels repeated outside), rounded back to the levels."""
+    b = len(x)
+    angle = math.radians(degrees) * (2 * torch.rand(b, generator=generator) - 1)
+    size = 1 + zoom * (2 * torch.rand(b, generator=generator) - 1)
+    cos, sin = torch.cos(angle) / size, torch.sin(angle) / size  # the grid maps output to input: the inverse
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(b)], 1), torch.stack([sin, cos, torch.zeros(b)], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round().clamp(0, levels - 1).to(x.dtype)

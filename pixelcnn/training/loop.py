@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from pixelcnn.data import quantize
 from pixelcnn.hub import push_folder
-from pixelcnn.training.augment import brightened, shifted
+from pixelcnn.training.augment import brightened, shifted, warped
 from pixelcnn.training.build import batch_loss, build_model, load_init
 from pixelcnn.evaluation.cards import plot_curves, sample_grid, write_model_card
 from pixelcnn.training.metrics import mean_loss
@@ -136,9 +136,9 @@ def start(opts: Options, world: World, d, steps_per_epoch: int) -> tuple[Run, to
 
 
 class Batches:
-    """The training set as tensors, and each step's batch: images (flipped, moved and brightened,
-    with --flip, --shift and --brightness), labels, conditioning vectors (noised, with
-    --cond-noise) and the rows trained unconditioned."""
+    """The training set as tensors, and each step's batch: images (--flip, --shift, --rotate, --zoom,
+    --brightness), labels, conditioning vectors (noised, with --cond-noise) and the rows trained
+    unconditioned."""
 
     def __init__(self, opts: Options, world: World, d, model, step: int):
         self.opts, self.device = opts, world.device
@@ -157,6 +157,8 @@ class Batches:
             x[mirrored] = x[mirrored].flip(-1)
         if opts.shift:
             x = shifted(x, opts.shift, augment)
+        if opts.rotate or opts.zoom:
+            x = warped(x, opts.rotate, opts.zoom, opts.levels, augment)
         if opts.brightness:
             x = brightened(x, opts.brightness, opts.levels, augment)
         labels = self.y[idx].to(device) if self.y is not None else None
@@ -263,6 +265,8 @@ def training_line(opts: Options, world: World) -> str:
     if opts.cond_dropout:
         words += f", conditioning dropout {opts.cond_dropout:g}"
     augmented = [name for name, on in (("mirrored", opts.flip), (f"moved by up to {opts.shift} px", opts.shift),
+                                       (f"turned by up to {opts.rotate:g} degrees", opts.rotate),
+                                       (f"resized by up to x{1 + opts.zoom:g}", opts.zoom),
                                        (f"brightness x[{1 - opts.brightness:g}, {1 + opts.brightness:g}]", opts.brightness)) if on]
     if augmented:
         words += ", images " + ", ".join(augmented)

@@ -52,6 +52,8 @@ class Options:
                         "move each training image by up to this many pixels in each direction (a random "
                         "amount per image, the edge pixels repeated into the gap), so the model learns "
                         "the face, not where the photo put it")
+    rotate: float = option(0.0, "turn each training image about its centre by a random angle of up to this many degrees")
+    zoom: float = option(0.0, "resize each training image about its centre by a random factor in [1 - z, 1 + z]")
     brightness: float = option(0.0,
                                "scale each training image's intensities by a random factor in [1 - b, 1 + b] "
                                "(clipped to the levels), so lighting is not learnt as identity")
