@@ -73,7 +73,7 @@ def test_bad_inspect_requests_get_one_sentence_and_the_app_keeps_serving(client,
 
 
 def test_drawn_digits_are_read_as_what_they_are_and_wrong_readings_are_unsure():
-    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
+    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-reader")
     paths = sorted(DRAWN.glob("*.png"))
     assert len(paths) == 50
     right, wrong_p = 0, []
@@ -88,7 +88,7 @@ def test_drawn_digits_are_read_as_what_they_are_and_wrong_readings_are_unsure():
 
 
 def test_most_drawings_that_are_not_digits_are_called_so_and_drawn_digits_are_not():
-    reader = shelf.bundled("mnist-sketch")
+    reader = shelf.bundled("mnist-reader")
     assert reader.surprise_limit > 0  # fitted by pixelcnn evaluate --surprise (the card's "Not a digit")
     others, figures = read_others(reader, OTHERS)
     assert figures["others_not_a_digit"] >= 0.8 and figures["others_no_class_stated"] >= figures["others_not_a_digit"], figures
@@ -105,13 +105,22 @@ def test_inspect_says_not_a_digit_above_the_bars_and_never_a_digit_when_unsure(c
     _, classes, _, _ = inspect_request(client, DRAWN / "drawn-31-3.png")
     assert classes["label"] == "3"
     _, guess, sentence = complete_tab.completion_preview(shelf.bundled("mnist"), "MNIST", str(OTHERS / "face-0.png"), 14,
-                                                     shelf.bundled("mnist-sketch"))
+                                                     shelf.bundled("mnist-reader"))
     assert guess is None and "not a digit" in sentence and "pick the Class yourself" in sentence
 
 
 def test_an_unsure_reading_leaves_the_class_alone():
-    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-sketch")
+    model, reader = shelf.bundled("mnist"), shelf.bundled("mnist-reader")
     _, guess, sentence = complete_tab.completion_preview(model, "MNIST", str(DRAWN / "drawn-80-8.png"), 14, reader)  # a thin, open 8
     assert guess is None and "not sure: maybe 8 (p = 0.53)" in sentence and "pick the Class yourself" in sentence
     _, seven, sentence = complete_tab.completion_preview(model, "MNIST", str(EXAMPLES / "mnist-test-7.png"), 14, reader)
     assert seven == "7" and "**7** (p = " in sentence and "change the Class to steer it" in sentence
+
+
+def test_mnist_is_drawn_by_its_two_stage_model_and_read_by_its_reader():
+    labels = ("MNIST", shelf.sketch_first("MNIST"), shelf.reader_of("MNIST"))
+    models = {label: shelf.bundled(shelf.MODELS[label]) for label in labels}
+    both = shelf.Shelf(models, [])
+    assert both.drawer("MNIST") is models[labels[1]] and both.reader("MNIST") is models[labels[2]]
+    del models[labels[2]]
+    assert shelf.Shelf(models, []).reader("MNIST") is models[labels[1]]  # no reader loaded: the drawer reads

@@ -67,7 +67,7 @@ def kept_sentence(guesses: list[int | None], names: list[str]) -> str:
 
 def tab(shelf: Shelf) -> list:
     pixelcnn_ae, mse_ae = shelf.models.get("Auto-encoder (PixelCNN)"), shelf.models.get("Auto-encoder (MSE)")
-    reader = shelf.drawer("MNIST") if "MNIST" in shelf.models else None  # reads the digit in the input and in each decoding
+    reader = shelf.reader("MNIST") if "MNIST" in shelf.models else None  # reads the digit in the input and in each decoding
 
     def decode(upload, drawing, count, temperature, seed, pace=DEFAULT_PACE):
         if pixelcnn_ae is None or mse_ae is None:

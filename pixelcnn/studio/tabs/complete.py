@@ -74,7 +74,7 @@ def tab(shelf: Shelf) -> list:
         if dataset not in shelf.models or path is None:
             return None, gr.update(), ""
         try:
-            shown, guess, sentence = completion_preview(shelf.models[dataset], dataset, path, keep_rows, shelf.drawer(dataset))
+            shown, guess, sentence = completion_preview(shelf.models[dataset], dataset, path, keep_rows, shelf.reader(dataset))
         except ValueError as err:
             return None, gr.update(), str(err)
         return shown, gr.update() if guess is None else guess, sentence  # when the model is not sure, the Class stays as it is

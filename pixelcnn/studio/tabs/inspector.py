@@ -136,11 +136,11 @@ def tab(shelf: Shelf) -> list:
     names = shelf.names
 
     def look(dataset, upload, drawing, class_choice):
-        return answered(inspect_picture, shelf.model_for(dataset), dataset, picture_of(upload, drawing), class_choice, shelf.drawer(dataset))
+        return answered(inspect_picture, shelf.model_for(dataset), dataset, picture_of(upload, drawing), class_choice, shelf.reader(dataset))
 
     def looks_at(dataset, upload, drawing, class_choice, x_px, y_px):
         return answered(where_it_looks, shelf.model_for(dataset), shelf.models.get(original_of(dataset)), dataset,
-                        picture_of(upload, drawing), class_choice, x_px, y_px, shelf.drawer(dataset))
+                        picture_of(upload, drawing), class_choice, x_px, y_px, shelf.reader(dataset))
 
     with gr.Tab("Inspect"):
         purpose("Draw or upload an image: see how many bits the model needs for each pixel, what class it thinks the image is, "
