@@ -122,5 +122,7 @@ def test_mnist_is_drawn_by_its_two_stage_model_and_read_by_its_reader():
     models = {label: shelf.bundled(shelf.MODELS[label]) for label in labels}
     both = shelf.Shelf(models, [])
     assert both.drawer("MNIST") is models[labels[1]] and both.reader("MNIST") is models[labels[2]]
+    drawn = both.drawing()  # what the engine measures at start-up: the reader never draws
+    assert any(m is models[labels[1]] for m in drawn) and not any(m is models[labels[2]] for m in drawn)
     del models[labels[2]]
     assert shelf.Shelf(models, []).reader("MNIST") is models[labels[1]]  # no reader loaded: the drawer reads

@@ -78,7 +78,7 @@ def build(models: dict, notes: list[str]) -> gr.Blocks:
         with gr.Accordion("About", open=False):
             gr.Markdown(ABOUT.format(cards=shelf.card_links() or "none loaded"))
     keep_sweeping(page, streamed, *FRAMES_KEPT)
-    for model in models.values():
+    for model in shelf.drawing():
         CROWD.prepare(model)  # the engine's cost of each model, measured before the first visitor
     return page
 

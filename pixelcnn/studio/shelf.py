@@ -25,9 +25,9 @@ DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 0.75, "fashion-mnist-sketch": 1.0, "p
 # The temperature the page starts at, per folder (a two-stage model's: its detail stage's), and a two-stage
 # model's sketch-stage temperature: chosen with the guidance by class, realism and variety at once (the cards'
 # Evaluation tables, docs/quality.md); 1.0 where not listed. MNIST's: the rule's pick over four seeds (its card
-# measures one), detail stage at 0.9 (strokes whole, not broken, where 1 breaks them). No Fashion-MNIST setting comes within 1.5x its
-# Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety >= 0.8. The Portrait
-# tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face realism.
+# measures one), detail stage at 0.9 (strokes whole, not broken, where 1 breaks them). No Fashion-MNIST setting
+# comes within 1.5x its Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety
+# >= 0.8. The Portrait tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face realism.
 DEFAULT_TEMPERATURE = {"mnist-sketch": 0.9, "fashion-mnist-sketch": 0.9, "portraits": 0.6, "portraits-sketch": 0.6}
 DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.9, "fashion-mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
@@ -53,12 +53,14 @@ def original_of(label: str) -> str:
     return f"{label} (original PixelCNN)"
 
 
+# Models that only read the class in a visitor's picture and never draw: label -> folder.
+READERS = {reader_of("MNIST"): "mnist-reader"}
 # Every model the page can show: label -> its folder in assets/ and in a Hub repo.
 MODELS = {
     **DATASETS,
     **{original_of(label): f"{name}-original" for label, name in DATASETS.items()},
     "Portraits": "portraits",
-    reader_of("MNIST"): "mnist-reader",
+    **READERS,
     **{sketch_first(label): f"{name}-sketch" for label, name in {**DATASETS, "Portraits": "portraits"}.items()},
     "Auto-encoder (PixelCNN)": "autoencoder/pixelcnn-m10",
     "Auto-encoder (MSE)": "autoencoder/mse-m10",
@@ -137,6 +139,10 @@ class Shelf:
         """The model that reads the class in a visitor's picture of a dataset: its reader where one
         is loaded, else its drawer."""
         return self.models.get(reader_of(dataset)) or self.drawer(dataset)
+
+    def drawing(self) -> list:
+        """The loaded models a tab may draw with: all but the readers."""
+        return [model for label, model in self.models.items() if label not in READERS]
 
     def guidance_for(self, label, defaults=DEFAULT_GUIDANCE) -> float:
         model = self.models.get(label)

@@ -3,6 +3,7 @@
 
 import argparse
 import dataclasses
+import shlex
 from dataclasses import dataclass, field
 
 
@@ -115,8 +116,6 @@ def options_from(args: argparse.Namespace) -> Options:
 
 def command_line(opts: Options) -> str:
     """The `pixelcnn train` command that gives these options: every option that is not its default."""
-    import shlex
-
     words = ["pixelcnn", "train"]
     for f in dataclasses.fields(Options):
         value = getattr(opts, f.name)
