@@ -1,15 +1,19 @@
 """A crowd at once: N visitors press Generate together on the By class tab, at the page's defaults.
 
-    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance 2] [--client browser|gradio] [--steps native python]
+    python bench/crowd.py [--visitors 1 8 32] [--count 16] [--guidance G] [--temperature T] [--client browser|gradio] [--steps native python]
 
 Starts `python app.py` on a free port, warms it with one drawing, then for each N sends N
-simultaneous requests (MNIST, class k mod 10, 16 digits, guidance 2 as the page starts for
-MNIST, the watchable pace), one burst after another with a few seconds of quiet between. The
-visitors are, by default, what browsers are to the server: every one in one asyncio loop of this
-process, through Gradio's HTTP API (the request, then its event stream), each frame's two
-pictures fetched as they come. `--client gradio` gives each visitor a gradio_client in a thread
-of its own instead (as the bench did before): thirty-two Python clients are far heavier than
-thirty-two browsers, and on this machine they run on the two cores the server has.
+simultaneous requests (MNIST, class k mod 10, 16 digits, the watchable pace, every other setting
+where the page starts it: each stage's guidance and temperature as the page's /generate endpoint
+gives them; `--guidance` / `--temperature` set the detail stage's instead), one burst after another
+with a few seconds of quiet between. (Until 7 December 2026 the bench sent guidance 2 and
+temperature 1, the page's settings when it was written: pass `--guidance 2 --temperature 1` to
+compare with figures from then.) The visitors are, by default, what browsers are to the server:
+every one in one asyncio loop of this process, through Gradio's HTTP API (the request, then its
+event stream), each frame's two pictures fetched as they come. `--client gradio` gives each visitor
+a gradio_client in a thread of its own instead (as the bench did before): thirty-two Python clients
+are far heavier than thirty-two browsers, and on this machine they run on the two cores the server
+has.
 
 The whole run is made once per pixel step asked for (`--steps`: the native one, then the Python
 one, PIXELCNN_NATIVE=0), each with a fresh server, so the two are compared in one run.
@@ -39,8 +43,26 @@ WATCHABLE = "Watchable (about 6 s)"
 
 
 def inputs(k: int, args) -> list:
-    """Visitor k's By class request: MNIST, class k mod 10, the page's count and guidance, seed k, the watchable pace."""
-    return ["MNIST", str(k % 10), args.count, 1.0, str(k), args.guidance, WATCHABLE]
+    """Visitor k's By class request: MNIST, class k mod 10, `--count` images, seed k, the watchable pace,
+    the rest at the page's defaults (`args.defaults`) but for a `--temperature` or `--guidance` given."""
+    data = list(args.defaults)
+    data[:7] = ["MNIST", str(k % 10), args.count, data[3] if args.temperature is None else args.temperature, str(k),
+                data[5] if args.guidance is None else args.guidance, WATCHABLE]
+    return data
+
+
+def page_defaults(url: str) -> list:
+    """The By class tab's /generate inputs as the page starts them (the values a visitor sends who
+    only picks a class and presses Generate)."""
+    info = httpx.get(url + "gradio_api/info", timeout=60).json()["named_endpoints"]["/generate"]["parameters"]
+    return [parameter.get("parameter_default") for parameter in info]
+
+
+def settings(args) -> str:
+    """The sent settings in words: each stage's guidance and temperature."""
+    data = inputs(0, args)
+    return (f"sketch guidance {data[7]:g}, sketch temperature {data[8]:g}, guidance {data[5]:g}, "
+            f"temperature {data[3]:g}")
 
 
 def visit(client: Client, k: int, args, results: list) -> None:
@@ -62,8 +84,7 @@ async def visit_as_browser(http: httpx.AsyncClient, k: int, args, results: list)
     stream): each frame's pictures fetched as they come, the next frame read once they are."""
     sent, first, status = time.perf_counter(), None, ""
     try:
-        data = inputs(k, args) + args.defaults[len(inputs(k, args)):]  # the rest as gradio_client sends them: the page's defaults
-        event = (await http.post("/gradio_api/call/generate", json={"data": data})).json()["event_id"]
+        event = (await http.post("/gradio_api/call/generate", json={"data": inputs(k, args)})).json()["event_id"]
         async with http.stream("GET", f"/gradio_api/call/generate/{event}") as stream:
             kind = None
             async for line in stream.aiter_lines():
@@ -98,8 +119,6 @@ def burst(url: str, n: int, args, offset: int) -> tuple:
     if args.client == "browser":
         async def everyone() -> float:
             async with httpx.AsyncClient(base_url=url, timeout=600, limits=httpx.Limits(max_connections=4 * n)) as http:
-                info = (await http.get("/gradio_api/info")).json()["named_endpoints"]["/generate"]["parameters"]
-                args.defaults = [parameter.get("parameter_default") for parameter in info]
                 start = time.perf_counter()
                 await asyncio.gather(*[visit_as_browser(http, offset + k, args, results) for k in range(n)])
                 return time.perf_counter() - start
@@ -117,7 +136,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--visitors", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--count", type=int, default=16, help="digits per visitor (default: 16, the page's)")
-    parser.add_argument("--guidance", type=float, default=2.0, help="guidance (default: 2, the page's for MNIST)")
+    parser.add_argument("--guidance", type=float, help="the detail stage's guidance (default: the page's)")
+    parser.add_argument("--temperature", type=float, help="the detail stage's temperature (default: the page's)")
     parser.add_argument("--threads", type=int, help="the server's torch threads (default: app.py's)")
     parser.add_argument("--log", help="write the server's log (the engine's batches) to this file")
     parser.add_argument("--quiet", type=float, default=3.0, help="seconds between bursts (default: 3)")
@@ -132,14 +152,18 @@ def main():
                         help="the pixel steps to run the whole bench with, one server each (default: both)")
     args = parser.parse_args()
     log = open(args.log, "w") if args.log else subprocess.DEVNULL
-    print(f"MNIST by class, {args.count} digits a visitor, guidance {args.guidance:g}, watchable pace; p50 / p95 / max in seconds\n")
-    print("| pixel step | visitors at once | served | first frame | drawing done | digits/s | memory (MB) |")
-    print("|---|---|---|---|---|---|---|")
+    header = True
     for step in args.steps:
         os.environ["PIXELCNN_NATIVE"] = "1" if step == "native" else "0"  # the server and its engine inherit it
         proc, url, _ = start_app("pixelcnn-crowd-", ["--threads", str(args.threads)] if args.threads else [], log)
         try:
             wait_serving(url, proc)
+            args.defaults = page_defaults(url)
+            if header:
+                print(f"MNIST by class, {args.count} digits a visitor, {settings(args)}, watchable pace; p50 / p95 / max in seconds\n")
+                print("| pixel step | visitors at once | served | first frame | drawing done | digits/s | memory (MB) |")
+                print("|---|---|---|---|---|---|---|")
+                header = False
             burst(url, 1, args, 0)  # warm-up
             for n in args.visitors:
                 time.sleep(args.quiet)
