@@ -22,12 +22,13 @@ DEFAULT_GUIDANCE = {"mnist": 2.0, "fashion-mnist": 0.5, "portraits": 0.0, "mnist
                     "portraits-sketch": 0.0}
 # A two-stage model's sketch-stage guidance the page starts at, per folder (its Guidance slider is the detail stage's).
 DEFAULT_SKETCH_GUIDANCE = {"mnist-sketch": 0.75, "fashion-mnist-sketch": 1.0, "portraits-sketch": 0.0}
-# The temperature the page starts at, per folder (a two-stage model's: its detail stage's), and a two-stage
-# model's sketch-stage temperature: chosen with the guidance by class, realism and variety at once (the cards'
-# Evaluation tables, docs/quality.md); 1.0 where not listed. MNIST's: the rule's pick over four seeds (its card's second
-# table), detail stage at 0.9 (strokes whole, not broken, where 1 breaks them). No Fashion-MNIST setting
-# comes within 1.5x its Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety
-# >= 0.8. The Portrait tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face realism.
+# The temperature the page starts at, per folder (a two-stage model's: its detail stage's), and a two-stage model's
+# sketch-stage temperature: chosen with the guidance by class, realism and variety at once (the cards' Evaluation
+# tables, docs/quality.md); 1.0 where not listed. MNIST's: the rule's pick over four seeds (its card's second
+# table), detail stage at 0.9 (strokes whole, not broken, where 1 breaks them). No Fashion-MNIST setting comes
+# within 1.5x its Fréchet floor: its defaults are the closest to the data with accuracy >= 85% and variety >= 0.8.
+# The Portrait tab's temperature (both layouts) is the portrait models' best identity rate at an unchanged face
+# realism.
 DEFAULT_TEMPERATURE = {"mnist-sketch": 0.9, "fashion-mnist-sketch": 0.9, "portraits": 0.6, "portraits-sketch": 0.6}
 DEFAULT_SKETCH_TEMPERATURE = {"mnist-sketch": 0.9, "fashion-mnist-sketch": 0.8}
 # What each model learnt from, said where its tab uses it.
