@@ -11,7 +11,7 @@ from pixelcnn.models import GatedPixelCNN
 from pixelcnn.sampling import sample
 from pixelcnn.studio import frames, palette
 from pixelcnn.studio.tabs import by_class as by_class_tab
-from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, Beliefs, belief_chart, chart_for, choice_words, entropy_bits, last_hesitation,
+from pixelcnn.studio.watch import (DEFAULT_PACE, PACES, WIDTH, Beliefs, belief_chart, chart_for, choice_words, entropy_bits, last_hesitation,
                                    parse_pace, pixel_chart, placeholder_chart, shade, shown_at)
 
 FAST = "As fast as possible"
@@ -83,6 +83,23 @@ def test_entropy_and_the_chart():
     columns = np.flatnonzero(orange.any(0))
     plot_left, plot_width = 10, chart.shape[1] - 20  # the bars' area inside the chart's margins
     assert (columns.mean() - plot_left) / plot_width * 256 == pytest.approx(200.5, abs=1.5)  # the drawn value's bar and marker
+
+
+def test_the_charts_words_stay_inside_it_however_long():
+    # the longest the words get: a guided stage, the model sure of one grey and drawing another
+    probs = np.full(256, 1e-7)
+    probs[200] = 1.0
+    probs /= probs.sum()
+    how = "following the class (guidance 0.75)"
+    assert len(choice_words(probs, 60)) > 80
+    chart = np.asarray(belief_chart(probs, 60, "Image 1: the last pixel it hesitated over (row 28, col 28)", how))
+    text = (chart[:, :, :3].astype(int).sum(2) < 450)  # the words' dark pixels (the ground is 250, 250, 252)
+    words_rows = slice(17, 38)  # the lines under the title, above the bars' tallest label
+    assert text[words_rows].any()
+    assert not text[words_rows, WIDTH - 6 :].any()  # nothing runs off the right edge
+    assert text[34:38, :100].any()  # the rest went onto a second line
+    orange = (chart == (255, 140, 0)).all(2)
+    assert orange[:, :].any()
 
 
 def test_the_chart_says_in_words_what_the_model_thought_and_drew():

@@ -147,6 +147,20 @@ def write(image: Image.Image, xy: tuple[float, float], text: str, fill: tuple, s
     image.paste(words, (int(xy[0]), int(xy[1])), words)
 
 
+def wrapped(text: str, size: int, width: float, lines: int = 2) -> list[str]:
+    """`text` cut at spaces into at most `lines` lines that fit `width` pixels in the chart's font
+    (the last line takes what is left): on a phone, one line of "following the class (guidance
+    0.75): it thought ..." ran off the chart's right edge."""
+    face, out = font(size), [""]
+    for word in text.split(" "):
+        longer = f"{out[-1]} {word}" if out[-1] else word
+        if face.getlength(longer) <= width or not out[-1] or len(out) == lines:
+            out[-1] = longer
+        else:
+            out.append(word)
+    return out
+
+
 def bars(pixels: np.ndarray, box: tuple[int, int, int], x0: np.ndarray, x1: np.ndarray, heights: np.ndarray, colour) -> None:
     """Fill bars [x0, x1] (pixel columns, inclusive, up to the box's right) of `heights` pixels up
     from the box's bottom, in one array operation (a chart is drawn for every frame: a Python loop
@@ -169,7 +183,9 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     levels = len(probs)
     pixels = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
     pixels[:] = (250, 250, 252)
-    left, right, top, bottom = 10, WIDTH - 10, 40, 104
+    left, right, bottom = 10, WIDTH - 10, 104
+    words = wrapped(f"{how + ': ' if how else ''}{choice_words(probs, drawn)}", 11, right - left)
+    top = 40 + 13 * (len(words) - 1)  # a second line of words takes 13 pixels from the bars
     tallest = max(float(probs.max()), 1e-12)
     step = (right - left) / levels
     x0 = left + np.arange(levels) * step - 1
@@ -191,7 +207,8 @@ def belief_chart(probs: np.ndarray, drawn: int, title: str, how: str = "", recen
     image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
     write(image, (left, 4), title, (20, 20, 30), 13)
-    write(image, (left, 21), f"{how + ': ' if how else ''}{choice_words(probs, drawn)}", (70, 70, 90), 11)
+    for k, line in enumerate(words):
+        write(image, (left, 21 + 13 * k), line, (70, 70, 90), 11)
     x = left + (drawn + 0.5) * step
     draw.polygon([(x - 5, bottom + 9), (x + 5, bottom + 9), (x, bottom + 2)], fill=DRAWN)  # a marker under the drawn value
     draw.line([left, bottom, right, bottom], fill=(120, 120, 130))
