@@ -1,0 +1,58 @@
+"""What a larger MNIST two-stage model would cost the page: seconds for the 16 digits of one
+Generate press at the page's defaults (sketch guidance 0.75, temperatures 0.9), drawn by the cached
+sampler at full speed, for the bundled weights and for larger untrained models of the same shape
+(the cost does not depend on the weights' values), and the ratio to the bundled one.
+
+    python bench/sizes.py [--threads 2] [--sizes 32x8 48x8 64x8 48x12]
+
+Before training a larger detail stage, this says what its drawings would cost every visitor
+(the watchable pace hides up to about 6 s of work; a crowd shares the engine).
+"""
+
+import argparse
+import time
+
+import torch
+
+import common  # noqa: F401  (puts this checkout's library first on the path)
+import pixelcnn
+from pixelcnn import sample
+from pixelcnn.models.twostage import TwoStagePixelCNN
+
+
+def untrained(channels: int, layers: int) -> TwoStagePixelCNN:
+    return TwoStagePixelCNN.build(4, sketch_levels=32, image_size=[28, 28], image_channels=1, num_classes=10,
+                                  hidden_channels=channels, num_layers=layers, kernel_size=5, levels=256, cond_dropout=0.15).eval()
+
+
+def seconds(model, repeats: int = 3) -> float:
+    sample(model, 16, labels=3, seed=0)  # the first press builds what the sampler caches
+    times = []
+    for k in range(repeats):
+        start = time.perf_counter()
+        sample(model, 16, labels=k % 10, seed=k + 1, sketch_guidance=0.75, sketch_temperature=0.9, temperature=0.9)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"], help="CHANNELSxLAYERS of both stages")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    bundled = pixelcnn.load("assets/mnist-sketch")
+    reference = seconds(bundled)
+    print(f"{args.threads} thread(s); 16 digits, median of 3\n")
+    print("| model | detail stage's parameters | 16 digits | against the bundled |")
+    print("|---|---|---|---|")
+    print(f"| bundled (32 channels x 8 layers) | {sum(p.numel() for p in bundled.detail.parameters()):,} | {reference:.2f} s | 1.00x |")
+    for size in args.sizes:
+        channels, layers = (int(v) for v in size.split("x"))
+        model = untrained(channels, layers)
+        cost = seconds(model)
+        print(f"| {channels} channels x {layers} layers | {sum(p.numel() for p in model.detail.parameters()):,} | {cost:.2f} s | {cost / reference:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
