@@ -147,7 +147,8 @@ def write(image: Image.Image, xy: tuple[float, float], text: str, fill: tuple, s
     image.paste(words, (int(xy[0]), int(xy[1])), words)
 
 
-def wrapped(text: str, size: int, width: float, lines: int = 2) -> list[str]:
+@lru_cache(maxsize=1024)
+def wrapped(text: str, size: int, width: float, lines: int = 2) -> tuple[str, ...]:
     """`text` cut at spaces into at most `lines` lines that fit `width` pixels in the chart's font
     (the last line takes what is left): on a phone, one line of "following the class (guidance
     0.75): it thought ..." ran off the chart's right edge."""
@@ -158,7 +159,7 @@ def wrapped(text: str, size: int, width: float, lines: int = 2) -> list[str]:
             out[-1] = longer
         else:
             out.append(word)
-    return out
+    return tuple(out)  # cached, like `label`: the chart is drawn for every frame
 
 
 def bars(pixels: np.ndarray, box: tuple[int, int, int], x0: np.ndarray, x1: np.ndarray, heights: np.ndarray, colour) -> None:
