@@ -1,9 +1,9 @@
 """What a larger MNIST two-stage model would cost the page: seconds for the 16 digits of one
-Generate press at the page's defaults (sketch guidance 0.75, temperatures 0.9), drawn by the cached
+Generate press at the page's defaults (its sketch guidance and both temperatures, from the shelf), drawn by the cached
 sampler at full speed, for the bundled weights and for larger untrained models of the same shape
 (the cost does not depend on the weights' values), and the ratio to the bundled one.
 
-    python bench/sizes.py [--threads 2] [--sizes 32x8 48x8 64x8 48x12]
+    python bench/sizes.py [--threads 2] [--sizes 48x8 64x8 48x12]
 
 Before training a larger detail stage, this says what its drawings would cost every visitor
 (the watchable pace hides up to about 6 s of work; a crowd shares the engine).
@@ -18,6 +18,11 @@ import common  # noqa: F401  (puts this checkout's library first on the path)
 import pixelcnn
 from pixelcnn import sample
 from pixelcnn.models.twostage import TwoStagePixelCNN
+from pixelcnn.studio import shelf
+
+# what a visitor's press asks of the MNIST drawer: the page's own starting settings
+PRESS = {"sketch_guidance": shelf.DEFAULT_SKETCH_GUIDANCE["mnist-sketch"], "guidance": shelf.DEFAULT_GUIDANCE["mnist-sketch"],
+         "sketch_temperature": shelf.DEFAULT_SKETCH_TEMPERATURE["mnist-sketch"], "temperature": shelf.DEFAULT_TEMPERATURE["mnist-sketch"]}
 
 
 def untrained(channels: int, layers: int) -> TwoStagePixelCNN:
@@ -30,7 +35,7 @@ def seconds(model, repeats: int = 3) -> float:
     times = []
     for k in range(repeats):
         start = time.perf_counter()
-        sample(model, 16, labels=k % 10, seed=k + 1, sketch_guidance=0.75, sketch_temperature=0.9, temperature=0.9)
+        sample(model, 16, labels=k % 10, seed=k + 1, **PRESS)
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
