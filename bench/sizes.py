@@ -1,9 +1,10 @@
 """What a larger MNIST two-stage model would cost the page: seconds for the 16 digits of one
 Generate press at the page's defaults (its sketch guidance and both temperatures, from the shelf), drawn by the cached
 sampler at full speed, for the bundled weights and for larger untrained models of the same shape
-(the cost does not depend on the weights' values), and the ratio to the bundled one.
+(the cost does not depend on the weights' values), and the ratio to the bundled one; with
+--models, trained ones too.
 
-    python bench/sizes.py [--threads 2] [--sizes 48x8 64x8 48x12]
+    python bench/sizes.py [--threads 2] [--sizes 48x8 64x8 48x12] [--models runs/wd-a/model ...]
 
 Before training a larger detail stage, this says what its drawings would cost every visitor
 (the watchable pace hides up to about 6 s of work; a crowd shares the engine).
@@ -25,9 +26,15 @@ PRESS = {"sketch_guidance": shelf.DEFAULT_SKETCH_GUIDANCE["mnist-sketch"], "guid
          "sketch_temperature": shelf.DEFAULT_SKETCH_TEMPERATURE["mnist-sketch"], "temperature": shelf.DEFAULT_TEMPERATURE["mnist-sketch"]}
 
 
-def untrained(channels: int, layers: int) -> TwoStagePixelCNN:
-    return TwoStagePixelCNN.build(4, sketch_levels=32, image_size=[28, 28], image_channels=1, num_classes=10,
-                                  hidden_channels=channels, num_layers=layers, kernel_size=5, levels=256, cond_dropout=0.15).eval()
+def untrained(channels: int, layers: int, sketch_channels: int | None) -> TwoStagePixelCNN:
+    return TwoStagePixelCNN.build(4, sketch_levels=32, sketch_channels=sketch_channels, image_size=[28, 28], image_channels=1,
+                                  num_classes=10, hidden_channels=channels, num_layers=layers, kernel_size=5, levels=256,
+                                  cond_dropout=0.15).eval()
+
+
+def row(name: str, model, reference: float) -> str:
+    cost = seconds(model)
+    return f"| {name} | {sum(p.numel() for p in model.detail.parameters()):,} | {cost:.2f} s | {cost / reference:.2f}x |"
 
 
 def seconds(model, repeats: int = 3) -> float:
@@ -44,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"], help="CHANNELSxLAYERS of both stages")
+    parser.add_argument("--detail-only", action="store_true", help="--sizes are the detail stage's; the sketch stage keeps the bundled size")
+    parser.add_argument("--models", nargs="*", default=[], help="trained two-stage MNIST models to time as well")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bundled = pixelcnn.load("assets/mnist-sketch")
@@ -51,12 +60,17 @@ def main() -> None:
     print(f"{args.threads} thread(s); 16 digits, median of 3\n")
     print("| model | detail stage's parameters | 16 digits | against the bundled |")
     print("|---|---|---|---|")
-    print(f"| bundled (32 channels x 8 layers) | {sum(p.numel() for p in bundled.detail.parameters()):,} | {reference:.2f} s | 1.00x |")
+    print(f"| bundled ({bundled.detail.hidden_channels} channels x {bundled.detail.num_layers} layers) | "
+          f"{sum(p.numel() for p in bundled.detail.parameters()):,} | {reference:.2f} s | 1.00x |")
+    sketch_channels = bundled.sketch.hidden_channels if args.detail_only else None
     for size in args.sizes:
         channels, layers = (int(v) for v in size.split("x"))
-        model = untrained(channels, layers)
-        cost = seconds(model)
-        print(f"| {channels} channels x {layers} layers | {sum(p.numel() for p in model.detail.parameters()):,} | {cost:.2f} s | {cost / reference:.2f}x |")
+        stages = "detail stage" if args.detail_only else "both stages"
+        print(row(f"{channels} channels x {layers} layers, {stages}", untrained(channels, layers, sketch_channels), reference))
+    for location in args.models:
+        model = pixelcnn.load(location).eval()
+        print(row(f"{location} ({model.detail.hidden_channels} x {model.detail.num_layers}, sketch {model.sketch.hidden_channels})", model,
+                  reference))
 
 
 if __name__ == "__main__":

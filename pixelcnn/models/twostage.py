@@ -77,15 +77,18 @@ class TwoStagePixelCNN(
         self.map = SketchMap(self.detail.image_channels, factor, map_channels)
 
     @classmethod
-    def build(cls, factor: int, sketch_levels: int = 32, sketch_layers: int | None = None, **detail) -> "TwoStagePixelCNN":
+    def build(cls, factor: int, sketch_levels: int = 32, sketch_layers: int | None = None, sketch_channels: int | None = None,
+              **detail) -> "TwoStagePixelCNN":
         """A new two-stage model from one PixelCNN config (the detail model's keywords): the sketch
-        model shares it but for its size (image_size / factor), levels and, optionally, depth."""
+        model shares it but for its size (image_size / factor), levels and, optionally, depth and width."""
         size = detail.get("image_size")
         if size and any(s % factor for s in size):
             raise ValueError(f"the image size {size} must be a multiple of the sketch factor {factor}.")
         sketch = {**detail, "levels": sketch_levels, "image_size": [s // factor for s in size] if size else None}
         if sketch_layers:
             sketch["num_layers"] = sketch_layers
+        if sketch_channels:
+            sketch["hidden_channels"] = sketch_channels
         sketch.pop("cond_map_channels", None)
         sketch.pop("vector_map_channels", None)  # a map m(h) of the conditioning vector is the detail stage's
         return cls(factor=factor, sketch=sketch, detail={**detail, "cond_map_channels": MAP_CHANNELS})

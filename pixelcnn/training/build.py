@@ -12,6 +12,7 @@ from pixelcnn.faces import EMBEDDING
 from pixelcnn.loader import local_folder
 from pixelcnn.models import GatedPixelCNN, MSEAutoEncoder, PixelCNN, PixelCNNAutoEncoder, TwoStagePixelCNN
 from pixelcnn.training.options import Options
+from pixelcnn.training.widen import widened_weights
 
 
 def build_model(opts: Options, d: ImageDataset):
@@ -27,10 +28,11 @@ def build_model(opts: Options, d: ImageDataset):
         )
     check_pixelcnn_options(opts)
     class_cond, face_cond = opts.conditioning == "class", opts.conditioning == "face"
-    build = (lambda **config: TwoStagePixelCNN.build(opts.sketch, opts.sketch_levels, **config)) if opts.sketch else (
-        GatedPixelCNN if opts.arch == "gated" else PixelCNN)
+    build = (lambda **config: TwoStagePixelCNN.build(opts.sketch, opts.sketch_levels, sketch_channels=opts.hidden_channels, **config)
+             ) if opts.sketch else (GatedPixelCNN if opts.arch == "gated" else PixelCNN)
     return build(
-        image_channels=channels, image_size=[h, w], levels=opts.levels, hidden_channels=opts.hidden_channels, num_layers=opts.num_layers,
+        image_channels=channels, image_size=[h, w], levels=opts.levels, hidden_channels=opts.detail_channels or opts.hidden_channels,
+        num_layers=opts.num_layers,
         kernel_size=opts.kernel_size, num_classes=len(d.class_names) if class_cond else 0, class_names=d.class_names if class_cond else None,
         cond_dim=d.train_cond.shape[1] if face_cond else 0, cond_name=EMBEDDING if face_cond else "",
         cond_dropout=opts.cond_dropout if class_cond or face_cond else 0.0, dataset=d.name,
@@ -50,15 +52,21 @@ def check_pixelcnn_options(opts: Options) -> None:
         raise SystemExit("--sketch needs --arch gated.")
     if opts.stage not in ("both", "sketch") or (opts.stage == "sketch" and not opts.sketch):
         raise SystemExit("--stage is both or sketch, and sketch needs --sketch FACTOR.")
+    if opts.detail_channels and (not opts.sketch or opts.detail_channels < 0):
+        raise SystemExit("--detail-channels sizes a two-stage model's detail stage: use it with --sketch FACTOR, and 1 or more.")
 
 
 def load_init(model, location: str) -> None:
     """Copy the weights saved at `location` (a save_pretrained folder or a Hub location) into model;
-    a one-stage model's weights start a two-stage model's detail stage."""
+    a one-stage model's weights start a two-stage model's detail stage, and a narrower model's a
+    wider one (`widen`)."""
     folder = local_folder(location)
     weights = load_file(folder / "model.safetensors")
+    own = model.state_dict()
     try:
-        if model.STAGED and not any(key.startswith("detail.") for key in weights):
+        if any(key in own and own[key].shape != value.shape for key, value in weights.items()):
+            model.load_state_dict(widened_weights(model, weights))
+        elif model.STAGED and not any(key.startswith("detail.") for key in weights):
             model.start_detail_from(weights)
         elif getattr(model, "vector_map", None) is not None and not any("vector_map." in key for key in weights):
             start_map_from(model, weights)

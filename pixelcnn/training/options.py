@@ -46,6 +46,10 @@ class Options:
     levels: int = option(256, "intensity levels per sub-pixel (2..256): the size of each softmax")
     hidden_channels: int = option(32, "feature channels of every layer (a multiple of the image's channels)")
     num_layers: int = option(8, "gated (or masked) layers")
+    detail_channels: int = option(0,
+                                  "with --sketch: feature channels of the detail stage alone (0 = --hidden-channels, "
+                                  "which then sizes the sketch stage only). With --init from a narrower detail stage, "
+                                  "the new channels start silent, so the run starts as exactly that model")
     kernel_size: int = option(5, "odd kernel size of the causal convolutions")
     conditioning: str = option("class", "class | none | face (each image's own face embedding)")
     flip: bool = option(False, "mirror a random half of each batch left-right (for faces and photos, not digits)")
