@@ -73,6 +73,10 @@ def test_what_cannot_be_widened_is_refused_in_one_sentence(tmp_path):
     randomised(staged(6)).save_pretrained(tmp_path / "narrow")
     with pytest.raises(SystemExit, match="do not fit this model's options"):
         load_init(other, str(tmp_path / "narrow"))
+    wider_sketch = TwoStagePixelCNN.build(4, 8, sketch_channels=9, image_size=[8, 12], levels=16, hidden_channels=6, num_layers=3,
+                                          kernel_size=3, num_classes=3, cond_dropout=0.2)
+    with pytest.raises(SystemExit, match="do not fit this model's options"):  # only the detail stage is widened (--detail-channels)
+        load_init(wider_sketch, str(tmp_path / "narrow"))
 
 
 def test_the_trainer_sizes_the_detail_stage_alone():

@@ -58,14 +58,15 @@ def check_pixelcnn_options(opts: Options) -> None:
 
 def load_init(model, location: str) -> None:
     """Copy the weights saved at `location` (a save_pretrained folder or a Hub location) into model;
-    a one-stage model's weights start a two-stage model's detail stage, and a narrower model's a
-    wider one (`widen`)."""
+    a one-stage model's weights start a two-stage model's detail stage, and a narrower detail stage
+    a wider one (`widen`); any other difference of shape is refused in one sentence."""
     folder = local_folder(location)
     weights = load_file(folder / "model.safetensors")
     own = model.state_dict()
+    differ = [key for key, value in weights.items() if key in own and own[key].shape != value.shape]
     try:
-        if any(key in own and own[key].shape != value.shape for key, value in weights.items()):
-            model.load_state_dict(widened_weights(model, weights))
+        if model.STAGED and differ and set(weights) == set(own) and all(key.startswith("detail.") for key in differ):
+            model.load_state_dict(widened_weights(model, weights))  # --detail-channels wider than the saved stage
         elif model.STAGED and not any(key.startswith("detail.") for key in weights):
             model.start_detail_from(weights)
         elif getattr(model, "vector_map", None) is not None and not any("vector_map." in key for key in weights):
