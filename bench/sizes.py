@@ -50,7 +50,7 @@ def seconds(model, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"], help="CHANNELSxLAYERS of both stages")
+    parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"], help="CHANNELSxLAYERS of both stages (of the detail stage alone with --detail-only)")
     parser.add_argument("--detail-only", action="store_true", help="--sizes are the detail stage's; the sketch stage keeps the bundled size")
     parser.add_argument("--models", nargs="*", default=[], help="trained two-stage MNIST models to time as well")
     args = parser.parse_args()
