@@ -32,8 +32,7 @@ def untrained(channels: int, layers: int, sketch_channels: int | None) -> TwoSta
                                   cond_dropout=0.15).eval()
 
 
-def row(name: str, model, reference: float) -> str:
-    cost = seconds(model)
+def row(name: str, model, cost: float, reference: float) -> str:
     return f"| {name} | {sum(p.numel() for p in model.detail.parameters()):,} | {cost:.2f} s | {cost / reference:.2f}x |"
 
 
@@ -50,7 +49,8 @@ def seconds(model, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"], help="CHANNELSxLAYERS of both stages (of the detail stage alone with --detail-only)")
+    parser.add_argument("--sizes", nargs="+", default=["48x8", "64x8", "48x12"],
+                        help="CHANNELSxLAYERS of both stages (of the detail stage alone with --detail-only)")
     parser.add_argument("--detail-only", action="store_true", help="--sizes are the detail stage's; the sketch stage keeps the bundled size")
     parser.add_argument("--models", nargs="*", default=[], help="trained two-stage MNIST models to time as well")
     args = parser.parse_args()
@@ -60,17 +60,17 @@ def main() -> None:
     print(f"{args.threads} thread(s); 16 digits, median of 3\n")
     print("| model | detail stage's parameters | 16 digits | against the bundled |")
     print("|---|---|---|---|")
-    print(f"| bundled ({bundled.detail.hidden_channels} channels x {bundled.detail.num_layers} layers) | "
-          f"{sum(p.numel() for p in bundled.detail.parameters()):,} | {reference:.2f} s | 1.00x |")
+    print(row(f"bundled ({bundled.detail.hidden_channels} channels x {bundled.detail.num_layers} layers)", bundled, reference, reference))
     sketch_channels = bundled.sketch.hidden_channels if args.detail_only else None
+    stages = "detail stage" if args.detail_only else "both stages"
     for size in args.sizes:
         channels, layers = (int(v) for v in size.split("x"))
-        stages = "detail stage" if args.detail_only else "both stages"
-        print(row(f"{channels} channels x {layers} layers, {stages}", untrained(channels, layers, sketch_channels), reference))
+        model = untrained(channels, layers, sketch_channels)
+        print(row(f"{channels} channels x {layers} layers, {stages}", model, seconds(model), reference))
     for location in args.models:
         model = pixelcnn.load(location).eval()
-        print(row(f"{location} ({model.detail.hidden_channels} x {model.detail.num_layers}, sketch {model.sketch.hidden_channels})", model,
-                  reference))
+        name = f"{location} ({model.detail.hidden_channels} x {model.detail.num_layers}, sketch {model.sketch.hidden_channels})"
+        print(row(name, model, seconds(model), reference))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ once (a new channel's output is not zero).
 import torch
 from torch import nn
 
+from pixelcnn.models.convs import channel_groups
+
 
 def widened_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A state dict for `model` from saved weights whose gated stages have as many or fewer
@@ -73,5 +75,6 @@ def new_positions(blocks: int, old: int, new: int, colours: int) -> torch.Tensor
     group, the same place in its group."""
     i = torch.arange(blocks * old)
     block, within = i // old, i % old
-    group, place = within // (old // colours), within % (old // colours)
+    group = channel_groups(old, colours)[within]  # the layers' own grouping of their channels
+    place = within - group * (old // colours)
     return block * new + group * (new // colours) + place
