@@ -22,10 +22,12 @@ from pixelcnn.models.twostage import TwoStagePixelCNN
 from pixelcnn.studio import shelf
 
 
-def press(folder: str) -> dict:
-    """What a visitor's press asks of the drawer in `folder`: the page's own starting settings."""
-    return {"sketch_guidance": shelf.DEFAULT_SKETCH_GUIDANCE[folder], "guidance": shelf.DEFAULT_GUIDANCE[folder],
-            "sketch_temperature": shelf.DEFAULT_SKETCH_TEMPERATURE[folder], "temperature": shelf.DEFAULT_TEMPERATURE[folder]}
+def press(dataset: str, drawer) -> dict:
+    """What a visitor's press asks of `drawer`, the two-stage model of `dataset` (mnist or fashion-mnist):
+    the By class tab's own starting settings."""
+    label = next(label for label, name in shelf.DATASETS.items() if name == dataset)
+    guidance, sketch_guidance, temperature, sketch_temperature = shelf.Shelf({shelf.sketch_first(label): drawer}, []).drawing_settings(label)
+    return {"sketch_guidance": sketch_guidance, "guidance": guidance, "sketch_temperature": sketch_temperature, "temperature": temperature}
 
 
 def untrained(channels: int, layers: int, sketch_channels: int | None) -> TwoStagePixelCNN:
@@ -58,9 +60,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=[], help="trained two-stage models of the same data to time as well")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    folder = f"{args.dataset}-sketch"
-    settings = press(folder)
-    bundled = pixelcnn.load(f"assets/{folder}")
+    bundled = pixelcnn.load(f"assets/{args.dataset}-sketch")
+    settings = press(args.dataset, bundled)
     reference = seconds(bundled, settings)
     print(f"{args.threads} thread(s); {args.dataset}: 16 images at the page's defaults {settings}, median of 3\n")
     print("| model | detail stage's parameters | 16 images | against the bundled |")
